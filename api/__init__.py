@@ -1,0 +1,1 @@
+"""Wardwise web layer: thin FastAPI routers over the `geo` domain."""

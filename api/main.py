@@ -1,0 +1,60 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.errors import install_error_handlers
+from api.routers import areas, health
+from api.settings import Settings, get_settings
+from geo.db import check_database, make_engine, make_session_factory
+
+log = logging.getLogger("wardwise")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the Wardwise app: API routers first, then the static map page at ``/``."""
+    settings = settings or get_settings()
+    if not (settings.static_dir / "index.html").is_file():
+        raise RuntimeError(f"the map page is missing: no index.html in {settings.static_dir}")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        # Fail at startup with a plain sentence if the database or PostGIS is missing.
+        version = check_database(engine)
+        log.info("connected to PostGIS %s", ".".join(map(str, version)))
+        app.state.engine = engine
+        app.state.session_factory = make_session_factory(engine)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Wardwise",
+        version="0.1.0",
+        summary="Geospatial customer insight for local government.",
+        description=(
+            "Which segments use a service more or less than their share of households, "
+            "where take-up differs from what the population predicts, and where to put "
+            "services. All geometries are GeoJSON in WGS84; storage is British National Grid."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(areas.router)
+    app.mount("/", StaticFiles(directory=settings.static_dir, html=True), name="static")
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for ``uvicorn --factory api.main:app_factory``."""
+    return create_app()

@@ -1,0 +1,1 @@
+"""Thin routers: parse, authorise, call one geo function, shape the response."""

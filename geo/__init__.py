@@ -1,0 +1,1 @@
+"""Wardwise domain: ingest, matching, analysis, tiles and planning over PostGIS."""

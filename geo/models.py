@@ -1,0 +1,410 @@
+"""SQLAlchemy 2 + GeoAlchemy2 tables: the whole Wardwise schema.
+
+Storage SRID is 27700 (British National Grid, metres) for every geometry that analyses
+measure; area polygons also keep a web-mercator copy (``geom_3857``) because tiles are
+cut in 3857 and transforming per request costs up to 3.5x (measured, issue 6).
+
+No table holds personal data: people and cases are known only by a salted hash
+(``household_key``, ``source_ref_hash``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+STORAGE_SRID = 27700
+WEB_SRID = 3857
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a stable constraint naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSONB, list[str]: ARRAY(Text)}
+
+
+# --------------------------------------------------------------------------- areas
+
+
+class AreaSet(Base):
+    """A named set of areas: the standard hierarchy of one district, or a custom set."""
+
+    __tablename__ = "area_set"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))  # 'standard' | 'custom'
+    description: Mapped[str | None] = mapped_column(Text)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_batch.id"))
+
+
+class Area(Base):
+    """One area: an output area, LSOA, ward, district or a member of a custom area set.
+
+    Standard levels nest by ``parent_code`` (oa -> lsoa -> ward -> district).
+    Custom areas have ``level='custom'`` and a ``set_code``.
+    """
+
+    __tablename__ = "area"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(String(16), index=True)  # oa|lsoa|ward|district|custom
+    set_code: Mapped[str] = mapped_column(ForeignKey("area_set.code"), index=True)
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("area.code"), index=True)
+    district_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    households: Mapped[int] = mapped_column(Integer, default=0)
+    population: Mapped[int | None] = mapped_column(Integer)
+    area_km2: Mapped[float | None] = mapped_column(Float)
+    geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True))
+    geom_3857: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=WEB_SRID, spatial_index=True))
+
+
+class AreaMembership(Base):
+    """Which areas (at every level and in every set) each output area belongs to.
+
+    One join turns OA-level counts into counts at any level or custom set; an OA is a
+    member of itself. Custom areas get their OAs by representative point in polygon.
+    """
+
+    __tablename__ = "area_membership"
+    oa_code: Mapped[str] = mapped_column(ForeignKey("area.code", ondelete="CASCADE"), primary_key=True)
+    area_code: Mapped[str] = mapped_column(
+        ForeignKey("area.code", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    level: Mapped[str] = mapped_column(String(16))
+    set_code: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_area_membership_level_area", "level", "area_code"),)
+
+
+# --------------------------------------------------------------------------- gazetteer
+
+
+class Postcode(Base):
+    """A postcode unit with its centroid and output area."""
+
+    __tablename__ = "postcode"
+    postcode_norm: Mapped[str] = mapped_column(String(8), primary_key=True)  # no spaces, upper
+    postcode: Mapped[str] = mapped_column(String(8))  # display form 'QW1 2AB'
+    oa_code: Mapped[str | None] = mapped_column(ForeignKey("area.code"), index=True)
+    district_code: Mapped[str | None] = mapped_column(String(32))
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=True))
+
+
+class Address(Base):
+    """A gazetteer address (an LLPG/AddressBase-like record keyed by UPRN)."""
+
+    __tablename__ = "address"
+    uprn: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    address_text: Mapped[str] = mapped_column(Text)
+    address_norm: Mapped[str] = mapped_column(Text, index=True)
+    saon: Mapped[str | None] = mapped_column(Text)  # secondary: 'Flat 2'
+    paon: Mapped[str | None] = mapped_column(Text)  # primary: '14' or 'The Laurels'
+    street: Mapped[str | None] = mapped_column(Text)
+    street_norm: Mapped[str | None] = mapped_column(Text)
+    locality: Mapped[str | None] = mapped_column(Text)
+    town: Mapped[str | None] = mapped_column(Text)
+    postcode: Mapped[str | None] = mapped_column(String(8))
+    postcode_norm: Mapped[str | None] = mapped_column(String(8), index=True)
+    is_residential: Mapped[bool] = mapped_column(Boolean, default=True)
+    oa_code: Mapped[str | None] = mapped_column(ForeignKey("area.code"), index=True)
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=True))
+
+
+class AddressAlias(Base):
+    """An alternative name for an address ('The Laurels' for '12 Coronation Street')."""
+
+    __tablename__ = "address_alias"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uprn: Mapped[int] = mapped_column(ForeignKey("address.uprn", ondelete="CASCADE"), index=True)
+    alias_text: Mapped[str] = mapped_column(Text)
+    alias_norm: Mapped[str] = mapped_column(Text, index=True)
+
+
+# --------------------------------------------------------------------------- segments
+
+
+class Classification(Base):
+    """A geodemographic classification (bespoke household one, OAC at area level, ...)."""
+
+    __tablename__ = "classification"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    unit: Mapped[str] = mapped_column(String(16))  # 'household' | 'area'
+    area_level: Mapped[str | None] = mapped_column(String(16))  # for unit='area': usually 'oa'
+    description: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+
+
+class Segment(Base):
+    """One segment of a classification, with its pen portrait."""
+
+    __tablename__ = "segment"
+    classification_code: Mapped[str] = mapped_column(
+        ForeignKey("classification.code", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    parent_code: Mapped[str | None] = mapped_column(String(32))  # e.g. OAC group -> supergroup
+    description: Mapped[str | None] = mapped_column(Text)
+    typical_households: Mapped[str | None] = mapped_column(Text)
+    preferred_channels: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    preferred_media: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    key_issues: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    colour: Mapped[str | None] = mapped_column(String(7))  # '#rrggbb'
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HouseholdSegment(Base):
+    """A household's (address's) segment in a household-level classification."""
+
+    __tablename__ = "household_segment"
+    uprn: Mapped[int] = mapped_column(ForeignKey("address.uprn", ondelete="CASCADE"), primary_key=True)
+    classification_code: Mapped[str] = mapped_column(
+        ForeignKey("classification.code", ondelete="CASCADE"), primary_key=True
+    )
+    segment_code: Mapped[str] = mapped_column(String(32))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_batch.id"))
+
+    __table_args__ = (Index("ix_household_segment_class_seg", "classification_code", "segment_code"),)
+
+
+class AreaSegment(Base):
+    """An area's segment in an area-level classification (OAC per output area)."""
+
+    __tablename__ = "area_segment"
+    area_code: Mapped[str] = mapped_column(ForeignKey("area.code", ondelete="CASCADE"), primary_key=True)
+    classification_code: Mapped[str] = mapped_column(
+        ForeignKey("classification.code", ondelete="CASCADE"), primary_key=True
+    )
+    segment_code: Mapped[str] = mapped_column(String(32))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_batch.id"))
+
+
+# --------------------------------------------------------------------------- services
+
+
+class Channel(Base):
+    """A contact or payment channel with its default unit cost."""
+
+    __tablename__ = "channel"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)  # web, phone, face_to_face ...
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))  # 'contact' | 'payment'
+    unit_cost_gbp: Mapped[float] = mapped_column(Float)
+    is_digital: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Service(Base):
+    """A service whose use is recorded as service events."""
+
+    __tablename__ = "service"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(Text)  # council, police, fire, health
+    # 'events' (every contact counts) or 'membership' (one per household matters)
+    unit: Mapped[str] = mapped_column(String(16), default="events")
+    channels: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    # per-channel unit cost overrides, {"phone": 3.2}
+    unit_costs: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class ServiceEvent(Base):
+    """One use of a service, matched to the gazetteer; no personal data."""
+
+    __tablename__ = "service_event"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    service_code: Mapped[str] = mapped_column(ForeignKey("service.code"))
+    event_date: Mapped[dt.date] = mapped_column(Date)
+    channel: Mapped[str | None] = mapped_column(String(32))
+    source_system: Mapped[str] = mapped_column(String(64))
+    source_ref_hash: Mapped[str | None] = mapped_column(String(64))
+    # uprn | address | fuzzy | street | postcode | coordinates | unmatched
+    match_level: Mapped[str] = mapped_column(String(16))
+    uprn: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    household_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    oa_code: Mapped[str | None] = mapped_column(String(32))
+    lsoa_code: Mapped[str | None] = mapped_column(String(32))
+    ward_code: Mapped[str | None] = mapped_column(String(32))
+    district_code: Mapped[str | None] = mapped_column(String(32))
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=True)
+    duplicate_of: Mapped[int | None] = mapped_column(BigInteger)
+    batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ingest_batch.id", ondelete="CASCADE"), index=True
+    )
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=True), nullable=True)
+
+    __table_args__ = (
+        Index("ix_service_event_service_date", "service_code", "event_date"),
+        Index("ix_service_event_service_oa", "service_code", "oa_code"),
+    )
+
+
+class SurveyResponse(Base):
+    """One answer to one survey question, located to an output area."""
+
+    __tablename__ = "survey_response"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    survey_code: Mapped[str] = mapped_column(String(64), index=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    response_date: Mapped[dt.date | None] = mapped_column(Date)
+    household_key: Mapped[str | None] = mapped_column(String(64))
+    uprn: Mapped[int | None] = mapped_column(BigInteger)
+    match_level: Mapped[str] = mapped_column(String(16))
+    oa_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_batch.id", ondelete="CASCADE"))
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=True), nullable=True)
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+class IngestBatch(Base):
+    """One ingest of one file: what came in, how it matched, what was dropped."""
+
+    __tablename__ = "ingest_batch"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str | None] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # 'loaded' | 'failed'
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    rows_received: Mapped[int] = mapped_column(Integer, default=0)
+    rows_loaded: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_by: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("kind", "sha256", name="uq_ingest_batch_kind_sha256"),)
+
+
+class IngestRejectedRow(Base):
+    """A row an ingest refused, with its row number and reason (personal fields removed)."""
+
+    __tablename__ = "ingest_rejected_row"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batch.id", ondelete="CASCADE"), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    values: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+class Site(Base):
+    """An existing office or a candidate venue for a one-stop shop or a mobile stop."""
+
+    __tablename__ = "site"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32))  # office|library|community_centre|surgery|school
+    is_existing: Mapped[bool] = mapped_column(Boolean, default=False)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    address_text: Mapped[str | None] = mapped_column(Text)
+    uprn: Mapped[int | None] = mapped_column(BigInteger)
+    oa_code: Mapped[str | None] = mapped_column(String(32))
+    road_node: Mapped[int | None] = mapped_column(BigInteger)
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=True))
+
+
+class RoadNode(Base):
+    """A junction or end of the road network."""
+
+    __tablename__ = "road_node"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=True))
+
+
+class RoadLink(Base):
+    """A road segment between two nodes (pgRouting's source/target/cost shape)."""
+
+    __tablename__ = "road_link"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str | None] = mapped_column(Text)
+    road_class: Mapped[str] = mapped_column(String(16))  # a_road|b_road|street|lane
+    source: Mapped[int] = mapped_column(BigInteger, index=True)
+    target: Mapped[int] = mapped_column(BigInteger, index=True)
+    length_m: Mapped[float] = mapped_column(Float)
+    speed_kph: Mapped[float] = mapped_column(Float)
+    cost_s: Mapped[float] = mapped_column(Float)  # travel time both ways, seconds
+    geom: Mapped[Any] = mapped_column(Geometry("LINESTRING", srid=STORAGE_SRID, spatial_index=True))
+    geom_3857: Mapped[Any] = mapped_column(Geometry("LINESTRING", srid=WEB_SRID, spatial_index=True))
+
+
+# --------------------------------------------------------------------------- demo, access
+
+
+class DemoTruth(Base):
+    """The demo generator's planted truth, saved beside the data it planted."""
+
+    __tablename__ = "demo_truth"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    truth: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class ApiKey(Base):
+    """An API key: only its hash is stored; the key itself is shown once."""
+
+    __tablename__ = "api_key"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))  # public|officer|analyst|admin
+    name: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditLog(Base):
+    """Who did what, when: ingests, exports, key use."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    actor: Mapped[str] = mapped_column(Text)  # key prefix or 'cli' or 'anonymous'
+    role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class DataVersion(Base):
+    """A counter bumped by every write that changes what tiles show (tile cache key)."""
+
+    __tablename__ = "data_version"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
