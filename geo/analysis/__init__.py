@@ -1,0 +1,1 @@
+"""Analyses: pure vectorised functions over frames, plus thin query modules."""

@@ -1,0 +1,137 @@
+"""Shared analysis inputs: households and service use per (area, segment), from PostGIS.
+
+Every analysis (propensity tables, matrices, profiles, hot spots, demand, planning)
+starts from these two frames, so the counting rules live in one place:
+
+* only primary service events count (cross-system duplicates are resolved at ingest);
+* a household classification attributes an event to its UPRN's segment; an area
+  classification (OAC) to its output area's segment;
+* OA-level figures roll up to any level or custom area set through ``area_membership``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+import pandas as pd
+from sqlalchemy import Connection, text
+
+from geo.areas import Geography
+from geo.db import load_sql
+from geo.errors import InvalidRequest, UnknownClassification, UnknownService
+
+Unit = Literal["events", "households"]
+
+
+def check_classification(conn: Connection, classification: str) -> str:
+    """Return the classification's unit ('household' or 'area'), or raise UnknownClassification."""
+    unit = conn.execute(
+        text("SELECT unit FROM classification WHERE code = :c"), {"c": classification}
+    ).scalar_one_or_none()
+    if unit is None:
+        known = list(conn.execute(text("SELECT code FROM classification ORDER BY code")).scalars())
+        raise UnknownClassification(
+            f"`classification` was {classification!r} but is expected to be one of {known}"
+        )
+    return str(unit)
+
+
+def check_service(conn: Connection, service: str) -> None:
+    """Raise UnknownService unless ``service`` is a service code."""
+    found = conn.execute(text("SELECT 1 FROM service WHERE code = :s"), {"s": service}).scalar()
+    if found is None:
+        known = list(conn.execute(text("SELECT code FROM service ORDER BY code")).scalars())
+        raise UnknownService(f"`service` was {service!r} but is expected to be one of {known}")
+
+
+def _geo_params(geography: Geography, within: str | None) -> dict[str, str | None]:
+    return {"level": geography.level, "set_code": geography.set_code, "within": within}
+
+
+def households_by_area_segment(
+    conn: Connection,
+    geography: Geography,
+    classification: str,
+    *,
+    within: str | None = None,
+) -> pd.DataFrame:
+    """Households per (area, segment).
+
+    Parameters
+    ----------
+    conn
+        Connection to the Wardwise database.
+    geography
+        The areas to count in (a standard level or a custom area set).
+    classification
+        Classification code; household-level ones count each household's own segment,
+        area-level ones give each household its output area's segment.
+    within
+        Optional area code: only output areas inside it are counted.
+
+    Returns
+    -------
+    DataFrame with columns ``area_code``, ``segment_code`` (None for unclassified
+    households) and ``households`` (int64).
+    """
+    check_classification(conn, classification)
+    rows = conn.execute(
+        load_sql("analysis/households_by_area_segment"),
+        {"classification": classification, **_geo_params(geography, within)},
+    ).all()
+    frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "households"])
+    return frame.astype({"households": "int64"})
+
+
+def service_counts_by_area_segment(
+    conn: Connection,
+    service: str,
+    geography: Geography,
+    classification: str,
+    *,
+    unit: Unit = "events",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    channel: str | None = None,
+    within: str | None = None,
+) -> pd.DataFrame:
+    """Service use per (area, segment): events, or distinct households using the service.
+
+    Parameters
+    ----------
+    service
+        Service code.
+    unit
+        ``'events'`` counts every primary record; ``'households'`` counts distinct
+        household keys (a household using the service twice counts once).
+    date_from, date_to
+        Inclusive date range; None leaves that end open.
+    channel
+        Only events through this channel.
+
+    Returns
+    -------
+    DataFrame with columns ``area_code``, ``segment_code`` (None where the event has no
+    household segment) and ``target`` (int64).
+    """
+    if unit not in ("events", "households"):
+        raise InvalidRequest(f"`unit` was {unit!r} but is expected to be 'events' or 'households'")
+    if date_from and date_to and date_from > date_to:
+        raise InvalidRequest(f"`date_from` ({date_from}) is after `date_to` ({date_to})")
+    check_service(conn, service)
+    check_classification(conn, classification)
+    rows = conn.execute(
+        load_sql("analysis/service_counts_by_area_segment"),
+        {
+            "service": service,
+            "classification": classification,
+            "unit": unit,
+            "date_from": date_from,
+            "date_to": date_to,
+            "channel": channel,
+            **_geo_params(geography, within),
+        },
+    ).all()
+    frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "target"])
+    return frame.astype({"target": "int64"})
