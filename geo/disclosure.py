@@ -1,16 +1,45 @@
 """Disclosure control: small counts are not shown to public users.
 
-A count from 1 to ``threshold`` (default 4) is shown as ``"<5"``; zero stays zero (it
-discloses nothing about a person). Functions here are pure and vectorised.
+Rules (documented for users in docs/security.md):
+
+1. **Primary suppression.** A count from 1 to ``threshold`` (default 4) is shown as
+   ``"<5"`` (``"<threshold+1>"``). Zero stays zero: it discloses nothing about a person.
+2. **Secondary suppression** in tables whose rows or columns add up to a published total
+   (a matrix of areas by segments, a profile of one area by segment with its total):
+   every line (row or column, the total included) with exactly one suppressed entry would
+   let a reader subtract and recover it, so the smallest other positive entry of that
+   line is suppressed too, and this repeats until no line has exactly one suppressed entry
+   (a fixed point). Secondarily suppressed entries are shown as ``"[c]"`` ("confidential",
+   the GSS symbol), because they are not small.
+3. **Rounding** (optional, ``round_to_base``): every count still shown is rounded to the
+   nearest multiple of the base (5 by default when enabled), halves rounding up.
+   Columns derived from a count (rates, percentages, indices: all proportional to it for a
+   fixed denominator) are scaled by ``rounded / raw`` so that they cannot undo the rounding,
+   and become null wherever their count is suppressed.
+
+The secondary rule is the simple "hypercube-free" heuristic used by statistical offices for
+two-way tables (see Hundepool et al., *Statistical Disclosure Control*, Wiley 2012, §5.2,
+and ONS, *Disclosure control guidance for tables produced from administrative sources*,
+2014). It does not claim optimality (fewest cells suppressed), only that no row or column
+relation reveals a suppressed cell exactly.
+
+Everything here is pure and vectorised (numpy over whole tables); the loop in
+:func:`secondary_suppression` runs once per round of the fixed point, not per cell.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+#: Label for counts hidden by secondary suppression (GSS symbol for "confidential").
+SECONDARY_LABEL = "[c]"
+DEFAULT_THRESHOLD = 4
+TOTAL = "total"
 
 
 def suppressed_label(threshold: int) -> str:
@@ -24,13 +53,171 @@ def small_count_mask(counts: Any, threshold: int) -> np.ndarray:
     return (values >= 1) & (values <= threshold)
 
 
+def _check_policy(threshold: int, round_to_base: int | None) -> None:
+    if isinstance(threshold, bool) or not isinstance(threshold, int | np.integer) or threshold < 0:
+        raise ValueError(f"`threshold` was {threshold!r} but is expected to be an integer >= 0")
+    if round_to_base is not None and (
+        isinstance(round_to_base, bool)
+        or not isinstance(round_to_base, int | np.integer)
+        or round_to_base < 2
+    ):
+        raise ValueError(
+            f"`round_to_base` was {round_to_base!r} but is expected to be None or an integer >= 2"
+        )
+
+
+def round_counts(counts: Any, base: int) -> np.ndarray:
+    """Round counts to the nearest multiple of ``base``, halves up: ``base * floor(c/base + 1/2)``."""
+    values = np.asarray(counts, dtype=float)
+    return np.floor(values / base + 0.5) * base
+
+
+def secondary_suppression(table: Any, primary: Any) -> np.ndarray:
+    """Extend a suppression mask so no row or column has exactly one suppressed entry.
+
+    Parameters
+    ----------
+    table
+        A 2-D array of non-negative counts in which every row and every column is an
+        additive relation that a reader can exploit: normally the cells with their row
+        totals as the last column, column totals as the last row and the grand total in the
+        corner (:func:`with_margins` builds it).
+    primary
+        Boolean mask of the same shape: the entries suppressed for being small.
+
+    Returns
+    -------
+    numpy.ndarray
+        The mask with secondary suppressions added (``primary`` is not modified).
+
+    Notes
+    -----
+    While some line :math:`L` has exactly one suppressed entry, suppress the smallest
+    positive unsuppressed entry of :math:`L` (a zero if the line has no other positive
+    entry; ties go to the first position). Rows are fixed, then columns, until neither
+    changes. Each round adds at least one entry and there are finitely many, so it ends.
+    """
+    values = np.nan_to_num(np.asarray(table, dtype=float), nan=0.0)
+    mask = np.array(primary, dtype=bool, copy=True)
+    if values.ndim != 2 or values.shape != mask.shape:
+        raise ValueError(
+            f"`table` and `primary` are expected to be 2-D of one shape; got {values.shape} and {mask.shape}"
+        )
+    while True:
+        changed = _fix_lines(values, mask)
+        changed = _fix_lines(values.T, mask.T) or changed  # mask.T is a view: writes land in mask
+        if not changed:
+            return mask
+
+
+def _fix_lines(values: np.ndarray, mask: np.ndarray) -> bool:
+    """One round over the rows of ``values``: protect every row with exactly one suppression."""
+    lines = np.flatnonzero(mask.sum(axis=1) == 1)
+    if lines.size == 0:
+        return False
+    sub, sub_mask = values[lines], mask[lines]
+    positive = np.where(sub_mask | (sub <= 0), np.inf, sub)
+    any_open = np.where(sub_mask, np.inf, sub)
+    pick = np.where(np.isfinite(positive).any(axis=1), positive.argmin(axis=1), any_open.argmin(axis=1))
+    # A line of one entry has nothing else to suppress (and is no relation anyway).
+    ok = np.isfinite(any_open[np.arange(lines.size), pick])
+    if not ok.any():
+        return False
+    mask[lines[ok], pick[ok]] = True
+    return True
+
+
+def with_margins(cells: Any) -> np.ndarray:
+    """Return ``cells`` with row totals as an extra column, column totals and grand total as an extra row."""
+    values = np.nan_to_num(np.asarray(cells, dtype=float), nan=0.0)
+    out = np.zeros((values.shape[0] + 1, values.shape[1] + 1))
+    out[:-1, :-1] = values
+    out[:-1, -1] = values.sum(axis=1)
+    out[-1, :-1] = values.sum(axis=0)
+    out[-1, -1] = values.sum()
+    return out
+
+
+def _labelled(
+    values: np.ndarray, primary: np.ndarray, secondary: np.ndarray, threshold: int, base: int | None
+) -> np.ndarray:
+    shown = round_counts(values, base) if base else values
+    out = np.empty(values.shape, dtype=object)
+    ints = np.rint(shown).astype(np.int64)
+    out[...] = ints.tolist() if ints.ndim else int(ints)
+    out[primary] = suppressed_label(threshold)
+    out[secondary & ~primary] = SECONDARY_LABEL
+    return out
+
+
+def suppress_matrix(
+    table: pd.DataFrame,
+    threshold: int = DEFAULT_THRESHOLD,
+    *,
+    round_to_base: int | None = None,
+    margins: bool = True,
+    total_label: Hashable = TOTAL,
+) -> pd.DataFrame:
+    """Return a public copy of a two-way table of counts, totals protected.
+
+    Parameters
+    ----------
+    table
+        Counts: one row per row category (e.g. area), one column per column category
+        (e.g. segment). Missing values count as zero.
+    threshold
+        Largest count that is suppressed (shown as ``"<threshold+1>"``).
+    round_to_base
+        If set, counts still shown are rounded to a multiple of it.
+    margins
+        Include the row totals (column ``total_label``), the column totals (row
+        ``total_label``) and the grand total in the result. They are computed and
+        protected either way, because totals published anywhere else form the same
+        relations.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Object dtype: ints, ``"<5"`` (small) or ``"[c]"`` (secondary).
+    """
+    _check_policy(threshold, round_to_base)
+    full = with_margins(table.to_numpy(dtype=float, na_value=0.0))
+    primary = small_count_mask(full, threshold)
+    mask = secondary_suppression(full, primary)
+    labelled = _labelled(full, primary, mask, threshold, round_to_base)
+    index = [*table.index, total_label]
+    columns = [*table.columns, total_label]
+    out = pd.DataFrame(labelled, index=pd.Index(index, name=table.index.name), columns=columns, dtype=object)
+    out.columns.name = table.columns.name
+    return out if margins else out.iloc[:-1, :-1]
+
+
+def _scale_dependents(
+    out: pd.DataFrame, raw: np.ndarray, shown: np.ndarray, hidden: np.ndarray, deps: Iterable[str]
+) -> None:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(raw > 0, shown / raw, 1.0)
+    for dep in deps:
+        scaled = pd.to_numeric(out[dep], errors="coerce").to_numpy(dtype=float) * factor
+        column = pd.Series(scaled, index=out.index, dtype=object)
+        column[hidden] = None
+        column[pd.isna(out[dep]).to_numpy()] = None
+        out[dep] = column
+
+
 def suppress_columns(
     frame: pd.DataFrame,
     count_columns: Sequence[str],
-    threshold: int,
-    dependent: dict[str, Iterable[str]] | None = None,
+    threshold: int = DEFAULT_THRESHOLD,
+    dependent: Mapping[str, Iterable[str]] | None = None,
+    *,
+    round_to_base: int | None = None,
 ) -> pd.DataFrame:
     """Return a copy of ``frame`` with small counts replaced by the suppressed label.
+
+    Each count column is treated on its own (primary suppression and rounding only). When
+    a column's rows add up to a total that is also published, use :func:`suppress_long`,
+    which protects the total as well.
 
     Parameters
     ----------
@@ -42,17 +229,117 @@ def suppress_columns(
         Largest count that is suppressed.
     dependent
         For each count column, columns derived from it (percentages, indices, rates)
-        that would reveal it; they become None wherever the count is suppressed.
+        that would reveal it; they become None wherever the count is suppressed and are
+        scaled with the count when it is rounded.
+    round_to_base
+        If set, counts still shown are rounded to a multiple of it.
     """
+    _check_policy(threshold, round_to_base)
     out = frame.copy()
-    label = suppressed_label(threshold)
     for col in count_columns:
-        mask = small_count_mask(out[col].to_numpy(), threshold)
-        if not mask.any():
+        raw = pd.to_numeric(out[col], errors="coerce").to_numpy(dtype=float)
+        raw = np.nan_to_num(raw, nan=0.0)
+        hidden = small_count_mask(raw, threshold)
+        if not hidden.any() and not round_to_base:
             continue
-        out[col] = out[col].astype(object)
-        out.loc[mask, col] = label
-        for dep in (dependent or {}).get(col, ()):
-            out[dep] = out[dep].astype(object)
-            out.loc[mask, dep] = None
+        shown = round_counts(raw, round_to_base) if round_to_base else raw
+        _scale_dependents(out, raw, shown, hidden, (dependent or {}).get(col, ()))
+        labels = _labelled(raw, hidden, hidden, threshold, round_to_base)
+        labels[pd.isna(out[col]).to_numpy()] = None
+        out[col] = pd.Series(labels, index=out.index, dtype=object)
     return out
+
+
+def suppress_long(
+    frame: pd.DataFrame,
+    row: str,
+    column: str,
+    count: str,
+    threshold: int = DEFAULT_THRESHOLD,
+    dependent: Iterable[str] = (),
+    *,
+    round_to_base: int | None = None,
+) -> pd.DataFrame:
+    """Suppress a two-way table given in long form (one row per ``row`` x ``column`` pair).
+
+    The pairs are pivoted into a matrix (absent pairs count as zero), protected with
+    :func:`suppress_matrix` (row and column totals included), and the labels are put back
+    into a copy of ``frame``. Use it for ``DataFrame[area_code, segment_code, target]``
+    frames: the totals per area and per segment cannot reveal a suppressed cell.
+    ``dependent`` columns become None where the count is hidden and are scaled when it is
+    rounded.
+    """
+    _check_policy(threshold, round_to_base)
+    out = frame.copy()
+    if out.empty:
+        return out
+    raw = np.nan_to_num(pd.to_numeric(out[count], errors="coerce").to_numpy(dtype=float), nan=0.0)
+    rows, row_codes = pd.factorize(out[row])
+    cols, col_codes = pd.factorize(out[column])
+    cells = np.zeros((len(row_codes), len(col_codes)))
+    np.add.at(cells, (rows, cols), raw)
+    full = with_margins(cells)
+    mask = secondary_suppression(full, small_count_mask(full, threshold))
+    primary = small_count_mask(raw, threshold)
+    hidden = mask[rows, cols] | primary
+    shown = round_counts(raw, round_to_base) if round_to_base else raw
+    _scale_dependents(out, raw, shown, hidden, dependent)
+    out[count] = pd.Series(
+        _labelled(raw, primary, hidden, threshold, round_to_base), index=out.index, dtype=object
+    )
+    return out
+
+
+def disclose(
+    count: float | int | None, threshold: int = DEFAULT_THRESHOLD, round_to_base: int | None = None
+) -> int | str | None:
+    """One count as a public user may see it: the count, ``"<5"``, or rounded."""
+    if count is None or (isinstance(count, float) and np.isnan(count)):
+        return None
+    if 1 <= count <= threshold:
+        return suppressed_label(threshold)
+    shown = round_counts(count, round_to_base) if round_to_base else count
+    return int(np.rint(shown))
+
+
+@dataclass(frozen=True)
+class DisclosurePolicy:
+    """The disclosure rules in force for one caller (public callers get one; officers None)."""
+
+    threshold: int = DEFAULT_THRESHOLD
+    round_to_base: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_policy(self.threshold, self.round_to_base)
+
+    @property
+    def label(self) -> str:
+        """How a small count is shown (``"<5"``)."""
+        return suppressed_label(self.threshold)
+
+    def value(self, count: float | int | None) -> int | str | None:
+        """One count as the public may see it."""
+        return disclose(count, self.threshold, self.round_to_base)
+
+    def columns(
+        self,
+        frame: pd.DataFrame,
+        count_columns: Sequence[str],
+        dependent: Mapping[str, Iterable[str]] | None = None,
+    ) -> pd.DataFrame:
+        """:func:`suppress_columns` with this policy."""
+        return suppress_columns(
+            frame, count_columns, self.threshold, dependent, round_to_base=self.round_to_base
+        )
+
+    def long(
+        self, frame: pd.DataFrame, row: str, column: str, count: str, dependent: Iterable[str] = ()
+    ) -> pd.DataFrame:
+        """:func:`suppress_long` with this policy."""
+        return suppress_long(
+            frame, row, column, count, self.threshold, dependent, round_to_base=self.round_to_base
+        )
+
+    def matrix(self, table: pd.DataFrame, *, margins: bool = True) -> pd.DataFrame:
+        """:func:`suppress_matrix` with this policy."""
+        return suppress_matrix(table, self.threshold, round_to_base=self.round_to_base, margins=margins)
