@@ -17,6 +17,7 @@ from typing import Literal
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from geo.analysis.aggregates import aggregates_fresh, month_window
 from geo.areas import Geography
 from geo.db import load_sql
 from geo.errors import InvalidRequest, UnknownClassification, UnknownService
@@ -43,6 +44,31 @@ def check_service(conn: Connection, service: str) -> None:
     if found is None:
         known = list(conn.execute(text("SELECT code FROM service ORDER BY code")).scalars())
         raise UnknownService(f"`service` was {service!r} but is expected to be one of {known}")
+
+
+def _aggregate_params(
+    conn: Connection,
+    unit: Unit,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    channel: str | None,
+) -> dict[str, object] | None:
+    """Parameters for the aggregate query when it can answer exactly, else None.
+
+    The whole-period view answers events and households without filters; the monthly one
+    answers events with a channel and/or whole-month date range. Distinct households over a
+    date range or channel cannot be summed from per-cell counts, so they go to the events.
+    """
+    if not aggregates_fresh(conn):
+        return None
+    if date_from is None and date_to is None and channel is None:
+        return {"by_month": False, "month_from": None, "month_to": None}
+    if unit == "households":
+        return None
+    window = month_window(date_from, date_to)
+    if window is None:
+        return None
+    return {"by_month": True, "month_from": window[0], "month_to": window[1]}
 
 
 def _geo_params(geography: Geography, within: str | None) -> dict[str, str | None]:
@@ -121,17 +147,23 @@ def service_counts_by_area_segment(
         raise InvalidRequest(f"`date_from` ({date_from}) is after `date_to` ({date_to})")
     check_service(conn, service)
     check_classification(conn, classification)
-    rows = conn.execute(
-        load_sql("analysis/service_counts_by_area_segment"),
-        {
-            "service": service,
-            "classification": classification,
-            "unit": unit,
-            "date_from": date_from,
-            "date_to": date_to,
-            "channel": channel,
-            **_geo_params(geography, within),
-        },
-    ).all()
+    params = {
+        "service": service,
+        "classification": classification,
+        "unit": unit,
+        "channel": channel,
+        **_geo_params(geography, within),
+    }
+    by_aggregate = _aggregate_params(conn, unit, date_from, date_to, channel)
+    if by_aggregate is not None:
+        # Same answer from the per-OA aggregates (geo.analysis.aggregates): 10M events -> ms.
+        rows = conn.execute(
+            load_sql("analysis/service_counts_by_area_segment_agg"), {**params, **by_aggregate}
+        ).all()
+    else:
+        rows = conn.execute(
+            load_sql("analysis/service_counts_by_area_segment"),
+            {**params, "date_from": date_from, "date_to": date_to},
+        ).all()
     frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "target"])
     return frame.astype({"target": "int64"})
