@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
-from api.routers import areas, health
+from api.routers import areas, health, mappage, tiles
 from api.settings import Settings, get_settings
 from geo.db import check_database, make_engine, make_session_factory
 
@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(areas.router)
+    app.include_router(tiles.router)
+    app.include_router(mappage.router)
     app.mount("/", StaticFiles(directory=settings.static_dir, html=True), name="static")
     return app
 

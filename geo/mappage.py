@@ -1,0 +1,201 @@
+"""The map page's deck, described in Python with pydeck: layers, view and tooltips.
+
+pydeck's ``to_html()`` always links its JavaScript from a CDN, so the page does not use
+it: :func:`deck_spec` returns pydeck's ``to_json()`` (the deck.gl JSON the page's
+vendored bundle turns into a ``Deck`` with ``createDeck``) plus what the page's controls
+need: the layers it can switch between, the services and measures of the choropleth,
+colour-blind-safe palettes and the legend labels. No basemap provider is set (no Mapbox
+token, no remote style): the demo's roads layer is the basemap.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pydeck as pdk
+from sqlalchemy import Connection, text
+
+from geo.tiles import data_version, district_bounds, layer_registry
+
+#: The vendored deck.gl bundle (from the pydeck wheel) and loaders.gl MVT worker (npm);
+#: scripts/vendor-frontend.sh puts them in frontend_static/vendor with these names.
+DECK_BUNDLE = "/vendor/pydeck-0.9.3-deckgl-9.3.6.js"
+MVT_WORKER = "/vendor/loaders.gl-mvt-4.4.3-worker.js"
+
+#: Colour-blind-safe sequential palettes (matplotlib's viridis and cividis, 9 stops,
+#: Nuñez et al. 2018 for cividis), and Okabe & Ito's qualitative colours for classes.
+PALETTES: dict[str, list[list[int]]] = {
+    "viridis": [
+        [68, 1, 84],
+        [71, 44, 122],
+        [59, 81, 139],
+        [44, 113, 142],
+        [33, 144, 141],
+        [39, 173, 129],
+        [92, 200, 99],
+        [170, 220, 50],
+        [253, 231, 37],
+    ],
+    "cividis": [
+        [0, 34, 78],
+        [35, 55, 108],
+        [76, 76, 108],
+        [104, 98, 111],
+        [128, 121, 119],
+        [156, 145, 117],
+        [187, 170, 105],
+        [219, 196, 83],
+        [253, 231, 55],
+    ],
+}
+CLASS_COLOURS: dict[str, list[int]] = {"hot": [213, 94, 0], "not": [0, 114, 178], "ns": [200, 200, 200]}
+
+#: The choropleth's measures: property in the tiles, label, palette, format, whether it
+#: needs ``service``; ``ratio`` is centred on 1 (as expected) with a diverging domain.
+MEASURES: list[dict[str, Any]] = [
+    {"id": "households", "label": "Households", "palette": "cividis", "format": "int", "service": False},
+    {"id": "takeup", "label": "Take-up (households using / households)", "palette": "viridis",
+     "format": "pct", "service": True},
+    {"id": "events", "label": "Service events", "palette": "viridis", "format": "int", "service": True},
+    {"id": "ratio", "label": "Index (observed / expected)", "palette": "cividis", "format": "index",
+     "service": True},
+    {"id": "class", "label": "Hot / not spot", "palette": "classes", "format": "class", "service": True},
+    {"id": "unmet", "label": "Unmet demand (households)", "palette": "viridis", "format": "int",
+     "service": True},
+]  # fmt: skip
+
+#: Tile layers the choropleth can show, in switcher order.
+CHOROPLETH_LAYERS = ("wards", "lsoas", "oas", "h3")
+
+AREA_TOOLTIP = "{name} ({code})\nHouseholds: {households}"
+
+
+def _tile_url(layer: str, version: int) -> str:
+    return f"/tiles/{layer}/{{z}}/{{x}}/{{y}}.pbf?v={version}"
+
+
+def _mvt_layer(layer_id: str, url: str, **props: Any) -> pdk.Layer:
+    """An MVTLayer whose tiles are decoded by the locally served loaders.gl worker."""
+    return pdk.Layer(
+        "MVTLayer",
+        id=layer_id,
+        data=url,
+        load_options={"mvt": {"workerUrl": MVT_WORKER}},
+        **props,
+    )
+
+
+def fit_zoom(bounds: list[float], width_px: int = 720, height_px: int = 640) -> float:
+    """The zoom at which ``bounds`` fits a map of about the page's size (deck.gl's 512-px world).
+
+    Web mercator: the world is ``512 * 2**zoom`` pixels wide; latitude spans are stretched
+    by the mercator ``y = ln(tan(pi/4 + phi/2))``.
+    """
+    west, south, east, north = bounds
+    dlon = max(east - west, 1e-6)
+    merc = math.log(math.tan(math.pi / 4 + math.radians(north) / 2)) - math.log(
+        math.tan(math.pi / 4 + math.radians(south) / 2)
+    )
+    zoom_x = math.log2(width_px * 360 / (512 * dlon))
+    zoom_y = math.log2(height_px * 2 * math.pi / (512 * max(merc, 1e-9)))
+    return round(min(zoom_x, zoom_y, 16.0), 2)
+
+
+def build_deck(version: int, centre: list[float], bounds: list[float]) -> pdk.Deck:
+    """The deck: roads as basemap, the area choropleth (wards first), hexagons, sites."""
+    roads = _mvt_layer(
+        "roads",
+        _tile_url("roads", version),
+        get_line_color="properties.road_class === 'a_road' ? [150, 120, 90] : "
+        "(properties.road_class === 'b_road' ? [170, 150, 120] : [190, 190, 190])",
+        get_line_width="properties.road_class === 'a_road' ? 4 : "
+        "(properties.road_class === 'b_road' ? 3 : 1)",
+        line_width_units=pdk.types.String("pixels"),
+        line_width_min_pixels=1,
+        pickable=False,
+    )
+    areas = _mvt_layer(
+        "areas",
+        _tile_url("wards", version),
+        unique_id_property=pdk.types.String("code"),
+        filled=True,
+        stroked=True,
+        get_fill_color=[200, 200, 200, 140],
+        get_line_color=[40, 40, 40, 200],
+        line_width_min_pixels=1,
+        opacity=0.75,
+        pickable=True,
+        auto_highlight=True,
+        highlight_color=[255, 255, 255, 90],
+    )
+    hexes = _mvt_layer(
+        "h3",
+        _tile_url("h3", version),
+        unique_id_property=pdk.types.String("cell"),
+        visible=False,
+        filled=True,
+        stroked=True,
+        get_fill_color=[200, 200, 200, 140],
+        get_line_color=[255, 255, 255, 120],
+        line_width_min_pixels=0.5,
+        opacity=0.75,
+        pickable=True,
+        auto_highlight=True,
+    )
+    sites = _mvt_layer(
+        "sites",
+        _tile_url("sites", version),
+        point_type=pdk.types.String("circle"),
+        get_fill_color="properties.is_existing ? [0, 0, 0] : [255, 255, 255]",
+        get_line_color=[0, 0, 0],
+        stroked=True,
+        point_radius_units=pdk.types.String("pixels"),
+        get_point_radius=5,
+        line_width_min_pixels=1.5,
+        pickable=True,
+    )
+    view = pdk.ViewState(
+        longitude=centre[0], latitude=centre[1], zoom=fit_zoom(bounds), min_zoom=8, max_zoom=18
+    )
+    return pdk.Deck(
+        layers=[roads, areas, hexes, sites],
+        initial_view_state=view,
+        views=[pdk.View("MapView", controller=True)],
+        map_provider=None,
+        map_style=None,
+        tooltip={"text": AREA_TOOLTIP},
+    )
+
+
+def deck_spec(conn: Connection) -> dict[str, Any]:
+    """The page's deck JSON and the choices its controls offer (layers, services, measures)."""
+    version = data_version(conn)
+    bounds, centre = district_bounds(conn)
+    deck = build_deck(version, centre, bounds)
+    services = [
+        {"code": r.code, "name": r.name, "unit": r.unit}
+        for r in conn.execute(text("SELECT code, name, unit FROM service ORDER BY name"))
+    ]
+    registry = layer_registry(conn)
+    switchable = [n for n in CHOROPLETH_LAYERS if n in registry]
+    switchable += [n for n in registry if n.startswith("set_")]
+    deck_json = json.loads(deck.to_json())
+    # The page reuses this instance (deck.gl's JSON converter builds it) to fly to places.
+    deck_json["initialViewState"]["transitionInterpolator"] = {"@@type": "FlyToInterpolator"}
+    return {
+        "deck": deck_json,
+        "tooltip": deck._tooltip,
+        "version": version,
+        "bounds": bounds,
+        "worker_url": MVT_WORKER,
+        "layers": [
+            {"name": n, "title": registry[n].title, "url": _tile_url(n, version), "takes_service": True}
+            for n in switchable
+        ],
+        "services": services,
+        "measures": MEASURES,
+        "palettes": PALETTES,
+        "class_colours": CLASS_COLOURS,
+    }

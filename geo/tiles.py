@@ -1,0 +1,708 @@
+"""Vector tiles: the layer registry, ``render_tile`` (PostGIS ``ST_AsMVT``), TileJSON and a cache.
+
+Every layer is one named query in ``geo/sql/tiles/`` with pg_tileserv's three steps:
+the tile envelope (with the margin ``buffer / extent``), the features clipped and
+quantised by ``ST_AsMVTGeom`` from the web-mercator copy of each geometry (simplified with
+plain ``ST_Simplify`` at about one tile unit), then ``ST_AsMVT``. Identifiers never come
+from a request: a layer name selects a :class:`TileLayer` from the registry, and every
+value reaches SQL as a bound parameter.
+
+The cache is keyed by the database's data version (``data_version``, bumped by triggers
+on every write to the tables tiles read), so a tile is never served from before a change.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, text
+
+from geo.db import load_sql
+from geo.disclosure import suppressed_label
+from geo.errors import InvalidTileAddress, UnknownLayer
+
+#: Half the circumference of the web-mercator world, metres (EPSG:3857 bounds).
+MERCATOR_HALF = 20037508.342789244
+MAX_ZOOM = 22
+
+#: Custom area sets appear as layers named ``set_<code>``.
+CUSTOM_PREFIX = "set_"
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    """How tiles are cut: extent and buffer in tile units, a feature cap, simplification."""
+
+    extent: int = 4096
+    buffer: int = 64
+    max_features: int = 50_000
+    #: ST_Simplify tolerance in tile units (1 unit = tile width / extent).
+    simplify_units: float = 1.0
+    #: Above this zoom, geometries are not simplified (they are detailed enough already).
+    simplify_max_zoom: int = 15
+    #: Streets and lanes show from this zoom; A and B roads always.
+    roads_minor_zoom: int = 13
+
+
+@dataclass(frozen=True)
+class TileParams:
+    """What a tile's content depends on besides its address."""
+
+    service: str | None = None
+    #: Counts 1..threshold are shown as the suppressed label (0 = officers see all).
+    threshold: int = 0
+
+    def key(self) -> tuple[Any, ...]:
+        """A hashable key for the cache."""
+        return (self.service, self.threshold)
+
+
+@dataclass(frozen=True)
+class TileLayer:
+    """One tile layer: its query, zoom range, attributes and the parameters it takes."""
+
+    name: str
+    title: str
+    sql: str
+    geometry: str  # 'polygon' | 'line' | 'point'
+    fields: Mapping[str, str]
+    minzoom: int = 8
+    maxzoom: int = 18
+    level: str | None = None
+    set_code: str | None = None
+    takes_service: bool = False
+    description: str = ""
+
+
+#: Attributes of area layers; the service ones appear when ``service`` is given.
+AREA_FIELDS: dict[str, str] = {
+    "code": "Area code",
+    "name": "Area name",
+    "households": "Households (number, or '<5' for public callers)",
+    "events": "Primary service events (with ?service=)",
+    "users": "Households with at least one event (with ?service=)",
+    "takeup": "users / households (with ?service=)",
+    "expected": "Events expected from the area's segment mix (with ?service=, from the profiling analysis)",
+    "ratio": "Observed / expected (with ?service=, from the profiling analysis)",
+    "class": "Hot-spot class: hot | not | ns (with ?service=, from the hot-spot analysis)",
+    "unmet": "Unmet demand, households (with ?service=, from the hot-spot analysis)",
+}
+
+STATIC_LAYERS: dict[str, TileLayer] = {
+    layer.name: layer
+    for layer in (
+        TileLayer(
+            "wards",
+            "Wards",
+            "tiles/areas",
+            "polygon",
+            AREA_FIELDS,
+            minzoom=8,
+            level="ward",
+            takes_service=True,
+            description="Electoral wards with household counts and service take-up.",
+        ),
+        TileLayer(
+            "lsoas",
+            "LSOAs",
+            "tiles/areas",
+            "polygon",
+            AREA_FIELDS,
+            minzoom=10,
+            level="lsoa",
+            takes_service=True,
+            description="Lower layer super output areas with household counts and service take-up.",
+        ),
+        TileLayer(
+            "oas",
+            "Output areas",
+            "tiles/areas",
+            "polygon",
+            AREA_FIELDS,
+            minzoom=10,
+            level="oa",
+            takes_service=True,
+            description="Output areas with household counts and service take-up.",
+        ),
+        TileLayer(
+            "h3",
+            "Hexagons",
+            "tiles/h3",
+            "polygon",
+            {
+                "cell": "H3 index",
+                "resolution": "H3 resolution (chosen by zoom)",
+                "households": "Residential addresses in the cell",
+                "events": "Primary service events (with ?service=)",
+                "users": "Households with at least one event (with ?service=)",
+                "takeup": "users / households (with ?service=)",
+            },
+            minzoom=8,
+            takes_service=True,
+            description="H3 hexagons of households and service use; resolution follows zoom.",
+        ),
+        TileLayer(
+            "sites",
+            "Sites",
+            "tiles/sites",
+            "point",
+            {
+                "id": "Site id",
+                "name": "Site name",
+                "kind": "office | library | community_centre | surgery | school",
+                "is_existing": "Existing office (true) or candidate venue",
+                "capacity": "Capacity",
+            },
+            minzoom=8,
+            description="Existing offices and candidate venues.",
+        ),
+        TileLayer(
+            "roads",
+            "Roads",
+            "tiles/roads",
+            "line",
+            {"id": "Road link id", "name": "Road name", "road_class": "a_road | b_road | street | lane"},
+            minzoom=8,
+            description="The road network, drawn as the basemap.",
+        ),
+    )
+}
+
+
+# --------------------------------------------------------------------------- addresses
+
+
+def tile_address(z: int | str, x: int | str, y: int | str) -> tuple[int, int, int]:
+    """Return ``(z, x, y)`` as integers, or raise InvalidTileAddress naming what is wrong."""
+    try:
+        zi, xi, yi = int(z), int(x), int(y)
+    except (TypeError, ValueError):
+        raise InvalidTileAddress(
+            f"tile address {z}/{x}/{y} is not three integers z/x/y (zoom, column, row)"
+        ) from None
+    if not 0 <= zi <= MAX_ZOOM:
+        raise InvalidTileAddress(f"`z` was {zi} but is expected to be between 0 and {MAX_ZOOM}")
+    n = 1 << zi
+    if not 0 <= xi < n:
+        raise InvalidTileAddress(f"`x` was {xi} but is expected to be between 0 and {n - 1} at zoom {zi}")
+    if not 0 <= yi < n:
+        raise InvalidTileAddress(f"`y` was {yi} but is expected to be between 0 and {n - 1} at zoom {zi}")
+    return zi, xi, yi
+
+
+def tile_bounds_3857(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """Return the tile's (xmin, ymin, xmax, ymax) in EPSG:3857 metres (ST_TileEnvelope's)."""
+    size = 2 * MERCATOR_HALF / (1 << z)
+    xmin = -MERCATOR_HALF + x * size
+    ymax = MERCATOR_HALF - y * size
+    return xmin, ymax - size, xmin + size, ymax
+
+
+def tiles_covering(bounds: Sequence[float], z: int) -> list[tuple[int, int, int]]:
+    """Every tile ``(z, x, y)`` that intersects WGS84 ``bounds`` (west, south, east, north)."""
+    west, south, east, north = bounds
+
+    def column(lon: float) -> int:
+        return int(np.floor((lon + 180.0) / 360.0 * (1 << z)))
+
+    def row(lat: float) -> int:
+        phi = np.radians(np.clip(lat, -85.0511, 85.0511))
+        return int(np.floor((1.0 - np.log(np.tan(phi) + 1.0 / np.cos(phi)) / np.pi) / 2.0 * (1 << z)))
+
+    last = (1 << z) - 1
+    x0, x1 = max(0, column(west)), min(last, column(east))
+    y0, y1 = max(0, row(north)), min(last, row(south))
+    return [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+
+
+def simplify_tolerance_m(z: int, config: TileConfig) -> float:
+    """ST_Simplify tolerance for zoom ``z``: ``simplify_units`` tile units in 3857 metres.
+
+    One tile unit is ``2 * 20037508.34 / 2**z / extent`` metres (9.55 m at z10, 0.6 m at
+    z14 with extent 4096); ST_AsMVTGeom snaps to that grid anyway, so simplifying at it
+    loses nothing visible and saves clipping work.
+    """
+    if z > config.simplify_max_zoom:
+        return 0.0
+    return config.simplify_units * 2 * MERCATOR_HALF / (1 << z) / config.extent
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def layer_registry(conn: Connection) -> dict[str, TileLayer]:
+    """Every tile layer: the fixed ones and one per custom area set (``set_<code>``)."""
+    layers = dict(STATIC_LAYERS)
+    rows = conn.execute(text("SELECT code, name FROM area_set WHERE kind = 'custom' ORDER BY code")).all()
+    for code, name in rows:
+        layers[f"{CUSTOM_PREFIX}{code}"] = TileLayer(
+            f"{CUSTOM_PREFIX}{code}",
+            str(name),
+            "tiles/areas",
+            "polygon",
+            AREA_FIELDS,
+            minzoom=8,
+            level="custom",
+            set_code=str(code),
+            takes_service=True,
+            description=f"Custom area set {code!r} with household counts and service take-up.",
+        )
+    return layers
+
+
+def get_layer(conn: Connection, name: str) -> TileLayer:
+    """Return the named layer, or raise UnknownLayer listing the ones that exist."""
+    if name in STATIC_LAYERS:
+        return STATIC_LAYERS[name]
+    layers = layer_registry(conn)
+    if name not in layers:
+        raise UnknownLayer(f"`layer` was {name!r} but is expected to be one of {sorted(layers)}")
+    return layers[name]
+
+
+def check_service(conn: Connection, service: str | None) -> None:
+    """Raise UnknownService unless ``service`` is None or a service code."""
+    if service is None:
+        return
+    from geo.analysis.data import check_service as _check
+
+    _check(conn, service)
+
+
+# --------------------------------------------------------------------------- measures
+
+#: Providers of per-area measures from the analyses, joined into area tiles by code:
+#: ``provider(conn, layer, service) -> DataFrame[area_code, expected?, ratio?, class?, unmet?]``.
+MeasureProvider = Callable[[Connection, TileLayer, str], pd.DataFrame]
+MEASURE_COLUMNS = ("expected", "ratio", "class", "unmet")
+_measure_providers: list[MeasureProvider] = []
+
+
+def register_measure_provider(provider: MeasureProvider) -> MeasureProvider:
+    """Add a per-area measure provider (usable as a decorator); later ones win on a clash."""
+    _measure_providers.append(provider)
+    return provider
+
+
+def area_measures(conn: Connection, layer: TileLayer, service: str) -> str | None:
+    """The analyses' per-area measures for ``service`` as the jsonb the tile SQL joins."""
+    frames = [p(conn, layer, service) for p in _measure_providers]
+    frames = [f for f in frames if f is not None and not f.empty]
+    if not frames:
+        return None
+    merged = frames[0]
+    for frame in frames[1:]:
+        merged = merged.set_index("area_code").combine_first(frame.set_index("area_code")).reset_index()
+    cols = ["area_code", *[c for c in MEASURE_COLUMNS if c in merged.columns]]
+    out = merged[cols].astype(object).where(merged[cols].notna(), None)
+    return json.dumps(out.to_dict(orient="records"))
+
+
+# --------------------------------------------------------------------------- h3
+
+
+def h3_resolution(z: int) -> int:
+    """H3 resolution for zoom ``z``: about 10 to 30 hexagons across a 256-pixel tile.
+
+    H3 edge lengths: res 6 3.2 km, 7 1.2 km, 8 460 m, 9 174 m, 10 66 m (Uber's table);
+    a tile is 39 km wide at z10 and 2.4 km at z14.
+    """
+    table = {10: 7, 11: 8, 12: 8, 13: 9}
+    return 6 if z <= 9 else table.get(z, 10)
+
+
+@dataclass
+class _HexGrid:
+    """Hexagons of one resolution with household counts and lazily, service counts."""
+
+    cells: np.ndarray  # str
+    households: np.ndarray  # int
+    bbox: np.ndarray  # (n, 4) EPSG:3857
+    wkb: list[bytes]
+    services: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+
+class _H3Store:
+    """Hexagon aggregates per (data version, resolution), computed once and reused."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: int | None = None
+        self._points: pd.DataFrame | None = None  # uprn, lat, lng, finest cell
+        self._grids: dict[int, _HexGrid] = {}
+
+    FINEST = 10
+
+    def _reset(self, version: int) -> None:
+        self._version, self._points, self._grids = version, None, {}
+
+    def points(self, conn: Connection) -> pd.DataFrame:
+        import h3
+
+        if self._points is None:
+            rows = conn.execute(
+                text(
+                    "SELECT uprn, ST_Y(p) AS lat, ST_X(p) AS lng FROM "
+                    "(SELECT uprn, ST_Transform(geom, 4326) AS p FROM address WHERE is_residential) q"
+                )
+            ).all()
+            frame = pd.DataFrame(rows, columns=["uprn", "lat", "lng"])
+            # h3's Python API is per point; this runs once per data version, not per tile.
+            frame["cell"] = [
+                h3.latlng_to_cell(lat, lng, self.FINEST)
+                for lat, lng in zip(frame["lat"].to_numpy(), frame["lng"].to_numpy(), strict=True)
+            ]
+            self._points = frame
+        return self._points
+
+    def grid(self, conn: Connection, res: int) -> _HexGrid:
+        import h3
+        import shapely
+        from pyproj import Transformer
+
+        if res in self._grids:
+            return self._grids[res]
+        pts = self.points(conn)
+        fine = pts["cell"].unique()
+        parent = {c: h3.cell_to_parent(c, res) for c in fine} if res < self.FINEST else None
+        cells = pts["cell"].map(parent) if parent is not None else pts["cell"]
+        counts = cells.value_counts().sort_index()
+        ids = counts.index.to_numpy(dtype=object)
+        rings = [h3.cell_to_boundary(c) for c in ids]  # (lat, lng) tuples
+        sizes = np.array([len(r) for r in rings])
+        flat = np.array([p for r in rings for p in r], dtype=float).reshape(-1, 2)
+        to3857 = Transformer.from_crs(4326, 3857, always_xy=True)
+        xs, ys = to3857.transform(flat[:, 1], flat[:, 0])
+        coords = np.column_stack([xs, ys])
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        polys = [
+            shapely.Polygon(coords[offsets[i] : offsets[i + 1]]) for i in range(len(ids))
+        ]  # at most a few thousand cells per resolution, once per data version
+        arr = np.array(polys, dtype=object)
+        bbox = shapely.bounds(arr)
+        grid = _HexGrid(
+            cells=ids.astype(str),
+            households=counts.to_numpy(dtype=np.int64),
+            bbox=bbox,
+            wkb=list(shapely.to_wkb(arr)),
+        )
+        self._grids[res] = grid
+        return grid
+
+    def service_counts(
+        self, conn: Connection, grid: _HexGrid, res: int, service: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        import h3
+
+        if service in grid.services:
+            return grid.services[service]
+        rows = conn.execute(
+            text(
+                "SELECT e.uprn FROM service_event e "
+                "WHERE e.service_code = :s AND e.is_primary AND e.uprn IS NOT NULL"
+            ),
+            {"s": service},
+        ).all()
+        ev = pd.DataFrame(rows, columns=["uprn"])
+        pts = self.points(conn)[["uprn", "cell"]]
+        ev = ev.merge(pts, on="uprn", how="inner")
+        fine = ev["cell"].unique()
+        if res < self.FINEST:
+            parent = {c: h3.cell_to_parent(c, res) for c in fine}
+            ev["cell"] = ev["cell"].map(parent)
+        events = ev.groupby("cell").size()
+        users = ev.groupby("cell")["uprn"].nunique()
+        index = pd.Index(grid.cells)
+        out = (
+            events.reindex(index, fill_value=0).to_numpy(dtype=np.int64),
+            users.reindex(index, fill_value=0).to_numpy(dtype=np.int64),
+        )
+        grid.services[service] = out
+        return out
+
+    def tile_arrays(
+        self, conn: Connection, version: int, z: int, x: int, y: int, service: str | None, margin: float
+    ) -> dict[str, Any]:
+        with self._lock:
+            if self._version != version:
+                self._reset(version)
+            res = h3_resolution(z)
+            grid = self.grid(conn, res)
+            xmin, ymin, xmax, ymax = tile_bounds_3857(z, x, y)
+            pad = (xmax - xmin) * margin
+            b = grid.bbox
+            sel = np.flatnonzero(
+                (b[:, 2] >= xmin - pad)
+                & (b[:, 0] <= xmax + pad)
+                & (b[:, 3] >= ymin - pad)
+                & (b[:, 1] <= ymax + pad)
+            )
+            events: list[int | None]
+            users: list[int | None]
+            if service is None:
+                events = [None] * len(sel)
+                users = [None] * len(sel)
+            else:
+                ev, us = self.service_counts(conn, grid, res, service)
+                events, users = ev[sel].tolist(), us[sel].tolist()
+            return {
+                "resolution": res,
+                "cells": grid.cells[sel].tolist(),
+                "wkb": [grid.wkb[i] for i in sel],
+                "households": grid.households[sel].tolist(),
+                "events": events,
+                "users": users,
+            }
+
+
+_h3_store = _H3Store()
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def data_version(conn: Connection) -> int:
+    """The database's data version: it grows with every write to what tiles show."""
+    return int(conn.execute(text("SELECT coalesce(sum(version), 0) FROM data_version")).scalar_one())
+
+
+def render_tile(
+    conn: Connection,
+    layer: str | TileLayer,
+    z: int,
+    x: int,
+    y: int,
+    params: TileParams | None = None,
+    config: TileConfig | None = None,
+    *,
+    version: int | None = None,
+) -> bytes:
+    """Render one tile of ``layer`` as uncompressed Mapbox Vector Tile bytes (empty: b'').
+
+    Raises
+    ------
+    UnknownLayer
+        If there is no such layer.
+    InvalidTileAddress
+        If z/x/y is outside the tile matrix.
+    UnknownService
+        If ``params.service`` is not a service code.
+    """
+    params = params or TileParams()
+    config = config or TileConfig()
+    spec = layer if isinstance(layer, TileLayer) else get_layer(conn, layer)
+    z, x, y = tile_address(z, x, y)
+    service = params.service if spec.takes_service else None
+    check_service(conn, service)
+    common: dict[str, Any] = {
+        "z": z,
+        "x": x,
+        "y": y,
+        "extent": config.extent,
+        "buffer": config.buffer,
+        "layer_name": spec.name,
+        "threshold": params.threshold,
+        "label": suppressed_label(params.threshold),
+    }
+    if spec.sql == "tiles/areas":
+        bind = {
+            **common,
+            "tolerance_m": simplify_tolerance_m(z, config),
+            "max_features": config.max_features,
+            "level": spec.level,
+            "set_code": spec.set_code,
+            "service": service,
+            "measures": area_measures(conn, spec, service) if service else None,
+        }
+    elif spec.sql == "tiles/h3":
+        current = data_version(conn) if version is None else version
+        arrays = _h3_store.tile_arrays(conn, current, z, x, y, service, config.buffer / config.extent)
+        if not arrays["cells"]:
+            return b""
+        bind = {**common, **arrays}
+    elif spec.sql == "tiles/roads":
+        bind = {
+            **common,
+            "tolerance_m": simplify_tolerance_m(z, config),
+            "max_features": config.max_features,
+            "min_zoom_minor": config.roads_minor_zoom,
+        }
+    else:
+        bind = {**common, "max_features": config.max_features}
+    tile = conn.execute(load_sql(spec.sql), bind).scalar_one()
+    return bytes(tile) if tile else b""
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A tile ready to send: gzip-compressed body (None when empty), ETag, data version."""
+
+    body_gzip: bytes | None
+    etag: str
+    version: int
+    not_modified: bool = False
+
+    @property
+    def empty(self) -> bool:
+        """Whether the tile has no features (sent as 204)."""
+        return self.body_gzip is None
+
+
+class TileCache:
+    """A thread-safe LRU of gzip-compressed tiles keyed by address, parameters and data version."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._items: OrderedDict[tuple[Any, ...], bytes | None] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[Any, ...]) -> tuple[bool, bytes | None]:
+        """Return (found, body)."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return True, self._items[key]
+            self.misses += 1
+            return False, None
+
+    def put(self, key: tuple[Any, ...], body: bytes | None) -> None:
+        """Store a body, evicting the least recently used beyond ``max_entries``."""
+        with self._lock:
+            self._items[key] = body
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every tile."""
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def tile_etag(key: Sequence[Any]) -> str:
+    """A strong ETag for a cache key (the key includes the data version)."""
+    digest = hashlib.blake2b(repr(tuple(key)).encode(), digest_size=12).hexdigest()
+    return f'"{digest}"'
+
+
+def fetch_tile(
+    conn: Connection,
+    cache: TileCache,
+    layer: str,
+    z: int | str,
+    x: int | str,
+    y: int | str,
+    params: TileParams,
+    config: TileConfig,
+    *,
+    if_none_match: str | None = None,
+) -> Tile:
+    """Return a tile from the cache or PostGIS; a matching ``If-None-Match`` skips rendering.
+
+    The key includes the data version, read once per request (one indexed row read), so
+    writes to the data invalidate every cached tile at once and old ETags stop matching.
+    """
+    spec = get_layer(conn, layer)
+    zi, xi, yi = tile_address(z, x, y)
+    service = params.service if spec.takes_service else None
+    params = TileParams(service=service, threshold=params.threshold)
+    version = data_version(conn)
+    key = (spec.name, spec.set_code, zi, xi, yi, params.key(), config, version)
+    etag = tile_etag(key)
+    if if_none_match and etag in {t.strip() for t in if_none_match.split(",")}:
+        return Tile(None, etag, version, not_modified=True)
+    found, body = cache.get(key)
+    if not found:
+        raw = render_tile(conn, spec, zi, xi, yi, params, config, version=version)
+        body = gzip.compress(raw, compresslevel=6, mtime=0) if raw else None
+        cache.put(key, body)
+    return Tile(body, etag, version)
+
+
+# --------------------------------------------------------------------------- TileJSON
+
+
+def district_bounds(conn: Connection) -> tuple[list[float], list[float]]:
+    """The WGS84 bounds and centre of all districts (the data's extent)."""
+    row = conn.execute(
+        text(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+            "(SELECT ST_Transform(ST_SetSRID(ST_Extent(geom), 27700), 4326) AS e "
+            "FROM area WHERE level = 'district') q"
+        )
+    ).one()
+    if row[0] is None:
+        return [-180.0, -85.0511, 180.0, 85.0511], [0.0, 0.0]
+    bounds = [round(float(v), 6) for v in row]
+    centre = [round((bounds[0] + bounds[2]) / 2, 6), round((bounds[1] + bounds[3]) / 2, 6)]
+    return bounds, centre
+
+
+def tilejson(
+    conn: Connection,
+    layer: str,
+    base_url: str,
+    *,
+    service: str | None = None,
+) -> dict[str, Any]:
+    """TileJSON 3.0.0 for ``layer``; its tile URL carries the data version and ``service``."""
+    spec = get_layer(conn, layer)
+    service = service if spec.takes_service else None
+    check_service(conn, service)
+    bounds, centre = district_bounds(conn)
+    query = f"?v={data_version(conn)}"
+    if service:
+        query += f"&service={service}"
+    minzoom = spec.minzoom
+    return {
+        "tilejson": "3.0.0",
+        "name": spec.name,
+        "description": spec.description,
+        "scheme": "xyz",
+        "tiles": [f"{base_url.rstrip('/')}/tiles/{spec.name}/{{z}}/{{x}}/{{y}}.pbf{query}"],
+        "minzoom": minzoom,
+        "maxzoom": spec.maxzoom,
+        "bounds": bounds,
+        "center": [*centre, max(minzoom, 12)],
+        "vector_layers": [
+            {
+                "id": spec.name,
+                "description": spec.description,
+                "minzoom": minzoom,
+                "maxzoom": spec.maxzoom,
+                "fields": dict(spec.fields),
+            }
+        ],
+    }
+
+
+def catalog(conn: Connection) -> list[dict[str, Any]]:
+    """Every layer with its title, geometry, zoom range and whether it takes ``service``."""
+    return [
+        {
+            "name": spec.name,
+            "title": spec.title,
+            "geometry": spec.geometry,
+            "description": spec.description,
+            "minzoom": spec.minzoom,
+            "maxzoom": spec.maxzoom,
+            "takes_service": spec.takes_service,
+            "tilejson": f"/tiles/{spec.name}.json",
+        }
+        for spec in layer_registry(conn).values()
+    ]
