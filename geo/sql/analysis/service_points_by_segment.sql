@@ -1,0 +1,36 @@
+-- Primary service events per (point, segment, household) in WGS84, for H3 cells.
+-- An event sits at its UPRN's address point when matched to one, else at its own point
+-- (postcode or coordinates); events with neither are left out (counted in `unlocated`).
+-- Segments follow the rules of service_counts_by_area_segment.sql.
+-- Parameters: :service, :classification, :within, :date_from, :date_to (inclusive, NULL
+--   = open), :channel (NULL = all).
+-- SRIDs: address.geom / service_event.geom 27700 -> output lng/lat 4326.
+-- Indexes: ix_service_event_service_date, pk_address, pk_household_segment.
+WITH cls AS (
+    SELECT unit FROM classification WHERE code = :classification
+), ev AS (
+    SELECT e.household_key, e.oa_code,
+           ST_Transform(coalesce(ad.geom, e.geom), 4326) AS g,
+           CASE WHEN (SELECT unit FROM cls) = 'household' THEN hs.segment_code
+                ELSE asg.segment_code END AS segment_code
+    FROM service_event e
+    LEFT JOIN address ad ON ad.uprn = e.uprn
+    LEFT JOIN household_segment hs
+           ON (SELECT unit FROM cls) = 'household'
+          AND hs.uprn = e.uprn AND hs.classification_code = :classification
+    LEFT JOIN area_segment asg
+           ON (SELECT unit FROM cls) = 'area'
+          AND asg.area_code = e.oa_code AND asg.classification_code = :classification
+    WHERE e.service_code = :service
+      AND e.is_primary
+      AND (CAST(:date_from AS date) IS NULL OR e.event_date >= CAST(:date_from AS date))
+      AND (CAST(:date_to AS date) IS NULL OR e.event_date <= CAST(:date_to AS date))
+      AND (CAST(:channel AS text) IS NULL OR e.channel = CAST(:channel AS text))
+      AND (CAST(:within AS text) IS NULL OR EXISTS (
+            SELECT 1 FROM area_membership w
+            WHERE w.oa_code = e.oa_code AND w.area_code = CAST(:within AS text)))
+)
+SELECT ST_X(g) AS lng, ST_Y(g) AS lat, segment_code, household_key, count(*)::bigint AS events
+FROM ev
+WHERE g IS NOT NULL
+GROUP BY 1, 2, 3, 4
