@@ -22,6 +22,8 @@ demo: install
 	@url=$(DB) && export DATABASE_URL=$$url \
 	  && $(BIN)/wardwise db migrate \
 	  && $(BIN)/wardwise demo load \
+	  && echo "Officer key for the map page's sign-in (shown once; a new one each run):" \
+	  && $(BIN)/wardwise keys create --role officer --name "demo officer" --replace \
 	  && $(BIN)/wardwise serve --host 127.0.0.1 --port 8000
 
 test: install

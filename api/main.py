@@ -9,8 +9,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from api.auth import install_role_declarations
 from api.errors import install_error_handlers
-from api.routers import areas, health, mappage, tiles
+from api.routers import admin, areas, health, mappage, tiles
+from api.security import install_security
 from api.settings import Settings, get_settings
 from geo.db import check_database, make_engine, make_session_factory
 
@@ -49,10 +51,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_security(app, settings.max_request_bytes, settings.max_upload_bytes)
     app.include_router(health.router)
     app.include_router(areas.router)
+    app.include_router(admin.router)
     app.include_router(tiles.router)
     app.include_router(mappage.router)
+    install_role_declarations(app)
     app.mount("/", StaticFiles(directory=settings.static_dir, html=True), name="static")
     return app
 

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     default_limit: int = 1000
     max_limit: int = 10_000
     max_upload_bytes: int = 200 * 1024 * 1024
+    # Any other request body (JSON): planning requests and custom area GeoJSON fit easily.
+    max_request_bytes: int = 10 * 1024 * 1024
 
     # Disclosure control: counts 1..threshold are shown as "<threshold+1>" to public users.
     suppression_threshold: int = 4

@@ -1,16 +1,33 @@
-"""API keys and roles: keys are random, shown once, stored only as a keyed hash."""
+"""API keys and roles: keys are random, shown once, stored only as a keyed hash.
+
+A key looks like ``ww_<prefix>_<secret>``. The prefix (12 hex digits) is public: it names
+the key in listings and in the audit log. The secret (32 url-safe characters, 192 bits)
+is never stored; the database keeps ``HMAC-SHA256(secret_salt, secret)``, so a copy of the
+``api_key`` table without the installation's salt cannot be used to forge or test keys.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, text
 
+from geo.audit import record
+from geo.errors import InvalidRequest, NotFound
+
 KEY_PREFIX = "ww_"
+
+#: ``ww_`` + 12 hex digits + ``_`` + 32 url-safe characters (token_urlsafe(24)).
+_KEY_PATTERN = re.compile(r"^ww_([0-9a-f]{12})_([A-Za-z0-9_\-]{32})$")
+_PREFIX_PATTERN = re.compile(r"^[0-9a-f]{12}$")
+MAX_NAME_LENGTH = 120
 
 
 class Role(enum.IntEnum):
@@ -20,6 +37,17 @@ class Role(enum.IntEnum):
     officer = 1
     analyst = 2
     admin = 3
+
+    @classmethod
+    def parse(cls, value: str | Role) -> Role:
+        """Return the role named ``value``; raise InvalidRequest naming the choices."""
+        if isinstance(value, Role):
+            return value
+        try:
+            return cls[str(value).strip().lower()]
+        except KeyError:
+            choices = ", ".join(r.name for r in cls)
+            raise InvalidRequest(f"`role` was {value!r} but is expected to be one of {choices}") from None
 
 
 @dataclass(frozen=True)
@@ -34,40 +62,169 @@ class Viewer:
         """The name the audit log records."""
         return self.key_prefix or "anonymous"
 
+    @property
+    def is_public(self) -> bool:
+        """Whether this viewer sees only disclosure-controlled aggregates."""
+        return self.role <= Role.public
+
     def may(self, needed: Role) -> bool:
         """Whether this viewer's role is at least ``needed``."""
         return self.role >= needed
 
 
 ANONYMOUS = Viewer(Role.public)
+#: The actor for changes made from the command line (``wardwise keys ...``, ingests).
+CLI = Viewer(Role.admin, "cli")
 
 
-def _hash(secret: str, salt: str) -> str:
+@dataclass(frozen=True)
+class KeyInfo:
+    """What may be shown about a key: never its secret or its hash."""
+
+    prefix: str
+    role: Role
+    name: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A freshly created key: ``key`` is the bearer token, shown this once only."""
+
+    key: str
+    info: KeyInfo
+
+
+def hash_secret(secret: str, salt: str) -> str:
+    """The stored form of a key's secret: HMAC-SHA256 keyed with the installation salt."""
     return hmac.new(salt.encode(), secret.encode(), hashlib.sha256).hexdigest()
 
 
-def create_key(conn: Connection, role: Role, name: str, salt: str) -> str:
-    """Create an API key with ``role``; return the key (the only time it is ever shown)."""
-    prefix = secrets.token_hex(4)
-    secret = secrets.token_urlsafe(24)
-    conn.execute(
-        text("INSERT INTO api_key (prefix, key_hash, role, name, revoked) VALUES (:p, :h, :r, :n, false)"),
-        {"p": prefix, "h": _hash(secret, salt), "r": role.name, "n": name},
+def _check_name(name: str) -> str:
+    cleaned = " ".join(str(name).split())
+    if not cleaned:
+        raise InvalidRequest("`name` was empty but is expected to say what the key is for")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise InvalidRequest(f"`name` is expected to be at most {MAX_NAME_LENGTH} characters")
+    if "@" in cleaned:
+        # Keys are named for a purpose or a team; an e-mail address is personal data.
+        raise InvalidRequest("`name` looks like an e-mail address; name the team or purpose instead")
+    return cleaned
+
+
+def _info(row: Any) -> KeyInfo:
+    return KeyInfo(
+        prefix=row.prefix,
+        role=Role[row.role],
+        name=row.name,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        revoked=row.revoked,
     )
-    return f"{KEY_PREFIX}{prefix}_{secret}"
+
+
+_RETURNING = "RETURNING prefix, role, name, created_at, last_used_at, revoked"
+
+
+def issue_key(
+    conn: Connection, role: Role | str, name: str, salt: str, *, by: Viewer | str | None = None
+) -> NewKey:
+    """Create an API key with ``role``; return it with its listing (the key is shown once).
+
+    With ``by`` (the admin's Viewer, or ``"cli"``), a ``key.create`` audit entry is written
+    in the same transaction.
+    """
+    role = Role.parse(role)
+    name = _check_name(name)
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(24)
+    row = conn.execute(
+        text(
+            "INSERT INTO api_key (prefix, key_hash, role, name, revoked) "
+            f"VALUES (:p, :h, :r, :n, false) {_RETURNING}"
+        ),
+        {"p": prefix, "h": hash_secret(secret, salt), "r": role.name, "n": name},
+    ).one()
+    if by is not None:
+        record(conn, by, "key.create", prefix, {"role": role.name, "name": name})
+    return NewKey(key=f"{KEY_PREFIX}{prefix}_{secret}", info=_info(row))
+
+
+def create_key(conn: Connection, role: Role | str, name: str, salt: str) -> str:
+    """Create an API key with ``role``; return the key (the only time it is ever shown)."""
+    return issue_key(conn, role, name, salt).key
+
+
+def parse_key(token: str) -> tuple[str, str] | None:
+    """Split a bearer token into (prefix, secret), or None if it is not shaped like a key."""
+    match = _KEY_PATTERN.match(token) if len(token) <= 64 else None
+    return (match.group(1), match.group(2)) if match else None
 
 
 def verify_key(conn: Connection, token: str, salt: str) -> Viewer | None:
     """Return the viewer a bearer token stands for, or None if it is not a live key."""
-    if not token.startswith(KEY_PREFIX) or len(token) > 200:
+    parts = parse_key(token)
+    if parts is None:
         return None
-    try:
-        prefix, secret = token[len(KEY_PREFIX) :].split("_", 1)
-    except ValueError:
-        return None
+    prefix, secret = parts
     row = conn.execute(
         text("SELECT key_hash, role FROM api_key WHERE prefix = :p AND NOT revoked"), {"p": prefix}
     ).one_or_none()
-    if row is None or not hmac.compare_digest(row.key_hash, _hash(secret, salt)):
+    # compare_digest: the time taken must not tell an attacker how much of the hash matched.
+    if row is None or not hmac.compare_digest(row.key_hash, hash_secret(secret, salt)):
         return None
     return Viewer(Role[row.role], prefix)
+
+
+def mark_used(conn: Connection, prefix: str) -> None:
+    """Record that a key was just used (``last_used_at``)."""
+    conn.execute(text("UPDATE api_key SET last_used_at = now() WHERE prefix = :p"), {"p": prefix})
+
+
+def list_keys(conn: Connection, *, include_revoked: bool = True) -> list[KeyInfo]:
+    """Every key, newest first, without secrets or hashes."""
+    rows = conn.execute(
+        text(
+            "SELECT prefix, role, name, created_at, last_used_at, revoked FROM api_key "
+            "WHERE :all OR NOT revoked ORDER BY created_at DESC, id DESC"
+        ),
+        {"all": include_revoked},
+    )
+    return [_info(r) for r in rows]
+
+
+def check_prefix(prefix: str) -> str:
+    """Return ``prefix`` if it is shaped like a key prefix; raise InvalidRequest otherwise."""
+    if not _PREFIX_PATTERN.match(prefix):
+        raise InvalidRequest(f"`prefix` was {prefix[:40]!r} but is expected to be 12 hexadecimal digits")
+    return prefix
+
+
+def revoke_key(conn: Connection, prefix: str, *, by: Viewer | str | None = None) -> KeyInfo:
+    """Revoke the key with ``prefix`` (idempotent); raise NotFound if there is none.
+
+    With ``by``, a ``key.revoke`` audit entry is written in the same transaction.
+    """
+    row = conn.execute(
+        text(f"UPDATE api_key SET revoked = true WHERE prefix = :p {_RETURNING}"),
+        {"p": check_prefix(prefix)},
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no API key has the prefix {prefix!r}")
+    if by is not None:
+        record(conn, by, "key.revoke", prefix, {"role": row.role, "name": row.name})
+    return _info(row)
+
+
+def revoke_keys_named(conn: Connection, name: str, *, by: Viewer | str | None = None) -> list[str]:
+    """Revoke every live key called ``name``; return their prefixes (audited with ``by``)."""
+    rows = conn.execute(
+        text("UPDATE api_key SET revoked = true WHERE name = :n AND NOT revoked RETURNING prefix, role"),
+        {"n": _check_name(name)},
+    ).all()
+    if by is not None:
+        for r in rows:
+            record(conn, by, "key.revoke", r.prefix, {"role": r.role, "name": name})
+    return [r.prefix for r in rows]

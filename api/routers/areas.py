@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
+from api.auth import PUBLIC
 from api.deps import ConnDep
 from api.schemas import AreaCollection, AreaFeature
 from geo.areas import area_feature, area_features, resolve_geography
@@ -20,6 +21,7 @@ AREA_CODE = Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")
 @router.get(
     "/areas",
     operation_id="list_areas",
+    openapi_extra=PUBLIC,
     response_model=AreaCollection,
     responses={200: {"content": {GEOJSON: {}}}},
 )
@@ -48,6 +50,7 @@ def list_areas(
 @router.get(
     "/areas/{code}",
     operation_id="get_area",
+    openapi_extra=PUBLIC,
     response_model=AreaFeature,
     responses={200: {"content": {GEOJSON: {}}}, 404: {"description": "Unknown area code"}},
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from api.auth import PUBLIC
 from api.deps import EngineDep
 from api.schemas import Health
 from geo.db import check_database
@@ -16,6 +17,7 @@ router = APIRouter(tags=["health"])
 @router.get(
     "/health",
     operation_id="get_health",
+    openapi_extra=PUBLIC,
     response_model=Health,
     responses={503: {"model": Health, "description": "The database is unreachable"}},
 )

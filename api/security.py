@@ -1,0 +1,190 @@
+"""Security headers and request-size limits, as plain ASGI middleware (no per-request overhead
+beyond a header merge; BaseHTTPMiddleware would buffer streaming responses).
+
+* Every response gets a Content-Security-Policy allowing only the page's own origin, plus
+  ``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options`` (and CSP
+  ``frame-ancestors``), ``Cross-Origin-Opener-Policy`` and ``Permissions-Policy``.
+  The interactive API docs (``/docs``, ``/redoc``) are the one exception: FastAPI serves
+  them with an inline bootstrap script and assets from its CDN, so those two pages get a
+  policy that allows exactly that.
+* Responses to requests that carry a key vary on ``Authorization`` and are never marked
+  ``public``, so no shared cache serves an officer's unsuppressed data to the public.
+* Request bodies are limited: uploads (multipart, zip, csv, octet-stream) to
+  ``Settings.max_upload_bytes``, anything else to ``Settings.max_request_bytes``, by
+  ``Content-Length`` up front and by counting streamed bytes; query strings to
+  ``MAX_QUERY_BYTES``. Too large is a 413 (414 for the query) problem+json answer before
+  the handler reads anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("wardwise.security")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data: blob:; worker-src 'self' blob:; connect-src 'self'; "
+    "style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+#: FastAPI's Swagger UI / ReDoc pages: an inline bootstrap script and jsDelivr assets.
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; worker-src 'self' blob:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+)
+DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+
+SECURITY_HEADERS: dict[str, str] = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+}
+
+#: Longest query string accepted; every legitimate filter fits in far less.
+MAX_QUERY_BYTES = 8 * 1024
+#: Content types that are uploads, allowed up to ``max_upload_bytes``.
+UPLOAD_TYPES = (
+    "multipart/form-data",
+    "application/octet-stream",
+    "application/zip",
+    "application/x-zip-compressed",
+    "application/gzip",
+    "text/csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value)
+    return None
+
+
+class BodyTooLarge(HTTPException):
+    """The request body is bigger than the limit for its content type."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than the limit of {limit:,} bytes")
+
+
+class SecurityHeadersMiddleware:
+    """Add the security headers to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; merge the headers into the response start."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = DOCS_CONTENT_SECURITY_POLICY if scope.get("path") in DOCS_PATHS else CONTENT_SECURITY_POLICY
+        authorised = _header(scope, b"authorization") is not None
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = _merge(message.get("headers", []), csp, authorised)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _merge(raw: Iterable[tuple[bytes, bytes]], csp: str, authorised: bool) -> list[tuple[bytes, bytes]]:
+    headers = [(bytes(k).lower(), bytes(v)) for k, v in raw]
+    present = {k for k, _ in headers}
+    wanted = {"content-security-policy": csp, **SECURITY_HEADERS}
+    headers += [(k.encode(), v.encode()) for k, v in wanted.items() if k.encode() not in present]
+    if authorised:
+        headers = [
+            (k, v.replace(b"public", b"private")) if k == b"cache-control" else (k, v) for k, v in headers
+        ]
+        if b"cache-control" not in present:
+            headers.append((b"cache-control", b"private, no-store"))
+        vary = [v for k, v in headers if k == b"vary"]
+        if not any(b"authorization" in v.lower() for v in vary):
+            headers.append((b"vary", b"Authorization"))
+    return headers
+
+
+async def _problem(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"type": "about:blank", "title": _TITLES[status], "status": status, "detail": detail})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/problem+json"), (b"connection", b"close")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body.encode()})
+
+
+_TITLES = {400: "Bad Request", 413: "Content Too Large", 414: "URI Too Long"}
+
+
+class RequestLimitMiddleware:
+    """Refuse oversized request bodies and query strings with 413/414 before any handler runs."""
+
+    def __init__(self, app: ASGIApp, max_request_bytes: int, max_upload_bytes: int) -> None:
+        self.app = app
+        self.max_request_bytes = max_request_bytes
+        self.max_upload_bytes = max_upload_bytes
+
+    def limit_for(self, content_type: bytes | None) -> int:
+        """The body limit for a content type: uploads get the larger one."""
+        kind = (content_type or b"").split(b";")[0].strip().decode("latin-1").lower()
+        return self.max_upload_bytes if kind in UPLOAD_TYPES else self.max_request_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 413/414 for oversized requests; count streamed body bytes for the rest."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
+            await _problem(send, 414, f"the query string is longer than {MAX_QUERY_BYTES:,} bytes")
+            return
+        limit = self.limit_for(_header(scope, b"content-type"))
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            try:
+                length = int(declared)
+            except ValueError:
+                await _problem(send, 400, "the Content-Length header is not a number")
+                return
+            if length > limit:
+                await _problem(send, 413, f"the request body is larger than the limit of {limit:,} bytes")
+                return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # Raised inside the handler's body read: FastAPI re-raises HTTPExceptions
+                    # from body parsing, and api/errors.py turns it into a 413 problem.
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+def install_security(app: Any, max_request_bytes: int, max_upload_bytes: int) -> None:
+    """Add the limits (inner) and the headers (outer, so error answers get them too) to ``app``."""
+    app.add_middleware(
+        RequestLimitMiddleware, max_request_bytes=max_request_bytes, max_upload_bytes=max_upload_bytes
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
