@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from api.auth import install_role_declarations
 from api.errors import install_error_handlers
 from api.routers import admin, areas, health, mappage, tiles
+from api.routers import analysis as analysis_router
 from api.security import install_security
 from api.settings import Settings, get_settings
 from geo.db import check_database, make_engine, make_session_factory
@@ -57,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(tiles.router)
     app.include_router(mappage.router)
+    app.include_router(analysis_router.router)
+    app.include_router(analysis_router.pages)
     install_role_declarations(app)
     app.mount("/", StaticFiles(directory=settings.static_dir, html=True), name="static")
     return app

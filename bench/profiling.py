@@ -1,0 +1,249 @@
+"""Bench: propensity table and ward-by-segment matrix over 10 million service events.
+
+Builds a scratch database (``wardwise_bench_profiling`` on the DATABASE_URL server; pass
+``--keep`` to reuse it), loads the demo borough, adds synthetic primary events for the demo
+households until there are ``--events`` of them, refreshes the per-OA aggregates, then
+times, in the same run:
+
+* Wardwise: ``service_propensity`` and ``service_matrix`` (what the API calls), reading
+  the aggregates; and once each from the raw events (aggregates marked stale) for context;
+* the peer: plain pandas, with the events read into a DataFrame once (not timed), then
+  ``merge`` + ``groupby`` to the same counts and the same table/matrix functions.
+
+Target: under 500 ms each once loaded. Prints medians of ``--repeat`` runs and the ratio
+pandas / Wardwise.
+
+    DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/profiling.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from geo.analysis.aggregates import refresh_aggregates
+from geo.analysis.matrix import area_segment_matrix, service_matrix
+from geo.analysis.propensity import propensity_table
+from geo.analysis.services import service_propensity
+from geo.db import database_url_from_env, make_engine
+from geo.migrate import upgrade_database
+
+SCRATCH = "wardwise_bench_profiling"
+CLASSIFICATION = "wardwise12"
+
+# Synthetic events: each event picks a household uniformly (by hashing its number), a
+# service with fixed weights, a date in the demo's two years and one of the service's
+# channels. The point is volume with the demo's real skew of households over OAs and
+# segments; the planted propensities are in the demo's own events, which stay.
+SYNTHETIC_EVENTS = """
+WITH hh AS (
+    SELECT row_number() OVER (ORDER BY ad.uprn) AS i, ad.uprn, ad.oa_code,
+           m_l.area_code AS lsoa_code, m_w.area_code AS ward_code, m_d.area_code AS district_code
+    FROM address ad
+    JOIN area_membership m_l ON m_l.oa_code = ad.oa_code AND m_l.level = 'lsoa'
+    JOIN area_membership m_w ON m_w.oa_code = ad.oa_code AND m_w.level = 'ward'
+    JOIN area_membership m_d ON m_d.oa_code = ad.oa_code AND m_d.level = 'district'
+    WHERE ad.is_residential
+), n AS (SELECT count(*) AS n FROM hh),
+sv AS (
+    SELECT row_number() OVER (ORDER BY code) - 1 AS j, code, channels, count(*) OVER () AS k FROM service
+)
+INSERT INTO service_event (service_code, event_date, channel, source_system, match_level, uprn,
+                           household_key, oa_code, lsoa_code, ward_code, district_code, is_primary)
+SELECT sv.code,
+       DATE '2024-11-01' + (g.x % 730)::int,
+       sv.channels[1 + (g.x / 7 % coalesce(array_length(sv.channels, 1), 1))::int],
+       'bench', 'uprn', hh.uprn, md5(hh.uprn::text), hh.oa_code, hh.lsoa_code, hh.ward_code,
+       hh.district_code, true
+FROM (SELECT s, (hashint8(s)::bigint & 2147483647) AS x FROM generate_series(1, :count) s) g
+CROSS JOIN n
+JOIN hh ON hh.i = 1 + (g.x % n.n)
+JOIN sv ON sv.j = (g.x / 3 % sv.k)
+"""
+
+
+def _median_ms(fn: Callable[[], Any], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def build(admin_url: str, households: int, events: int, keep: bool) -> str:
+    """Create (or reuse) the scratch database with the demo and ``events`` events; return its URL."""
+    url = make_url(admin_url).set(database=SCRATCH).render_as_string(hide_password=False)
+    admin = create_engine(make_url(admin_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": SCRATCH}).scalar()
+        if exists and not keep:
+            conn.execute(text(f'DROP DATABASE "{SCRATCH}"'))
+            exists = None
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{SCRATCH}"'))
+    admin.dispose()
+    engine = make_engine(url, pool_size=1)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    upgrade_database(url, "head")
+    with engine.begin() as conn:
+        have = conn.execute(text("SELECT count(*) FROM service_event")).scalar_one()
+    if have == 0:
+        from geo.demo import load_demo
+
+        start = time.perf_counter()
+        with engine.begin() as conn:
+            load_demo(conn, households=households, seed=20261123)
+        print(f"demo borough loaded: {households:,} households in {time.perf_counter() - start:.1f} s")
+        with engine.begin() as conn:
+            have = conn.execute(text("SELECT count(*) FROM service_event")).scalar_one()
+    if have < events:
+        start = time.perf_counter()
+        with engine.begin() as conn:
+            conn.execute(text(SYNTHETIC_EVENTS), {"count": events - have})
+            conn.execute(text("ANALYZE service_event"))
+        print(f"added {events - have:,} synthetic events in {time.perf_counter() - start:.1f} s")
+    engine.dispose()
+    return url
+
+
+def read_events(engine: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The peer's inputs, read once: primary events, household segments, OA -> ward."""
+    raw = engine.raw_connection()
+    try:
+        buffer = io.BytesIO()
+        with (
+            raw.cursor() as cur,
+            cur.copy(
+                "COPY (SELECT service_code, uprn, oa_code FROM service_event "
+                "WHERE is_primary AND oa_code IS NOT NULL) TO STDOUT (FORMAT csv)"
+            ) as copy,
+        ):
+            for chunk in copy:
+                buffer.write(chunk)
+    finally:
+        raw.close()
+    buffer.seek(0)
+    events = pd.read_csv(
+        buffer,
+        names=["service_code", "uprn", "oa_code"],
+        dtype={"service_code": "category", "oa_code": "category"},
+    )
+    with engine.connect() as conn:
+        segments = pd.DataFrame(
+            conn.execute(
+                text(
+                    "SELECT ad.uprn, ad.oa_code, hs.segment_code FROM address ad "
+                    "LEFT JOIN household_segment hs ON hs.uprn = ad.uprn AND hs.classification_code = :c "
+                    "WHERE ad.is_residential AND ad.oa_code IS NOT NULL"
+                ),
+                {"c": CLASSIFICATION},
+            ).all(),
+            columns=["uprn", "oa_code", "segment_code"],
+        )
+        wards = pd.DataFrame(
+            conn.execute(text("SELECT oa_code, area_code FROM area_membership WHERE level = 'ward'")).all(),
+            columns=["oa_code", "area_code"],
+        )
+    return events, segments, wards
+
+
+def pandas_propensity(events: pd.DataFrame, segments: pd.DataFrame, service: str) -> pd.DataFrame:
+    """The peer's propensity table: filter, merge on UPRN, group by segment."""
+    used = events[events["service_code"] == service].merge(
+        segments[["uprn", "segment_code"]], on="uprn", how="left"
+    )
+    target = used.groupby("segment_code").size()
+    base = segments.groupby("segment_code").size()
+    frame = pd.DataFrame(
+        {
+            "segment": base.index,
+            "target": target.reindex(base.index, fill_value=0).values,
+            "base": base.values,
+        }
+    )
+    return propensity_table(frame)
+
+
+def pandas_matrix(
+    events: pd.DataFrame, segments: pd.DataFrame, wards: pd.DataFrame, service: str
+) -> pd.DataFrame:
+    """The peer's ward-by-segment matrix: filter, merge segment and ward, group by both."""
+    used = events[events["service_code"] == service].merge(
+        segments[["uprn", "segment_code"]], on="uprn", how="left"
+    )
+    used = used.merge(wards, on="oa_code")
+    target = used.groupby(["area_code", "segment_code"]).size().rename("target").reset_index()
+    households = segments.merge(wards, on="oa_code").groupby(["area_code", "segment_code"]).size()
+    households = households.rename("households").reset_index()
+    return area_segment_matrix(households, target)
+
+
+def main() -> None:
+    """Build, load, time, and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--households", type=int, default=40_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="reuse the scratch database if it exists")
+    args = parser.parse_args()
+
+    url = build(database_url_from_env(), args.households, args.events, args.keep)
+    engine = make_engine(url, pool_size=2)
+    with engine.connect() as conn:
+        total = conn.execute(text("SELECT count(*) FROM service_event WHERE is_primary")).scalar_one()
+        service = conn.execute(
+            text("SELECT service_code FROM service_event GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+        ).scalar_one()
+        served = conn.execute(
+            text("SELECT count(*) FROM service_event WHERE service_code = :s AND is_primary"), {"s": service}
+        ).scalar_one()
+    print(f"{total:,} primary events; timing service {service!r} ({served:,} events)")
+
+    start = time.perf_counter()
+    with engine.begin() as conn:
+        refresh_aggregates(conn)
+    print(f"refresh_aggregates: {time.perf_counter() - start:.1f} s (once per ingest or demo load)")
+
+    with engine.connect() as conn:
+        ours_prop = _median_ms(lambda: service_propensity(conn, service, CLASSIFICATION, None), args.repeat)
+        ours_matrix = _median_ms(lambda: service_matrix(conn, "ward", CLASSIFICATION, service), args.repeat)
+        prop_table = service_propensity(conn, service, CLASSIFICATION, None)["rows"]
+        # The same queries straight from service_event (aggregates marked stale), for context.
+        conn.rollback()
+        conn.execute(text("UPDATE data_version SET version = version + 1 WHERE name = 'aggregates'"))
+        raw_prop = _median_ms(lambda: service_propensity(conn, service, CLASSIFICATION, None), 1)
+        raw_matrix = _median_ms(lambda: service_matrix(conn, "ward", CLASSIFICATION, service), 1)
+        conn.rollback()
+
+    start = time.perf_counter()
+    events, segments, wards = read_events(engine)
+    print(f"peer: read {len(events):,} events into pandas in {time.perf_counter() - start:.1f} s (not timed)")
+    peer_prop = _median_ms(lambda: pandas_propensity(events, segments, service), args.repeat)
+    peer_matrix = _median_ms(lambda: pandas_matrix(events, segments, wards, service), args.repeat)
+    check = pandas_propensity(events, segments, service)
+    same = check["target"].tolist() == prop_table["target"].tolist()
+    engine.dispose()
+
+    print()
+    print(f"{'':34}{'wardwise':>12}{'pandas':>12}{'ratio':>9}{'raw SQL':>12}")
+    for name, ours, peer, raw in (
+        ("propensity table", ours_prop, peer_prop, raw_prop),
+        ("ward-by-segment matrix", ours_matrix, peer_matrix, raw_matrix),
+    ):
+        verdict = "ok" if ours < 500 else "OVER 500 ms"
+        print(f"{name:34}{ours:>10.1f}ms{peer:>10.1f}ms{peer / ours:>8.1f}x{raw:>10.0f}ms  {verdict}")
+    print(f"(medians of {args.repeat}; ratio = pandas / wardwise; same counts as pandas: {same})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,334 @@
+"""Community profiles: one area's households, segment mix, service take-up, channels and issues.
+
+Take-up is judged against what the area's own mix of households predicts (indirect
+standardisation): an area full of segments that use a service heavily is *expected* to use
+it heavily, and only use beyond that is a local signal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, text
+
+from geo.analysis.channels import channel_events
+from geo.analysis.data import check_classification, households_by_area_segment, service_counts_by_area_segment
+from geo.analysis.propensity import round_half_away, round_ratio_half_away, table_records
+from geo.analysis.services import check_area, default_classification, natural_unit
+from geo.analysis.survey import poisson_ratio_interval
+from geo.areas import Geography
+from geo.db import load_sql
+
+#: A service is a key issue where its rate is at least this index against the district
+#: and significantly so.
+KEY_ISSUE_INDEX = 120
+
+LEVEL_NAMES = {
+    "oa": "output area",
+    "lsoa": "LSOA",
+    "ward": "ward",
+    "district": "district",
+    "custom": "custom area",
+}
+
+
+def _geography_of(area: dict[str, Any]) -> Geography:
+    if area["level"] == "custom":
+        return Geography("custom", area["set_code"])
+    return Geography(area["level"])
+
+
+def take_up(
+    households: pd.DataFrame, target: pd.DataFrame, rates: pd.Series, confidence: float = 0.95
+) -> pd.DataFrame:
+    """Observed against expected service use per area, from the area's segment mix.
+
+    Parameters
+    ----------
+    households
+        ``area_code, segment_code, households``.
+    target
+        ``area_code, segment_code, target`` (the service's use).
+    rates
+        Reference use per household for each segment (index: segment code).
+
+    Returns
+    -------
+    Per area: ``households, observed, expected, ratio, ci_low, ci_high, significant,
+    rate_per_1000``.
+
+    Notes
+    -----
+    ``expected_a = Σ_s households(a, s) × rate_s`` and ``ratio = 100 × observed / expected``
+    (indirect standardisation, as a standardised ratio: Breslow and Day, 1987, vol. II,
+    ch. 2), with the exact Poisson (Garwood) interval of the observed count. Only classified
+    households and use count on both sides, so the unclassified do not bias the ratio.
+    """
+    hh = households.dropna(subset=["segment_code"])
+    tg = target.dropna(subset=["segment_code"])
+    h = hh.pivot_table(
+        index="area_code", columns="segment_code", values="households", aggfunc="sum", fill_value=0
+    )
+    r = rates.reindex(h.columns).fillna(0.0).to_numpy(dtype=float)
+    expected = h.to_numpy(dtype=float) @ r
+    observed = tg.groupby("area_code")["target"].sum().reindex(h.index, fill_value=0).to_numpy(dtype=np.int64)
+    n = h.sum(axis=1).to_numpy(dtype=np.int64)
+    low, high = poisson_ratio_interval(observed, expected, confidence)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = 100 * observed / expected
+    return pd.DataFrame(
+        {
+            "area_code": h.index.to_numpy(),
+            "households": n,
+            "observed": observed,
+            "expected": round_half_away(expected, 1),
+            "ratio": round_half_away(ratio, 0),
+            "ci_low": round_half_away(low, 0),
+            "ci_high": round_half_away(high, 0),
+            "significant": np.where(np.isnan(low), None, (low > 100) | (high < 100)),
+            "rate_per_1000": round_ratio_half_away(1000 * observed.astype(object), n.astype(object), 2),
+        }
+    )
+
+
+def _district_rates(households: pd.DataFrame, target: pd.DataFrame) -> pd.Series:
+    h = households.dropna(subset=["segment_code"]).groupby("segment_code")["households"].sum()
+    t = target.dropna(subset=["segment_code"]).groupby("segment_code")["target"].sum()
+    return (t.reindex(h.index, fill_value=0) / h.where(h > 0)).fillna(0.0)
+
+
+def area_profile(conn: Connection, code: str, classification: str | None = None) -> dict[str, Any]:
+    """The community profile of any area (any level or custom set), against its district.
+
+    Returns
+    -------
+    A dict with ``area``, ``classification``, ``district`` (code, households),
+    ``segments`` (mix against the district with location-quotient indices), ``services``
+    (take-up against the mix-predicted expectation, and the raw rate against the
+    district's), ``channels`` (share of contacts per channel against the district's),
+    ``key_issues`` (services used significantly more than across the district, and the
+    issues of the area's most over-represented segments), ``neighbours`` (areas of the same
+    level sharing a boundary, ST_Touches) and ``parent`` with their take-up, and a
+    ``pen_portrait`` written from those figures.
+    """
+    area = check_area(conn, code)
+    classification = classification or default_classification(conn)
+    check_classification(conn, classification)
+    district = area["district_code"] or (area["code"] if area["level"] == "district" else None)
+    geography = _geography_of(area)
+    services = (
+        conn.execute(text("SELECT code, name, category, unit FROM service ORDER BY code")).mappings().all()
+    )
+    neighbours = [
+        dict(r) for r in conn.execute(load_sql("analysis/touching_areas"), {"code": code}).mappings()
+    ]
+    parent = check_area(conn, area["parent_code"]) if area["parent_code"] else None
+
+    district_hh = households_by_area_segment(conn, Geography("district"), classification, within=district)
+    level_hh = households_by_area_segment(conn, geography, classification, within=district)
+    parent_hh = (
+        households_by_area_segment(conn, _geography_of(parent), classification, within=district)
+        if parent
+        else None
+    )
+    area_hh = level_hh[level_hh["area_code"] == code]
+    if area_hh.empty:
+        # An area outside its district's OAs (a custom area straddling districts): use its own OAs.
+        area_hh = households_by_area_segment(conn, geography, classification, within=code)
+        area_hh = area_hh[area_hh["area_code"] == code]
+
+    segments = _segment_mix(conn, classification, area_hh, district_hh)
+    service_rows: list[dict[str, Any]] = []
+    comparisons: dict[str, dict[str, dict[str, Any]]] = {}
+    for svc in services:
+        unit = natural_unit(conn, svc["code"])
+        d_t = service_counts_by_area_segment(
+            conn, svc["code"], Geography("district"), classification, unit=unit, within=district
+        )
+        l_t = service_counts_by_area_segment(
+            conn, svc["code"], geography, classification, unit=unit, within=district
+        )
+        rates = _district_rates(district_hh, d_t)
+        level_up = take_up(level_hh, l_t, rates).set_index("area_code")
+        d_households = int(district_hh.dropna(subset=["segment_code"])["households"].sum())
+        d_observed = int(d_t.dropna(subset=["segment_code"])["target"].sum())
+        d_rate = d_observed / d_households if d_households else float("nan")
+        row = level_up.loc[code].to_dict() if code in level_up.index else {}
+        observed = int(row.get("observed", 0))
+        n = int(row.get("households", 0))
+        raw_low, raw_high = poisson_ratio_interval(observed, n * d_rate)
+        service_rows.append(
+            {
+                "service": svc["code"],
+                "name": svc["name"],
+                "category": svc["category"],
+                "unit": unit,
+                **{
+                    k: row.get(k)
+                    for k in ("observed", "expected", "ratio", "ci_low", "ci_high", "significant")
+                },
+                "rate_per_1000": row.get("rate_per_1000"),
+                "district_rate_per_1000": float(round_ratio_half_away(1000 * d_observed, d_households, 2))
+                if d_households
+                else None,
+                "district_index": float(round_half_away(100 * observed / (n * d_rate), 0))
+                if n and d_rate
+                else None,
+                "district_significant": bool(raw_low > 100 or raw_high < 100) if n and d_rate else None,
+            }
+        )
+        for other in neighbours:
+            if other["code"] in level_up.index:
+                comparisons.setdefault(other["code"], {})[svc["code"]] = _brief(level_up.loc[other["code"]])
+        if parent and parent_hh is not None:
+            p_t = service_counts_by_area_segment(
+                conn, svc["code"], _geography_of(parent), classification, unit=unit, within=district
+            )
+            p_up = take_up(parent_hh, p_t, rates).set_index("area_code")
+            if parent["code"] in p_up.index:
+                comparisons.setdefault(parent["code"], {})[svc["code"]] = _brief(p_up.loc[parent["code"]])
+
+    channels = _channel_mix(conn, classification, code, district)
+    key_issues = [
+        {
+            k: s[k]
+            for k in (
+                "service",
+                "name",
+                "category",
+                "rate_per_1000",
+                "district_rate_per_1000",
+                "district_index",
+            )
+        }
+        for s in sorted(service_rows, key=lambda s: -(s["district_index"] or 0))
+        if s["district_index"] is not None
+        and s["district_index"] >= KEY_ISSUE_INDEX
+        and s["district_significant"]
+    ]
+    over = [s for s in segments if (s["index"] or 0) > 100]
+    segment_issues = [
+        {"segment": s["segment"], "name": s["name"], "index": s["index"], "key_issues": s["key_issues"]}
+        for s in sorted(over, key=lambda s: -s["index"])[:3]
+    ]
+    profile = {
+        "area": area,
+        "classification": classification,
+        "district": {"code": district, "households": int(district_hh["households"].sum())},
+        "segments": segments,
+        "services": service_rows,
+        "channels": channels,
+        "key_issues": key_issues,
+        "segment_issues": segment_issues,
+        "neighbours": [{**n, "services": comparisons.get(n["code"], {})} for n in neighbours],
+        "parent": {**parent, "services": comparisons.get(parent["code"], {})} if parent else None,
+    }
+    profile["pen_portrait"] = pen_portrait(profile)
+    return profile
+
+
+def _brief(row: pd.Series) -> dict[str, Any]:
+    return {
+        "observed": int(row["observed"]),
+        "expected": float(row["expected"]),
+        "ratio": None if pd.isna(row["ratio"]) else float(row["ratio"]),
+        "rate_per_1000": None if pd.isna(row["rate_per_1000"]) else float(row["rate_per_1000"]),
+    }
+
+
+def _segment_mix(
+    conn: Connection, classification: str, area_hh: pd.DataFrame, district_hh: pd.DataFrame
+) -> list[dict[str, Any]]:
+    meta = conn.execute(
+        text(
+            "SELECT code, name, colour, key_issues FROM segment WHERE classification_code = :c "
+            "ORDER BY sort_order, code"
+        ),
+        {"c": classification},
+    ).mappings()
+    frame = pd.DataFrame([dict(m) for m in meta])
+    a = area_hh.dropna(subset=["segment_code"]).groupby("segment_code")["households"].sum()
+    d = district_hh.dropna(subset=["segment_code"]).groupby("segment_code")["households"].sum()
+    frame["households"] = frame["code"].map(a).fillna(0).astype("int64")
+    frame["district_households"] = frame["code"].map(d).fillna(0).astype("int64")
+    big_a, big_d = int(frame["households"].sum()), int(frame["district_households"].sum())
+    h = frame["households"].to_numpy(dtype=object)
+    dh = frame["district_households"].to_numpy(dtype=object)
+    frame["pct"] = round_ratio_half_away(100 * h, big_a, 2)
+    frame["district_pct"] = round_ratio_half_away(100 * dh, big_d, 2)
+    frame["index"] = round_ratio_half_away(100 * h * big_d, dh * big_a, 0)
+    frame["index"] = frame["index"].astype("Int64")
+    frame = frame.rename(columns={"code": "segment"})
+    records = table_records(frame)
+    for r in records:
+        r["key_issues"] = list(r["key_issues"] or [])
+    return records
+
+
+def _channel_mix(
+    conn: Connection, classification: str, code: str, district: str | None
+) -> list[dict[str, Any]]:
+    area_ev = channel_events(conn, classification, Geography("district"), within=code)
+    district_ev = channel_events(conn, classification, Geography("district"), within=district)
+    a = area_ev.groupby("channel")["events"].sum()
+    d = district_ev.groupby("channel")["events"].sum()
+    frame = pd.DataFrame({"events": a, "district_events": d}).fillna(0).astype("int64")
+    frame = frame.rename_axis("channel").reset_index()
+    e = frame["events"].to_numpy(dtype=object)
+    de = frame["district_events"].to_numpy(dtype=object)
+    big_a, big_d = int(frame["events"].sum()), int(frame["district_events"].sum())
+    frame["share_pct"] = round_ratio_half_away(100 * e, big_a, 2)
+    frame["district_share_pct"] = round_ratio_half_away(100 * de, big_d, 2)
+    frame["index"] = pd.array(round_ratio_half_away(100 * e * big_d, de * big_a, 0), dtype="Int64")
+    return table_records(frame.sort_values(["events", "channel"], ascending=[False, True]))
+
+
+def _join(words: list[str]) -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def pen_portrait(profile: dict[str, Any]) -> str:
+    """A short pen portrait of the area written from the profile's own figures."""
+    area = profile["area"]
+    parent = profile.get("parent")
+    where = f" in {parent['name']}" if parent else ""
+    level = LEVEL_NAMES.get(area["level"], area["level"])
+    article = "an" if level[0] in "aeiou" else "a"
+    label = area["name"] if area["name"] == area["code"] else f"{area['name']} ({area['code']})"
+    lines = [f"{label} is {article} {level} of {area['households']:,} households{where}."]
+    top = sorted(profile["segments"], key=lambda s: -s["households"])[:2]
+    if top and top[0]["households"]:
+        parts = [
+            f"{s['name']} ({s['pct']:.0f}% of households, index {s['index']})" for s in top if s["households"]
+        ]
+        lines.append(f"Its largest segments are {_join(parts)}.")
+    over = [s for s in profile["services"] if s["significant"] and (s["ratio"] or 0) > 100]
+    under = [s for s in profile["services"] if s["significant"] and (s["ratio"] or 0) < 100]
+    if over:
+        parts = [
+            f"{s['name'].lower()} ({s['ratio']:.0f})" for s in sorted(over, key=lambda s: -s["ratio"])[:3]
+        ]
+        lines.append(f"It uses {_join(parts)} more than its mix of households predicts (100 = as predicted).")
+    if under:
+        parts = [
+            f"{s['name'].lower()} ({s['ratio']:.0f})" for s in sorted(under, key=lambda s: s["ratio"])[:3]
+        ]
+        lines.append(f"It uses {_join(parts)} less than predicted.")
+    if not over and not under:
+        lines.append("Its use of services is in line with what its mix of households predicts.")
+    channels = [c for c in profile["channels"] if c["events"]][:2]
+    if channels:
+        parts = [f"{c['channel'].replace('_', ' ')} ({c['share_pct']:.0f}%)" for c in channels]
+        lines.append(f"Most contacts come by {_join(parts)}.")
+    if profile["key_issues"]:
+        parts = [
+            f"{k['name'].lower()} ({k['rate_per_1000']:.0f} per 1,000 households against "
+            f"{k['district_rate_per_1000']:.0f} across the district)"
+            for k in profile["key_issues"][:2]
+        ]
+        lines.append(f"Key issues: {_join(parts)}.")
+    return " ".join(lines)
