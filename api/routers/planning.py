@@ -1,0 +1,188 @@
+"""Planning: siting one-stop shops, routing mobile services, and the sites they use."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from api.auth import OfficerDep, ViewerDep
+from api.deps import ConnDep, EngineDep
+from api.schemas.planning import (
+    FeatureCollection,
+    PlanningJob,
+    RoutePlan,
+    RouteRequest,
+    SiteKind,
+    SitingPlan,
+    SitingRequest,
+)
+from geo.analysis.jobs import Job
+from geo.errors import InvalidRequest
+from geo.planning.export import RouteTable, SitingTable, routes_csv, siting_csv
+from geo.planning.jobs import planning_job, submit_routes_job, submit_sites_job
+from geo.planning.plans import plan_routes, plan_sites
+from geo.planning.sites import site_features
+
+router = APIRouter(prefix="/api/v1", tags=["planning"])
+
+GEOJSON = "application/geo+json"
+CSV = "text/csv"
+#: Longest solves answered inline; longer ones must be background jobs (async=true).
+INLINE_SITES_S = 30.0
+INLINE_ROUTES_S = 10.0
+
+Format = Annotated[Literal["json", "csv"], Query(description="json, or csv to download a table")]
+Async = Annotated[bool, Query(alias="async", description="run as a background job; poll its status_url")]
+
+
+def _siting_params(body: SitingRequest) -> dict[str, Any]:
+    d = body.demand
+    return {
+        "objective": body.objective,
+        "p": body.p,
+        "keep_existing": body.keep_existing,
+        "candidate_kinds": body.candidate_kinds,
+        "candidate_site_ids": body.candidate_site_ids,
+        "demand_source": d.source,
+        "classification": d.classification,
+        "segments": d.segments,
+        "service": d.service,
+        "date_from": d.date_from,
+        "date_to": d.date_to,
+        "percentile": d.percentile,
+        "demand_unit": body.demand_unit,
+        "h3_resolution": body.h3_resolution,
+        "travel": body.travel,
+        "cover_within": body.cover_within,
+        "capacitated": body.capacitated,
+        "capacity_scale": body.capacity_scale,
+        "time_limit_s": body.time_limit_s,
+    }
+
+
+def _route_params(body: RouteRequest) -> dict[str, Any]:
+    d = body.demand
+    return {
+        "stop_source": body.stop_source,
+        "stop_site_ids": body.stop_site_ids,
+        "candidate_kinds": body.candidate_kinds,
+        "max_stops": body.max_stops,
+        "h3_resolution": body.h3_resolution,
+        "depot_site_id": body.depot_site_id,
+        "vehicles": body.vehicles,
+        "days": body.days,
+        "day_start": body.day_start,
+        "day_end": body.day_end,
+        "service_min": body.service_min,
+        "time_windows": {w.stop_id: (w.open, w.close) for w in body.time_windows},
+        "allow_drop": body.allow_drop,
+        "walk_m": body.walk_m,
+        "demand_source": d.source,
+        "classification": d.classification,
+        "segments": d.segments,
+        "service": d.service,
+        "date_from": d.date_from,
+        "date_to": d.date_to,
+        "percentile": d.percentile,
+        "time_limit_s": body.time_limit_s,
+    }
+
+
+def _accepted(request: Request, job: Job) -> JSONResponse:
+    body = job.summary()
+    body["status_url"] = str(request.url_for("get_planning_job", job_id=job.id))
+    return JSONResponse(body, status_code=202, headers={"Location": body["status_url"]})
+
+
+def _csv(text: str, filename: str) -> Response:
+    headers = {"Content-Disposition": f'attachment; filename="{filename}.csv"'}
+    return Response(text, media_type=CSV, headers=headers)
+
+
+@router.post(
+    "/planning/sites",
+    operation_id="plan_sites",
+    response_model=SitingPlan,
+    responses={202: {"model": PlanningJob}, 200: {"content": {CSV: {}}}},
+)
+def plan_sites_route(
+    request: Request,
+    conn: ConnDep,
+    engine: EngineDep,
+    viewer: OfficerDep,
+    body: SitingRequest,
+    format: Format = "json",
+    table: Annotated[SitingTable, Query(description="which table the csv holds")] = "demand",
+    run_async: Async = False,
+) -> Any:
+    """Choose new one-stop-shop sites (p-median or maximal covering) and compare with today's offices."""
+    params = _siting_params(body)
+    if run_async:
+        return _accepted(request, submit_sites_job(engine, params))
+    if body.time_limit_s > INLINE_SITES_S:
+        raise InvalidRequest(
+            f"`time_limit_s` was {body.time_limit_s:g} but inline solves allow at most "
+            f"{INLINE_SITES_S:g} s: ask with async=true for a background job"
+        )
+    plan = plan_sites(conn, **params)
+    if format == "csv":
+        return _csv(siting_csv(plan, table), f"sites_{table}")
+    return plan
+
+
+@router.post(
+    "/planning/routes",
+    operation_id="plan_routes",
+    response_model=RoutePlan,
+    responses={202: {"model": PlanningJob}, 200: {"content": {CSV: {}}}},
+)
+def plan_routes_route(
+    request: Request,
+    conn: ConnDep,
+    engine: EngineDep,
+    viewer: OfficerDep,
+    body: RouteRequest,
+    format: Format = "json",
+    table: Annotated[RouteTable, Query(description="which table the csv holds")] = "stops",
+    run_async: Async = False,
+) -> Any:
+    """Plan a mobile-service route or weekly timetable with time windows and a working-day limit."""
+    params = _route_params(body)
+    if run_async:
+        return _accepted(request, submit_routes_job(engine, params))
+    if body.time_limit_s > INLINE_ROUTES_S:
+        raise InvalidRequest(
+            f"`time_limit_s` was {body.time_limit_s:g} but inline route searches allow at most "
+            f"{INLINE_ROUTES_S:g} s (OR-Tools uses all of it): ask with async=true for a background job"
+        )
+    plan = plan_routes(conn, **params)
+    if format == "csv":
+        return _csv(routes_csv(plan, table), f"routes_{table}")
+    return plan
+
+
+@router.get("/planning/jobs/{job_id}", operation_id="get_planning_job", response_model=PlanningJob)
+def get_planning_job(
+    viewer: OfficerDep,
+    job_id: Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")],
+) -> Any:
+    """Status, progress and (when done) the result of a background planning solve."""
+    return planning_job(job_id)
+
+
+@router.get(
+    "/sites",
+    operation_id="list_sites",
+    response_model=FeatureCollection,
+    responses={200: {"content": {GEOJSON: {}}}},
+)
+def list_sites(
+    conn: ConnDep,
+    viewer: ViewerDep,
+    kind: Annotated[list[SiteKind] | None, Query(description="only these kinds")] = None,
+    existing: Annotated[bool | None, Query(description="true: today's offices; false: candidates")] = None,
+) -> Any:
+    """List existing offices and candidate venues as GeoJSON points (WGS84)."""
+    return JSONResponse(site_features(conn, kinds=kind, existing=existing), media_type=GEOJSON)

@@ -1,0 +1,209 @@
+"""Planning requests and answers: siting one-stop shops, routing mobile services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+SiteKind = Literal["office", "library", "community_centre", "surgery", "school"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+CLOCK = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
+CODE = r"^[A-Za-z0-9_\-]+$"
+SiteId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+class DemandSpec(BaseModel):
+    """Whose demand counts: households of some segments, or use of a service."""
+
+    source: Literal["households", "service_use", "expected", "unmet"] = Field(
+        "households",
+        description=(
+            "households: households of the segments; service_use: their observed use of `service`; "
+            "expected: use expected from the segment mix; unmet: use missing against each "
+            "segment's benchmark take-up (`percentile`)"
+        ),
+    )
+    classification: str | None = Field(None, max_length=64, pattern=CODE)
+    segments: list[Annotated[str, Field(min_length=1, max_length=32, pattern=CODE)]] | None = Field(
+        None, max_length=64, description="segment codes; omit for all"
+    )
+    service: str | None = Field(None, max_length=64, pattern=CODE)
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    percentile: float = Field(80.0, ge=50, le=100)
+
+
+class SitingRequest(BaseModel):
+    """Where should the next p one-stop shops go?"""
+
+    objective: Literal["p_median", "max_cover"] = Field(
+        "p_median",
+        description="p_median: least demand-weighted travel; max_cover: most demand within `cover_within`",
+    )
+    p: int = Field(2, ge=1, le=50, description="new sites to open")
+    keep_existing: bool = Field(True, description="keep today's offices open")
+    candidate_kinds: list[SiteKind] | None = Field(None, description="venue kinds that may be chosen")
+    candidate_site_ids: list[SiteId] | None = Field(None, max_length=1000)
+    demand: DemandSpec = Field(default_factory=DemandSpec)
+    demand_unit: Literal["oa", "h3"] = "oa"
+    h3_resolution: int = Field(8, ge=6, le=10)
+    travel: Literal["drive_time", "drive_distance", "straight_line"] = "drive_time"
+    cover_within: float | None = Field(
+        None, gt=0, description="minutes for drive_time, metres for drive_distance and straight_line"
+    )
+    capacitated: bool = False
+    capacity_scale: float | None = Field(
+        None, gt=0, description="demand weight one unit of site.capacity serves (capacitated only)"
+    )
+    time_limit_s: float = Field(10.0, gt=0, le=600, description="MILP time limit (inline at most 30)")
+
+    @model_validator(mode="after")
+    def _cover_needs_threshold(self) -> SitingRequest:
+        if self.objective == "max_cover" and self.cover_within is None:
+            raise ValueError("cover_within is required when objective is max_cover")
+        return self
+
+
+class TimeWindow(BaseModel):
+    """Hours a stop can be served (service must start inside them)."""
+
+    stop_id: str = Field(max_length=32, pattern=CODE, description="a site id, or an H3 cell")
+    open: str = Field(pattern=CLOCK)
+    close: str = Field(pattern=CLOCK)
+
+
+class RouteRequest(BaseModel):
+    """Which route should the advice van take (on which days)?"""
+
+    stop_source: Literal["venues", "h3"] = "venues"
+    stop_site_ids: list[SiteId] | None = Field(None, max_length=200)
+    candidate_kinds: list[SiteKind] | None = None
+    max_stops: int = Field(8, ge=1, le=100)
+    h3_resolution: int = Field(9, ge=7, le=10)
+    depot_site_id: SiteId | None = Field(None, description="default: the first existing office")
+    vehicles: int = Field(1, ge=1, le=10)
+    days: list[Weekday] = Field(default_factory=lambda: ["tue"], min_length=1, max_length=7)
+    day_start: str = Field("09:00", pattern=CLOCK)
+    day_end: str = Field("17:00", pattern=CLOCK)
+    service_min: float = Field(45.0, ge=0, le=480)
+    time_windows: list[TimeWindow] = Field(default_factory=list, max_length=200)
+    allow_drop: bool = Field(True, description="leave out stops that do not fit (they are reported)")
+    walk_m: float = Field(800.0, gt=0, le=5000)
+    demand: DemandSpec = Field(default_factory=DemandSpec)
+    time_limit_s: float = Field(2.0, gt=0, le=600, description="search time (inline at most 10)")
+
+
+class SiteFigures(BaseModel):
+    """Travel and coverage for a set of open sites (travel in `summary.travel_unit`)."""
+
+    site_ids: list[int]
+    new_site_ids: list[int] | None = None
+    objective_value: float
+    mean_travel: float
+    worst_travel: float
+    covered_demand: float | None = None
+    coverage_share: float | None = None
+
+
+class SitingSummary(BaseModel):
+    """How the answer was found, and in what units."""
+
+    objective: str
+    objective_value: float
+    objective_unit: str
+    status: Literal["optimal", "time_limit", "heuristic"]
+    gap: float | None
+    bound: float | None
+    heuristic_value: float | None
+    solver: str
+    heuristic_seconds: float
+    milp_seconds: float
+    time_limit_s: float
+    p: int
+    kept_existing: list[int]
+    candidates: int
+    travel: str
+    travel_unit: str
+    access_speed_kph: float | None
+    cover_within: float | None
+    capacity_scale: float | None
+    demand: str
+    demand_source: str
+    demand_unit: str
+    demand_points: int
+    total_demand: float
+    notes: list[str]
+
+
+class FeatureCollection(BaseModel):
+    """A GeoJSON FeatureCollection in WGS84."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[dict[str, Any]]
+
+
+class SitingPlan(BaseModel):
+    """Chosen sites, their catchments, and the demand used, with today's figures beside them."""
+
+    summary: SitingSummary
+    proposed: SiteFigures
+    current: SiteFigures | None
+    sites: FeatureCollection
+    catchments: FeatureCollection
+    demand: FeatureCollection
+
+
+class RouteSummary(BaseModel):
+    """Totals for the routes, and how they were found."""
+
+    vehicles: int
+    days: list[str]
+    day_start: str
+    day_end: str
+    service_min: float
+    stop_source: str
+    stops_considered: int
+    stops_visited: int
+    stops_dropped: int
+    total_duration_min: float
+    total_distance_km: float
+    walk_m: float
+    walk_basis: str
+    households_within_walk: int
+    target_households_within_walk: int
+    demand: str
+    depot_site_id: int
+    depot: str
+    objective_s: int
+    status: str
+    solutions_found: int
+    solve_seconds: float
+    time_limit_s: float
+    travel_basis: str
+
+
+class RoutePlan(BaseModel):
+    """Routes (LineStrings along the roads), stops in visiting order, and dropped stops."""
+
+    summary: RouteSummary
+    routes: FeatureCollection
+    stops: FeatureCollection
+    dropped: list[dict[str, Any]]
+
+
+class PlanningJob(BaseModel):
+    """A background planning solve: poll `status_url` until status is done or failed."""
+
+    id: str
+    kind: str
+    status: Literal["queued", "running", "done", "failed"]
+    progress: float
+    params: dict[str, Any]
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    error: str | None
+    result: dict[str, Any] | None = None
+    status_url: str | None = None

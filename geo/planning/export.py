@@ -1,0 +1,52 @@
+"""Planning answers as CSV for the team: one row per feature, properties as columns."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, Literal
+
+SitingTable = Literal["demand", "sites", "catchments"]
+RouteTable = Literal["stops", "routes"]
+
+
+def features_csv(collection: dict[str, Any], *, drop: tuple[str, ...] = ()) -> str:
+    """CSV of a FeatureCollection's properties, with point features' ``lng``/``lat`` (WGS84).
+
+    Lists (a catchment's area codes) are written as ``;``-joined text; non-point geometries
+    are left out (the GeoJSON answer carries them).
+    """
+    rows = []
+    for feature in collection.get("features", []):
+        row: dict[str, Any] = {}
+        geom = feature.get("geometry") or {}
+        if geom.get("type") == "Point":
+            row["lng"], row["lat"] = geom["coordinates"][:2]
+        for key, value in feature.get("properties", {}).items():
+            if key in drop:
+                continue
+            if isinstance(value, list):
+                value = ";".join(map(str, value))
+            elif isinstance(value, dict):
+                value = json.dumps(value)
+            row[key] = value
+        rows.append(row)
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def siting_csv(plan: dict[str, Any], table: SitingTable = "demand") -> str:
+    """The demand points with their assigned sites (auditable), the chosen sites, or catchments."""
+    return features_csv(plan[table])
+
+
+def routes_csv(plan: dict[str, Any], table: RouteTable = "stops") -> str:
+    """The timetable (stops in visiting order, per van and day) or the route totals."""
+    return features_csv(plan[table])

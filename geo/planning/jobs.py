@@ -1,0 +1,58 @@
+"""Planning solves as background jobs: route searches use their whole time limit.
+
+The runner is ``geo.analysis.jobs.JobRunner`` (in-process thread pool, results kept in
+memory, progress polled by id); planning has its own single-worker queue so a long route
+search never waits behind a permutation run, nor the other way round. Each job opens its
+own connection from the engine, because the request's connection is gone by the time the
+job runs.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine
+
+from geo.analysis.jobs import Job, JobRunner
+from geo.planning.plans import plan_routes, plan_sites
+
+
+@functools.cache
+def planning_runner() -> JobRunner:
+    """The process-wide queue for planning jobs (one at a time: the machine is shared)."""
+    return JobRunner(max_workers=1, keep=100, max_pending=4)
+
+
+def _public(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in params.items()}
+
+
+def submit_routes_job(engine: Engine, params: dict[str, Any]) -> Job:
+    """Queue ``plan_routes(**params)``; progress is the share of the search time used."""
+
+    def work(progress: Callable[[float], None]) -> Any:
+        with engine.connect() as conn:
+            return plan_routes(conn, progress=lambda fraction, _msg: progress(fraction), **params)
+
+    return planning_runner().submit("planning.routes", _public(params), work)
+
+
+def submit_sites_job(engine: Engine, params: dict[str, Any]) -> Job:
+    """Queue ``plan_sites(**params)`` (for solves given a long MILP time limit)."""
+
+    def work(progress: Callable[[float], None]) -> Any:
+        with engine.connect() as conn:
+            progress(0.05)
+            return plan_sites(conn, **params)
+
+    return planning_runner().submit("planning.sites", _public(params), work)
+
+
+def planning_job(job_id: str) -> dict[str, Any]:
+    """A planning job's status, progress and (when done) result."""
+    job = planning_runner().get(job_id)
+    body = job.summary()
+    body["result"] = job.result if job.status == "done" else None
+    return body

@@ -1,0 +1,674 @@
+"""Planning answers from the database: where to put one-stop shops, which route a van takes.
+
+Each function reads demand (``demand``), sites and the road graph (``sites``,
+``network``), calls a pure solver (``siting``, ``routing``) and shapes a JSON-ready
+answer whose geometries are GeoJSON in WGS84. Every answer carries the demand points,
+weights and objective it used, so it can be audited and re-computed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+from sqlalchemy import Connection, text
+
+from geo.db import load_sql
+from geo.errors import Infeasible, InvalidRequest
+from geo.planning import network, routing, siting
+from geo.planning.demand import DemandPoints, DemandSource, DemandUnit, demand_points
+from geo.planning.sites import SiteTable, load_sites
+
+Travel = Literal["drive_time", "drive_distance", "straight_line"]
+
+
+def _round(values: np.ndarray, digits: int = 2) -> list[float]:
+    return [round(float(v), digits) for v in values]
+
+
+def cost_matrix(
+    conn: Connection, points_xy: np.ndarray, sites: SiteTable, travel: Travel
+) -> tuple[np.ndarray, str]:
+    """Travel cost from each demand point to each site, and its unit (``s`` or ``m``).
+
+    Network costs snap points and sites to their nearest road node (KNN) and add the
+    straight-line access legs at ``network.ACCESS_SPEED_KPH``; ``straight_line`` is the
+    Euclidean distance in British National Grid metres.
+    """
+    if travel == "straight_line":
+        return network.straight_line_matrix(points_xy, sites.xy), "m"
+    graph = network.road_graph(conn)
+    p_nodes, p_access = network.snap_to_nodes(conn, points_xy)
+    s_nodes, s_access = network.snap_to_nodes(conn, sites.xy)
+    metric: network.Metric = "time" if travel == "drive_time" else "distance"
+    cost = network.network_cost_matrix(
+        graph, p_nodes, s_nodes, metric=metric, origin_access_m=p_access, dest_access_m=s_access
+    )
+    return cost, ("s" if metric == "time" else "m")
+
+
+def _display(cost: np.ndarray, unit: str) -> tuple[np.ndarray, str]:
+    """Costs in the unit people read: minutes for time, metres for distance."""
+    return (cost / 60.0, "min") if unit == "s" else (cost, "m")
+
+
+def _figures(
+    cost: np.ndarray, weights: np.ndarray, open_cols: Sequence[int], threshold: float | None, unit: str
+) -> dict[str, Any]:
+    ev = siting.evaluate_sites(cost, weights, open_cols, threshold)
+    scale = 1 / 60.0 if unit == "s" else 1.0
+    out: dict[str, Any] = {
+        "objective_value": round(ev["objective"], 3),
+        "mean_travel": round(ev["mean_cost"] * scale, 2),
+        "worst_travel": round(ev["worst_cost"] * scale, 2),
+    }
+    if threshold is not None:
+        out["covered_demand"] = round(ev["covered_weight"], 3)
+        out["coverage_share"] = round(ev["coverage_share"], 4)
+    return out
+
+
+def plan_sites(
+    conn: Connection,
+    *,
+    objective: siting.Objective = "p_median",
+    p: int = 2,
+    keep_existing: bool = True,
+    candidate_kinds: Sequence[str] | None = None,
+    candidate_site_ids: Sequence[int] | None = None,
+    demand_source: DemandSource = "households",
+    classification: str | None = None,
+    segments: Sequence[str] | None = None,
+    service: str | None = None,
+    demand_unit: DemandUnit = "oa",
+    h3_resolution: int = 8,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    percentile: float = 80.0,
+    travel: Travel = "drive_time",
+    cover_within: float | None = None,
+    capacitated: bool = False,
+    capacity_scale: float | None = None,
+    time_limit_s: float = 10.0,
+) -> dict[str, Any]:
+    """Choose ``p`` new sites for one-stop shops and compare the answer with today's offices.
+
+    Parameters
+    ----------
+    conn
+        Database connection.
+    objective
+        ``p_median`` (minimise demand-weighted travel) or ``max_cover`` (maximise the
+        demand within ``cover_within``).
+    p
+        New sites to open.
+    keep_existing
+        Keep today's offices open (fixed); otherwise they compete as candidates.
+    candidate_kinds, candidate_site_ids
+        Which venues may be chosen (default: every non-office site).
+    demand_source, classification, segments, service, demand_unit, h3_resolution,
+    date_from, date_to, percentile
+        The demand (``geo.planning.demand.demand_points``).
+    travel
+        ``drive_time`` (minutes over the roads), ``drive_distance`` (metres over the roads)
+        or ``straight_line`` (metres).
+    cover_within
+        Coverage standard, minutes for ``drive_time`` and metres otherwise; required for
+        ``max_cover``, and reported as coverage for ``p_median`` when given.
+    capacitated, capacity_scale
+        Limit each site to ``capacity x capacity_scale`` demand weight (``site.capacity``).
+    time_limit_s
+        MILP time limit; past it the best solution is returned with its gap.
+
+    Returns
+    -------
+    dict
+        ``summary``, ``proposed`` and ``current`` figures, and GeoJSON FeatureCollections
+        ``sites``, ``catchments`` and ``demand`` (WGS84); see the API schema.
+    """
+    if objective == "max_cover" and cover_within is None:
+        raise InvalidRequest("`cover_within` is required for objective 'max_cover'")
+    if cover_within is not None and cover_within <= 0:
+        raise InvalidRequest(f"`cover_within` was {cover_within} but is expected to be positive")
+    if capacitated and not capacity_scale:
+        raise InvalidRequest(
+            "`capacity_scale` is required when `capacitated` is true: the demand weight one "
+            "unit of site.capacity can serve"
+        )
+    demand = demand_points(
+        conn,
+        source=demand_source,
+        classification=classification,
+        segments=segments,
+        service=service,
+        unit=demand_unit,
+        resolution=h3_resolution,
+        date_from=date_from,
+        date_to=date_to,
+        percentile=percentile,
+    )
+    sites = load_sites(conn, kinds=candidate_kinds, ids=candidate_site_ids)
+    # Without keep_existing, today's offices stay in the table as ordinary candidates.
+    fixed = np.flatnonzero(sites.is_existing) if keep_existing else np.array([], dtype=int)
+    candidates = len(sites) - fixed.size
+    if p > candidates:
+        raise Infeasible(f"`p` was {p} but there are only {candidates} candidate venue(s) to choose from")
+    cost, unit = cost_matrix(conn, demand.xy, sites, travel)
+    threshold = None
+    if cover_within is not None:
+        threshold = cover_within * 60.0 if unit == "s" else cover_within
+    caps = sites.capacity * float(capacity_scale) if capacitated and capacity_scale else None
+    if objective == "p_median":
+        sol = siting.solve_p_median(
+            cost, demand.weights, p, fixed=fixed, capacities=caps, time_limit_s=time_limit_s
+        )
+    else:
+        assert threshold is not None
+        sol = siting.solve_max_cover(
+            cost, demand.weights, p, threshold, fixed=fixed, capacities=caps, time_limit_s=time_limit_s
+        )
+    open_cols = sol.open_sites
+    existing_cols = np.flatnonzero(sites.is_existing)
+    shown, shown_unit = _display(cost, unit)
+    travel_to = shown[np.arange(len(demand)), sol.assignment]
+    current_figures = None
+    current_site = np.full(len(demand), -1)
+    current_travel = np.full(len(demand), np.nan)
+    if existing_cols.size:
+        current_figures = _figures(cost, demand.weights, existing_cols, threshold, unit)
+        current_figures["site_ids"] = sites.ids[existing_cols].tolist()
+        near = existing_cols[cost[:, existing_cols].argmin(axis=1)]
+        current_site = sites.ids[near]
+        current_travel = shown[np.arange(len(demand)), near]
+    proposed = _figures(cost, demand.weights, open_cols, threshold, unit)
+    proposed["site_ids"] = sites.ids[open_cols].tolist()
+    proposed["new_site_ids"] = sites.ids[open_cols[~sites.is_existing[open_cols]]].tolist()
+    if sol.objective_kind == "max_cover" or caps is not None:
+        proposed["objective_value"] = round(sol.objective, 3)
+        proposed["covered_demand"] = round(float(demand.weights @ sol.covered), 3) if threshold else None
+    assigned_ids = sites.ids[sol.assignment]
+    catchments = _catchments(conn, demand, sites, open_cols, sol, shown)
+    summary = {
+        "objective": objective,
+        "objective_value": round(sol.objective, 3),
+        "objective_unit": (
+            f"demand x {'seconds' if unit == 's' else 'metres'}"
+            if objective == "p_median"
+            else "demand covered"
+        ),
+        "status": sol.status,
+        "gap": None if np.isnan(sol.gap) else round(sol.gap, 8),
+        "bound": None if not np.isfinite(sol.bound) else round(sol.bound, 3),
+        "heuristic_value": None if sol.heuristic_objective is None else round(sol.heuristic_objective, 3),
+        "solver": sol.solver,
+        "heuristic_seconds": round(sol.heuristic_seconds, 4),
+        "milp_seconds": round(sol.milp_seconds, 3),
+        "time_limit_s": time_limit_s,
+        "p": p,
+        "kept_existing": sites.ids[fixed].tolist(),
+        "candidates": int(candidates),
+        "travel": travel,
+        "travel_unit": shown_unit,
+        "access_speed_kph": network.ACCESS_SPEED_KPH if travel != "straight_line" else None,
+        "cover_within": cover_within,
+        "capacity_scale": capacity_scale if capacitated else None,
+        "demand": demand.description,
+        "demand_source": demand.source,
+        "demand_unit": demand.unit,
+        "demand_points": len(demand),
+        "total_demand": round(float(demand.weights.sum()), 3),
+        "notes": sol.notes,
+    }
+    site_feats = []
+    for col in open_cols:
+        served = sol.assignment == col
+        w = demand.weights[served]
+        site_feats.append(
+            {
+                "type": "Feature",
+                "id": int(sites.ids[col]),
+                "geometry": {"type": "Point", "coordinates": _round(sites.lnglat[col], 6)},
+                "properties": {
+                    "site_id": int(sites.ids[col]),
+                    "name": sites.names[col],
+                    "kind": sites.kinds[col],
+                    "is_existing": bool(sites.is_existing[col]),
+                    "is_new": not bool(sites.is_existing[col]),
+                    "capacity": None if np.isnan(sites.capacity[col]) else int(sites.capacity[col]),
+                    "demand": round(float(w.sum()), 3),
+                    "demand_points": int(served.sum()),
+                    "mean_travel": round(float(w @ travel_to[served] / w.sum()), 2) if w.sum() > 0 else None,
+                    "worst_travel": round(float(travel_to[served].max()), 2) if served.any() else None,
+                },
+            }
+        )
+    demand_feats = _demand_features(
+        demand, assigned_ids, travel_to, sol.covered, current_site, current_travel
+    )
+    return {
+        "summary": summary,
+        "proposed": proposed,
+        "current": current_figures,
+        "sites": {"type": "FeatureCollection", "features": site_feats},
+        "catchments": catchments,
+        "demand": {"type": "FeatureCollection", "features": demand_feats},
+    }
+
+
+def _demand_features(
+    demand: DemandPoints,
+    assigned_ids: np.ndarray,
+    travel_to: np.ndarray,
+    covered: np.ndarray,
+    current_site: np.ndarray,
+    current_travel: np.ndarray,
+) -> list[dict[str, Any]]:
+    from pyproj import Transformer
+
+    lng, lat = Transformer.from_crs(27700, 4326, always_xy=True).transform(demand.xy[:, 0], demand.xy[:, 1])
+    return [
+        {
+            "type": "Feature",
+            "id": str(code),
+            "geometry": {"type": "Point", "coordinates": [round(float(x), 6), round(float(y), 6)]},
+            "properties": {
+                "code": str(code),
+                "weight": round(float(w), 4),
+                "site_id": int(s),
+                "travel": round(float(t), 2),
+                "covered": round(float(c), 4),
+                "current_site_id": None if cs < 0 else int(cs),
+                "current_travel": None if np.isnan(ct) else round(float(ct), 2),
+            },
+        }
+        for code, x, y, w, s, t, c, cs, ct in zip(
+            demand.codes,
+            lng,
+            lat,
+            demand.weights,
+            assigned_ids,
+            travel_to,
+            covered,
+            current_site,
+            current_travel,
+            strict=True,
+        )
+    ]
+
+
+def _catchments(
+    conn: Connection,
+    demand: DemandPoints,
+    sites: SiteTable,
+    open_cols: np.ndarray,
+    sol: siting.SitingSolution,
+    shown: np.ndarray,
+) -> dict[str, Any]:
+    """Catchment of each open site: its areas, and their union as a polygon (WGS84)."""
+    assigned = sites.ids[sol.assignment]
+    if demand.unit.startswith("h3"):
+        import h3
+
+        geoms = {}
+        for col in open_cols:
+            cells = [str(c) for c in demand.codes[sol.assignment == col]]
+            geoms[int(sites.ids[col])] = (h3.cells_to_geo(cells) if cells else None, None)
+    else:
+        rows = conn.execute(
+            load_sql("planning/catchments"),
+            {"site_ids": [int(v) for v in assigned], "oa_codes": [str(c) for c in demand.codes]},
+        ).all()
+        geoms = {int(r.site_id): (json.loads(r.geojson), float(r.area_km2)) for r in rows}
+    feats = []
+    for col in open_cols:
+        sid = int(sites.ids[col])
+        served = sol.assignment == col
+        geom, area_km2 = geoms.get(sid, (None, None))
+        w = demand.weights[served]
+        feats.append(
+            {
+                "type": "Feature",
+                "id": sid,
+                "geometry": geom,
+                "properties": {
+                    "site_id": sid,
+                    "name": sites.names[col],
+                    "is_new": not bool(sites.is_existing[col]),
+                    "area_codes": [str(c) for c in demand.codes[served]],
+                    "area_km2": area_km2,
+                    "demand": round(float(w.sum()), 3),
+                    "mean_travel": round(float(w @ shown[served, col] / w.sum()), 2) if w.sum() > 0 else None,
+                    "worst_travel": round(float(shown[served, col].max()), 2) if served.any() else None,
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": feats}
+
+
+# --------------------------------------------------------------------------- routes
+
+
+def plan_routes(
+    conn: Connection,
+    *,
+    stop_source: Literal["venues", "h3"] = "venues",
+    stop_site_ids: Sequence[int] | None = None,
+    candidate_kinds: Sequence[str] | None = None,
+    max_stops: int = 8,
+    h3_resolution: int = 9,
+    depot_site_id: int | None = None,
+    vehicles: int = 1,
+    days: Sequence[str] = ("tue",),
+    day_start: str = "09:00",
+    day_end: str = "17:00",
+    service_min: float = 45.0,
+    time_windows: dict[str, tuple[str, str]] | None = None,
+    allow_drop: bool = True,
+    walk_m: float = 800.0,
+    demand_source: DemandSource = "households",
+    classification: str | None = None,
+    segments: Sequence[str] | None = None,
+    service: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    percentile: float = 80.0,
+    time_limit_s: float = 2.0,
+    progress: routing.Progress | None = None,
+) -> dict[str, Any]:
+    """Plan mobile-service routes: pick stops by demand and order them for each van and day.
+
+    Parameters
+    ----------
+    conn
+        Database connection.
+    stop_source
+        ``venues`` (candidate venues; those reaching the most target demand within
+        ``walk_m``, or ``stop_site_ids``) or ``h3`` (the H3 cells at ``h3_resolution``
+        with the most target demand, the van parking at the road node nearest the cell
+        centre).
+    max_stops
+        How many stops to consider (the best by demand).
+    depot_site_id
+        Where routes start and end (default: the first existing office).
+    vehicles, days
+        Routes are planned for each van on each day (``mon`` ... ``sun``).
+    day_start, day_end
+        The working day (``HH:MM``); each route leaves and returns inside it.
+    service_min
+        Minutes spent at each stop.
+    time_windows
+        ``{stop_id: (open, close)}`` for stops with their own hours (``HH:MM``).
+    allow_drop
+        Let stops that do not fit be left out (reported), dropping low-demand stops first.
+    walk_m
+        Straight-line walking distance used to count the households each stop reaches.
+    demand_source, classification, segments, service, date_from, date_to, percentile
+        The target demand (``geo.planning.demand``).
+    time_limit_s
+        Guided local search time (OR-Tools uses all of it).
+    progress
+        Optional callback (fraction, message).
+
+    Returns
+    -------
+    dict
+        ``summary``, ``routes`` (FeatureCollection of LineStrings following the roads),
+        ``stops`` (FeatureCollection of Points, in visiting order), ``dropped``.
+    """
+    unknown_days = sorted(set(days) - set(routing.WEEKDAYS))
+    if unknown_days or not days:
+        raise InvalidRequest(
+            f"`days` was {list(days)} but is expected to hold days among {list(routing.WEEKDAYS)}"
+        )
+    if max_stops < 1:
+        raise InvalidRequest("`max_stops` must be at least 1")
+    start = routing.parse_clock(day_start, "day_start")
+    end = routing.parse_clock(day_end, "day_end")
+    demand = demand_points(
+        conn,
+        source=demand_source,
+        classification=classification,
+        segments=segments,
+        service=service,
+        unit="h3" if stop_source == "h3" else "oa",
+        resolution=h3_resolution,
+        date_from=date_from,
+        date_to=date_to,
+        percentile=percentile,
+    )
+    all_sites = load_sites(conn)
+    if depot_site_id is None:
+        offices = np.flatnonzero(all_sites.is_existing)
+        if offices.size == 0:
+            raise InvalidRequest("`depot_site_id` is required: there is no existing office to start from")
+        depot_col = int(offices[0])
+    else:
+        found = np.flatnonzero(all_sites.ids == depot_site_id)
+        if found.size == 0:
+            raise InvalidRequest(f"`depot_site_id` was {depot_site_id}, which is not a site")
+        depot_col = int(found[0])
+    if stop_source == "venues":
+        mask = ~all_sites.is_existing
+        if stop_site_ids:
+            missing = sorted(set(stop_site_ids) - set(all_sites.ids.tolist()))
+            if missing:
+                raise InvalidRequest(f"`stop_site_ids` has {missing}, which are not sites")
+            mask = np.isin(all_sites.ids, list(stop_site_ids))
+        elif candidate_kinds:
+            mask &= np.isin(np.array(all_sites.kinds, dtype=object), list(candidate_kinds))
+        mask[depot_col] = False
+        venues = all_sites.subset(mask)
+        reach = routing.stop_reach(demand.xy, demand.weights, venues.xy, walk_m)
+        order = np.argsort(-reach, kind="stable")
+        if not stop_site_ids:
+            order = order[reach[order] > 0]
+        order = order[:max_stops]
+        if order.size == 0:
+            raise Infeasible(f"no candidate venue has any target demand within {walk_m:g} m")
+        stop_ids = [str(int(v)) for v in venues.ids[order]]
+        stop_names = [venues.names[i] for i in order]
+        stop_xy = venues.xy[order]
+        stop_nodes = venues.road_node[order]
+        stop_lnglat = venues.lnglat[order]
+        stop_weight = reach[order]
+        if (stop_nodes < 0).any():
+            stop_nodes, _ = network.snap_to_nodes(conn, stop_xy)
+    else:
+        order = np.argsort(-demand.weights, kind="stable")[:max_stops]
+        stop_ids = [str(c) for c in demand.codes[order]]
+        stop_names = [f"H3 cell {c}" for c in stop_ids]
+        stop_xy = demand.xy[order]
+        stop_nodes, _ = network.snap_to_nodes(conn, stop_xy)
+        stop_weight = demand.weights[order]
+        stop_lnglat = None
+    graph = network.road_graph(conn)
+    depot_node = all_sites.road_node[depot_col]
+    if depot_node < 0:
+        depot_node = int(network.snap_to_nodes(conn, all_sites.xy[[depot_col]])[0][0])
+    nodes = np.concatenate([[depot_node], stop_nodes]).astype(np.int64)
+    travel_s = network.network_cost_matrix(graph, nodes, nodes, metric="time")
+    k1 = nodes.size
+    service_s = np.full(k1, service_min * 60.0)
+    service_s[0] = 0.0
+    windows = np.tile([start, end], (k1, 1))
+    for stop_id, (open_, close) in (time_windows or {}).items():
+        if stop_id not in stop_ids:
+            raise InvalidRequest(
+                f"`time_windows` names stop {stop_id!r}, which is not among the stops {stop_ids}"
+            )
+        i = 1 + stop_ids.index(stop_id)
+        windows[i] = [
+            routing.parse_clock(open_, "time_windows.open"),
+            routing.parse_clock(close, "time_windows.close"),
+        ]
+    names = ["depot", *stop_names]
+    # Dropping a stop costs a day's worth of route time scaled by its share of the demand,
+    # so the solver drops low-demand stops first and only when they truly do not fit.
+    penalty = None
+    if allow_drop:
+        share = np.concatenate([[0.0], stop_weight / max(stop_weight.sum(), 1e-9)])
+        penalty = (end - start) * (1.0 + 10.0 * share) * len(days) * vehicles
+    n_routes = vehicles * len(days)
+    sol = routing.solve_routes(
+        travel_s,
+        service_s,
+        windows,
+        n_routes=n_routes,
+        day=(start, end),
+        drop_penalty=penalty,
+        time_limit_s=time_limit_s,
+        names=names,
+        progress=progress,
+    )
+    walk = _walk_reach(conn, stop_xy, walk_m, classification, segments)
+    route_feats: list[dict[str, Any]] = []
+    stop_feats: list[dict[str, Any]] = []
+    from pyproj import Transformer
+
+    to_wgs = Transformer.from_crs(27700, 4326, always_xy=True)
+    if stop_lnglat is None:
+        lng, lat = to_wgs.transform(stop_xy[:, 0], stop_xy[:, 1])
+        stop_lnglat = np.column_stack([lng, lat])
+    total_time = 0
+    total_m = 0.0
+    for r, seq in enumerate(sol.routes):
+        vehicle, day = r % vehicles + 1, days[r // vehicles]
+        if not seq:
+            continue
+        full = [0, *seq, 0]
+        links, from_nodes = network.path_edges(graph, nodes, full)
+        line = network.route_line(conn, links, from_nodes)
+        length_m = _links_length(conn, links)
+        duration = sol.return_s[r] - sol.depart_s[r]
+        total_time += duration
+        total_m += length_m
+        route_id = f"{day}-{vehicle}"
+        route_feats.append(
+            {
+                "type": "Feature",
+                "id": route_id,
+                "geometry": line,
+                "properties": {
+                    "route_id": route_id,
+                    "vehicle": vehicle,
+                    "day": day,
+                    "depart": routing.format_clock(sol.depart_s[r]),
+                    "return": routing.format_clock(sol.return_s[r]),
+                    "duration_min": round(duration / 60.0, 1),
+                    "drive_min": round(
+                        float(sum(travel_s[a, b] for a, b in zip(full[:-1], full[1:], strict=True))) / 60.0, 1
+                    ),
+                    "distance_km": round(length_m / 1000.0, 2),
+                    "stops": len(seq),
+                },
+            }
+        )
+        prev, clock = 0, sol.depart_s[r]
+        for order_no, (node, begin) in enumerate(zip(seq, sol.starts[r], strict=True), start=1):
+            arrive = clock + int(round(travel_s[prev, node]))
+            i = node - 1
+            stop_feats.append(
+                {
+                    "type": "Feature",
+                    "id": f"{route_id}-{order_no}",
+                    "geometry": {"type": "Point", "coordinates": _round(stop_lnglat[i], 6)},
+                    "properties": {
+                        "route_id": route_id,
+                        "vehicle": vehicle,
+                        "day": day,
+                        "sequence": order_no,
+                        "stop_id": stop_ids[i],
+                        "name": stop_names[i],
+                        "arrive": routing.format_clock(arrive),
+                        "start": routing.format_clock(begin),
+                        "depart": routing.format_clock(begin + service_s[node]),
+                        "window_open": routing.format_clock(windows[node, 0]),
+                        "window_close": routing.format_clock(windows[node, 1]),
+                        "demand_within_walk": round(float(stop_weight[i]), 3),
+                        "households_within_walk": walk["households"][i],
+                        "target_households_within_walk": walk["target"][i],
+                    },
+                }
+            )
+            prev, clock = node, begin + int(service_s[node])
+    dropped = [
+        {
+            "stop_id": stop_ids[n - 1],
+            "name": stop_names[n - 1],
+            "demand_within_walk": round(float(stop_weight[n - 1]), 3),
+        }
+        for n in sol.dropped
+    ]
+    summary = {
+        "vehicles": vehicles,
+        "days": list(days),
+        "day_start": day_start,
+        "day_end": day_end,
+        "service_min": service_min,
+        "stop_source": stop_source,
+        "stops_considered": len(stop_ids),
+        "stops_visited": len(stop_ids) - len(dropped),
+        "stops_dropped": len(dropped),
+        "total_duration_min": round(total_time / 60.0, 1),
+        "total_distance_km": round(total_m / 1000.0, 2),
+        "walk_m": walk_m,
+        "walk_basis": f"straight line within {walk_m:g} m of the stop",
+        "households_within_walk": walk["unique_households"],
+        "target_households_within_walk": walk["unique_target"],
+        "demand": demand.description,
+        "depot_site_id": int(all_sites.ids[depot_col]),
+        "depot": all_sites.names[depot_col],
+        "objective_s": sol.objective,
+        "status": sol.status,
+        "solutions_found": sol.solutions_found,
+        "solve_seconds": round(sol.seconds, 2),
+        "time_limit_s": time_limit_s,
+        "travel_basis": "drive time over road_link.cost_s; vans park at the road node nearest each stop",
+    }
+    return {
+        "summary": summary,
+        "routes": {"type": "FeatureCollection", "features": route_feats},
+        "stops": {"type": "FeatureCollection", "features": stop_feats},
+        "dropped": dropped,
+    }
+
+
+def _links_length(conn: Connection, links: np.ndarray) -> float:
+    rows = conn.execute(
+        text("SELECT id, length_m FROM road_link WHERE id = ANY(:ids)"),
+        {"ids": [int(v) for v in set(links.tolist())]},
+    ).all()
+    lengths = {int(r.id): float(r.length_m) for r in rows}
+    return float(sum(lengths[int(v)] for v in links))
+
+
+def _walk_reach(
+    conn: Connection,
+    stop_xy: np.ndarray,
+    walk_m: float,
+    classification: str | None,
+    segments: Sequence[str] | None,
+) -> dict[str, Any]:
+    from geo.analysis.hotspot_queries import default_classification
+
+    rows = conn.execute(
+        load_sql("planning/households_within_walk"),
+        {
+            "xs": stop_xy[:, 0].tolist(),
+            "ys": stop_xy[:, 1].tolist(),
+            "walk_m": float(walk_m),
+            "classification": classification or default_classification(conn),
+            "segments": list(segments) if segments else None,
+        },
+    ).all()
+    by_ord = {int(r.ord): (int(r.households), int(r.target_households)) for r in rows}
+    k = stop_xy.shape[0]
+    return {
+        "households": [by_ord[i + 1][0] for i in range(k)],
+        "target": [by_ord[i + 1][1] for i in range(k)],
+        "unique_households": by_ord[0][0],
+        "unique_target": by_ord[0][1],
+    }

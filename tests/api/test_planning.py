@@ -1,0 +1,108 @@
+"""Planning endpoints over HTTP: roles, GeoJSON shapes, CSV, background jobs and 422s."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+from geo.auth import Role
+
+
+def test_sites_are_public_geojson(client) -> None:
+    r = client.get("/api/v1/sites")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
+    feats = r.json()["features"]
+    assert sum(f["properties"]["is_existing"] for f in feats) == 3
+    assert len(feats) >= 60
+    assert all(f["geometry"]["type"] == "Point" for f in feats)
+    offices = client.get("/api/v1/sites", params={"existing": "true"}).json()["features"]
+    assert {f["properties"]["kind"] for f in offices} == {"office"}
+    libraries = client.get("/api/v1/sites", params={"kind": "library"}).json()["features"]
+    assert libraries and {f["properties"]["kind"] for f in libraries} == {"library"}
+
+
+def test_planning_posts_need_an_officer(client, auth_headers) -> None:
+    assert client.post("/api/v1/planning/sites", json={"p": 1}).status_code == 401
+    assert (
+        client.post("/api/v1/planning/routes", json={}, headers=auth_headers[Role.public]).status_code == 403
+    )
+
+
+def test_siting_answer_has_the_shapes_the_map_uses(client, auth_headers) -> None:
+    body = {"p": 2, "demand": {"segments": ["B", "I", "K"]}, "cover_within": 10}
+    r = client.post("/api/v1/planning/sites", json=body, headers=auth_headers[Role.officer])
+    assert r.status_code == 200, r.text
+    plan = r.json()
+    assert plan["summary"]["status"] == "optimal" and plan["summary"]["travel_unit"] == "min"
+    assert plan["current"]["site_ids"] and len(plan["proposed"]["new_site_ids"]) == 2
+    assert 0 <= plan["proposed"]["coverage_share"] <= 1
+    assert {f["geometry"]["type"] for f in plan["sites"]["features"]} == {"Point"}
+    assert {f["geometry"]["type"] for f in plan["catchments"]["features"]} == {"MultiPolygon"}
+    assert len(plan["demand"]["features"]) == plan["summary"]["demand_points"]
+    csv_r = client.post(
+        "/api/v1/planning/sites", params={"format": "csv"}, json=body, headers=auth_headers[Role.officer]
+    )
+    assert csv_r.status_code == 200 and csv_r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(csv_r.text)))
+    assert len(rows) == plan["summary"]["demand_points"]
+    assert {"code", "weight", "site_id", "travel", "lng", "lat"} <= set(rows[0])
+
+
+def test_bad_siting_requests_are_422_saying_why(client, auth_headers) -> None:
+    h = auth_headers[Role.officer]
+    libraries = len(client.get("/api/v1/sites", params={"kind": "library"}).json()["features"])
+    r = client.post(
+        "/api/v1/planning/sites", json={"p": libraries + 1, "candidate_kinds": ["library"]}, headers=h
+    )
+    assert r.status_code == 422 and f"only {libraries} candidate" in r.json()["detail"]
+    r = client.post("/api/v1/planning/sites", json={"objective": "max_cover"}, headers=h)
+    assert r.status_code == 422 and "cover_within" in r.json()["detail"]
+    r = client.post(
+        "/api/v1/planning/sites",
+        json={"demand": {"source": "service_use", "service": "bus_pass", "date_from": "2099-01-01"}},
+        headers=h,
+    )
+    assert r.status_code == 422 and "demand set is empty" in r.json()["detail"]
+    r = client.post("/api/v1/planning/sites", json={"demand": {"segments": ["Z"]}}, headers=h)
+    assert r.status_code == 422 and "segments" in r.json()["detail"]
+    r = client.post("/api/v1/planning/sites", json={"time_limit_s": 200}, headers=h)
+    assert r.status_code == 422 and "async=true" in r.json()["detail"]
+
+
+def test_route_for_the_van_and_an_impossible_window(client, auth_headers) -> None:
+    h = auth_headers[Role.officer]
+    body = {"days": ["tue"], "max_stops": 6, "demand": {"segments": ["B", "I", "K"]}, "time_limit_s": 1}
+    r = client.post("/api/v1/planning/routes", json=body, headers=h)
+    assert r.status_code == 200, r.text
+    plan = r.json()
+    [route] = plan["routes"]["features"]
+    assert route["geometry"]["type"] == "LineString" and route["properties"]["day"] == "tue"
+    stop = plan["stops"]["features"][0]["properties"]
+    bad = {**body, "time_windows": [{"stop_id": stop["stop_id"], "open": "09:00", "close": "09:01"}]}
+    r = client.post("/api/v1/planning/routes", json=bad, headers=h)
+    assert r.status_code == 422 and "window" in r.json()["detail"]
+    r = client.post("/api/v1/planning/routes", params={"format": "csv"}, json=body, headers=h)
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [int(x["sequence"]) for x in rows] == list(range(1, len(rows) + 1))
+
+
+def test_long_route_searches_run_as_jobs_with_progress(client, auth_headers) -> None:
+    h = auth_headers[Role.officer]
+    body = {"days": ["tue", "thu"], "max_stops": 10, "time_limit_s": 1.5}
+    r = client.post("/api/v1/planning/routes", params={"async": "true"}, json=body, headers=h)
+    assert r.status_code == 202
+    job = r.json()
+    assert job["status"] in ("queued", "running") and job["status_url"].endswith(job["id"])
+    deadline = time.monotonic() + 60
+    seen = []
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/v1/planning/jobs/{job['id']}", headers=h).json()
+        seen.append(job["progress"])
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(0.2)
+    assert job["status"] == "done", job["error"]
+    assert job["progress"] == 1.0 and seen == sorted(seen)
+    assert job["result"]["summary"]["days"] == ["tue", "thu"]
+    assert client.get("/api/v1/planning/jobs/" + "0" * 32, headers=h).status_code == 404
