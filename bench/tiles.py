@@ -133,6 +133,7 @@ def raw_times(engine, tiles: list[tuple[int, int, int]]) -> tuple[list[float], i
                 "set_code": None,
                 "service": None,
                 "measures": None,
+                "only_classed": False,
             }
             t0 = time.perf_counter()
             tile = conn.execute(load_sql("tiles/areas"), bind).scalar_one()

@@ -50,7 +50,11 @@ PALETTES: dict[str, list[list[int]]] = {
         [253, 231, 55],
     ],
 }
-CLASS_COLOURS: dict[str, list[int]] = {"hot": [213, 94, 0], "not": [0, 114, 178], "ns": [200, 200, 200]}
+CLASS_COLOURS: dict[str, list[int]] = {
+    "hot": [213, 94, 0],
+    "not": [0, 114, 178],
+    "as_expected": [200, 200, 200],
+}
 
 #: The choropleth's measures: property in the tiles, label, palette, format, whether it
 #: needs ``service``; ``ratio`` is centred on 1 (as expected) with a diverging domain.
@@ -67,7 +71,7 @@ MEASURES: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 #: Tile layers the choropleth can show, in switcher order.
-CHOROPLETH_LAYERS = ("wards", "lsoas", "oas", "h3")
+CHOROPLETH_LAYERS = ("wards", "lsoas", "oas", "hotspots", "h3")
 
 AREA_TOOLTIP = "{name} ({code})\nHouseholds: {households}"
 

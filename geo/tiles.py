@@ -18,7 +18,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +80,8 @@ class TileLayer:
     level: str | None = None
     set_code: str | None = None
     takes_service: bool = False
+    #: Only areas the hot-spot analysis classes as hot or not (the ``hotspots`` layer).
+    only_classed: bool = False
     description: str = ""
 
 
@@ -93,7 +95,7 @@ AREA_FIELDS: dict[str, str] = {
     "takeup": "users / households (with ?service=)",
     "expected": "Events expected from the area's segment mix (with ?service=, from the profiling analysis)",
     "ratio": "Observed / expected (with ?service=, from the profiling analysis)",
-    "class": "Hot-spot class: hot | not | ns (with ?service=, from the hot-spot analysis)",
+    "class": "Hot-spot class: hot | not | as_expected (with ?service=, from the hot-spot analysis)",
     "unmet": "Unmet demand, households (with ?service=, from the hot-spot analysis)",
 }
 
@@ -132,6 +134,19 @@ STATIC_LAYERS: dict[str, TileLayer] = {
             level="oa",
             takes_service=True,
             description="Output areas with household counts and service take-up.",
+        ),
+        TileLayer(
+            "hotspots",
+            "Hot and not spots",
+            "tiles/areas",
+            "polygon",
+            AREA_FIELDS,
+            minzoom=10,
+            level="oa",
+            takes_service=True,
+            only_classed=True,
+            description="Output areas where use of ?service= is significantly above (hot) or below (not) "
+            "what the households' segments predict; empty without a service.",
         ),
         TileLayer(
             "h3",
@@ -280,31 +295,53 @@ def check_service(conn: Connection, service: str | None) -> None:
 
 # --------------------------------------------------------------------------- measures
 
-#: Providers of per-area measures from the analyses, joined into area tiles by code:
-#: ``provider(conn, layer, service) -> DataFrame[area_code, expected?, ratio?, class?, unmet?]``.
-MeasureProvider = Callable[[Connection, TileLayer, str], pd.DataFrame]
+#: Per-area measures from the analyses that area tiles join by code (areas.sql's
+#: ``:measures``): expected use from the segment mix, observed/expected, the hot-spot
+#: class (``hot`` / ``not`` / ``as_expected``, exact Poisson test with Benjamini-Hochberg)
+#: and unmet demand, all from issue 5's ``hotspot_frame``.
 MEASURE_COLUMNS = ("expected", "ratio", "class", "unmet")
-_measure_providers: list[MeasureProvider] = []
+_MEASURE_CACHE_ENTRIES = 64
+_measure_cache: OrderedDict[tuple[Any, ...], str | None] = OrderedDict()
+_measure_lock = threading.Lock()
 
 
-def register_measure_provider(provider: MeasureProvider) -> MeasureProvider:
-    """Add a per-area measure provider (usable as a decorator); later ones win on a clash."""
-    _measure_providers.append(provider)
-    return provider
+def analysis_measures(conn: Connection, layer: TileLayer, service: str) -> pd.DataFrame:
+    """The hot-spot analysis of ``service`` over the layer's areas (one row per area)."""
+    from geo.analysis.hotspot_queries import hotspot_frame
+    from geo.areas import Geography
+    from geo.errors import InvalidRequest
+
+    geography = Geography(level=str(layer.level), set_code=layer.set_code)
+    try:
+        frame = hotspot_frame(conn, service, geography)
+    except InvalidRequest:
+        # e.g. a custom set with no households: the tile keeps its counts, without measures
+        return pd.DataFrame(columns=["area_code", *MEASURE_COLUMNS])
+    return frame[["area_code", *MEASURE_COLUMNS]]
 
 
-def area_measures(conn: Connection, layer: TileLayer, service: str) -> str | None:
-    """The analyses' per-area measures for ``service`` as the jsonb the tile SQL joins."""
-    frames = [p(conn, layer, service) for p in _measure_providers]
-    frames = [f for f in frames if f is not None and not f.empty]
-    if not frames:
-        return None
-    merged = frames[0]
-    for frame in frames[1:]:
-        merged = merged.set_index("area_code").combine_first(frame.set_index("area_code")).reset_index()
-    cols = ["area_code", *[c for c in MEASURE_COLUMNS if c in merged.columns]]
-    out = merged[cols].astype(object).where(merged[cols].notna(), None)
-    return json.dumps(out.to_dict(orient="records"))
+def area_measures(conn: Connection, layer: TileLayer, service: str, version: int) -> str | None:
+    """The analyses' per-area measures for ``service`` as the jsonb the tile SQL joins.
+
+    Computed once per (data version, layer geography, service) and kept: the analysis
+    reads the whole study area, so per tile it would cost 0.2-0.3 s instead of a lookup.
+    """
+    key = (version, layer.level, layer.set_code, service)
+    with _measure_lock:
+        if key in _measure_cache:
+            _measure_cache.move_to_end(key)
+            return _measure_cache[key]
+    frame = analysis_measures(conn, layer, service)
+    if frame.empty:
+        body = None
+    else:
+        out = frame.astype(object).where(frame.notna(), None)
+        body = json.dumps(out.to_dict(orient="records"))
+    with _measure_lock:
+        _measure_cache[key] = body
+        while len(_measure_cache) > _MEASURE_CACHE_ENTRIES:
+            _measure_cache.popitem(last=False)
+    return body
 
 
 # --------------------------------------------------------------------------- h3
@@ -513,6 +550,7 @@ def render_tile(
         "threshold": params.threshold,
         "label": suppressed_label(params.threshold),
     }
+    current = data_version(conn) if version is None else version
     if spec.sql == "tiles/areas":
         bind = {
             **common,
@@ -521,10 +559,10 @@ def render_tile(
             "level": spec.level,
             "set_code": spec.set_code,
             "service": service,
-            "measures": area_measures(conn, spec, service) if service else None,
+            "measures": area_measures(conn, spec, service, current) if service else None,
+            "only_classed": spec.only_classed,
         }
     elif spec.sql == "tiles/h3":
-        current = data_version(conn) if version is None else version
         arrays = _h3_store.tile_arrays(conn, current, z, x, y, service, config.buffer / config.extent)
         if not arrays["cells"]:
             return b""

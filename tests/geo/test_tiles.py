@@ -101,6 +101,21 @@ def _features(conn, layer: str, z: int, params: TileParams | None = None) -> dic
     return out
 
 
+SMALL_COUNT_SERVICE = (
+    "SELECT service_code FROM (SELECT service_code, oa_code, count(DISTINCT uprn) AS users, count(*) AS events "
+    "FROM service_event WHERE is_primary AND oa_code IS NOT NULL GROUP BY 1, 2) q "
+    "GROUP BY 1 ORDER BY count(*) FILTER (WHERE users BETWEEN 1 AND 4 OR events BETWEEN 1 AND 4) DESC, "
+    "service_code LIMIT 1"
+)
+
+
+@pytest.fixture(scope="module")
+def small_count_service(engine) -> str:
+    """The service with the most output areas where only a few households use it."""
+    with engine.connect() as c:
+        return c.execute(text(SMALL_COUNT_SERVICE)).scalar_one()
+
+
 @pytest.fixture(scope="module")
 def service_code(engine) -> str:
     """The service with the most primary events (so suppression and take-up both show)."""
@@ -166,7 +181,8 @@ def test_ward_use_is_the_sum_of_its_output_areas(conn, service_code) -> None:
     assert {c: p["events"] for c, p in wards.items()} == summed
 
 
-def test_public_tiles_suppress_small_counts_and_their_rates(conn, service_code) -> None:
+def test_public_tiles_suppress_small_counts_and_their_rates(conn, small_count_service) -> None:
+    service_code = small_count_service
     officer = _features(conn, "oas", 12, TileParams(service=service_code, threshold=0))
     public = _features(conn, "oas", 12, TileParams(service=service_code, threshold=4))
     small = [c for c, p in officer.items() if 1 <= p["users"] <= 4 or 1 <= p["events"] <= 4]
@@ -292,3 +308,37 @@ def test_cache_serves_until_the_data_changes(conn, service_code) -> None:
     )
     after, etag2 = events_in_tile()
     assert after == before + 1 and etag2 != etag1
+
+
+def test_area_tiles_carry_the_hot_spot_analysis(conn, service_code) -> None:
+    from geo.analysis.hotspot_queries import hotspot_frame
+    from geo.areas import Geography
+
+    frame = hotspot_frame(conn, service_code, Geography("ward")).set_index("area_code")
+    wards = _features(conn, "wards", 10, TileParams(service=service_code))
+    assert set(wards) == set(frame.index)
+    for code, p in wards.items():
+        assert p["class"] == frame.at[code, "class"]
+        assert p["ratio"] == pytest.approx(frame.at[code, "ratio"], abs=5e-5)
+        assert p["expected"] == pytest.approx(frame.at[code, "expected"], abs=5e-3)
+        assert p["unmet"] == pytest.approx(frame.at[code, "unmet"], abs=5e-3)
+
+
+def test_hotspots_layer_holds_the_classed_output_areas_and_finds_planted_ones(conn, truth) -> None:
+    from geo.analysis.hotspot_queries import hotspot_frame
+    from geo.areas import Geography
+
+    planted = {
+        code: {oa for cluster in spec.get("hot", []) for oa in cluster["oa_codes"]}
+        for code, spec in truth["services"].items()
+    }
+    service = max(planted, key=lambda s: len(planted[s]))
+    assert planted[service], "the demo plants hot spots"
+    frame = hotspot_frame(conn, service, Geography("oa"))
+    classed = dict(zip(frame["area_code"], frame["class"], strict=True))
+    layer = _features(conn, "hotspots", 11, TileParams(service=service))
+    assert set(layer) == {c for c, k in classed.items() if k in ("hot", "not")}
+    assert all(p["class"] in ("hot", "not") for p in layer.values())
+    found = {c for c, p in layer.items() if p["class"] == "hot"} & planted[service]
+    assert found, f"no planted hot OA of {service} shows as hot in the hotspots layer"
+    assert _features(conn, "hotspots", 11) == {}  # no service, no analysis, empty tiles

@@ -26,6 +26,7 @@ def _areas_bind(z: int, x: int, y: int, **over) -> dict:
         "set_code": None,
         "service": None,
         "measures": None,
+        "only_classed": False,
     }
     bind.update(over)
     return bind

@@ -8,7 +8,7 @@
 WITH
 postcodes AS (
     SELECT 1 AS rank, 'postcode' AS kind, p.postcode AS label, p.oa_code AS area_code,
-           p.geom, NULL::geometry AS extent, 17 AS zoom, p.postcode_norm AS sort_key
+           p.geom, NULL::geometry AS extent, 16 AS zoom, p.postcode_norm AS sort_key
     FROM postcode p
     WHERE CAST(:pc AS text) IS NOT NULL AND p.postcode_norm LIKE CAST(:pc AS text) || '%'
     ORDER BY p.postcode_norm
@@ -37,7 +37,7 @@ streets AS (
 ),
 addresses AS (
     SELECT 4 AS rank, 'address' AS kind, d.address_text AS label, d.oa_code AS area_code,
-           d.geom, NULL::geometry AS extent, 18 AS zoom, d.address_norm AS sort_key
+           d.geom, NULL::geometry AS extent, 17 AS zoom, d.address_norm AS sort_key
     FROM address d
     WHERE CAST(:norm AS text) IS NOT NULL AND d.address_norm LIKE CAST(:norm AS text) || '%'
     ORDER BY d.address_norm

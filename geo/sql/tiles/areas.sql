@@ -6,7 +6,8 @@
 --   :service (NULL = no service measures); :threshold (0 = show every count, else counts
 --   1..threshold are shown as :label, and the figures derived from them are left out, the
 --   geo.disclosure rule); :label ('<5'); :measures (jsonb array of per-area measures from
---   the analyses: {area_code, expected, ratio, class, unmet}, or NULL).
+--   the analyses: {area_code, expected, ratio, class, unmet}, or NULL); :only_classed (true:
+--   only areas whose class is hot or not, the hotspots layer).
 -- SRIDs: area.geom_3857 (EPSG:3857) only: no per-request transform.
 -- Indexes: GiST on area.geom_3857; ix_area_membership_level_area (area_code);
 --   ix_service_event_service_oa (service_code, oa_code).
@@ -15,12 +16,18 @@ bounds AS (
     SELECT ST_TileEnvelope(:z, :x, :y) AS env,
            ST_TileEnvelope(:z, :x, :y, margin => CAST(:buffer AS float8) / :extent) AS env_margin
 ),
+measures AS (
+    SELECT * FROM jsonb_to_recordset(coalesce(CAST(:measures AS jsonb), '[]'::jsonb))
+        AS ms(area_code text, expected float8, ratio float8, class text, unmet float8)
+),
 areas AS (
     SELECT a.code, a.name, a.households, a.geom_3857
     FROM area a, bounds b
     WHERE a.geom_3857 && b.env_margin
       AND a.level = :level
       AND (CAST(:set_code AS text) IS NULL OR a.set_code = CAST(:set_code AS text))
+      AND (NOT :only_classed
+           OR a.code IN (SELECT area_code FROM measures WHERE class IN ('hot', 'not')))
     ORDER BY a.code
     LIMIT :max_features
 ),
@@ -34,10 +41,6 @@ use AS (
       ON e.oa_code = m.oa_code AND e.service_code = CAST(:service AS text) AND e.is_primary
     WHERE CAST(:service AS text) IS NOT NULL
     GROUP BY m.area_code
-),
-measures AS (
-    SELECT * FROM jsonb_to_recordset(coalesce(CAST(:measures AS jsonb), '[]'::jsonb))
-        AS ms(area_code text, expected float8, ratio float8, class text, unmet float8)
 ),
 figures AS (
     SELECT a.code, a.name, a.households, a.geom_3857,

@@ -1,0 +1,327 @@
+"""The map page in headless Chromium (Debian's), driven by Playwright, against the real app.
+
+Every request that is not to the app on 127.0.0.1 is blocked and fails the test; so does
+any failed request, console error or Content-Security-Policy violation (the page is
+served here with the strict self-only policy issue 8 will add, to prove it needs no eval,
+inline script or inline style).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import text
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[2]
+ARTEFACTS = REPO / "tests" / "artefacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    # WebGL without a GPU: SwiftShader through ANGLE (needed by deck.gl in headless mode).
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
+#: Self only, except images from data: URLs: the deck.gl bundle probes WebP support with a
+#: data: image at start-up (loaders.gl's image loader), which img-src 'self' would log as
+#: a violation. No 'unsafe-eval', 'unsafe-inline' or blob: is needed.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live_server(settings) -> Iterator[str]:
+    """The real app served by uvicorn on a free loopback port, in a background thread."""
+    import uvicorn
+
+    from api.main import create_app
+
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start the app within 30 s")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh (make test does)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+class Watch:
+    """What the page did that it must not: remote requests, failures, console errors."""
+
+    def __init__(self, base: str) -> None:
+        self.origin = urlsplit(base).netloc
+        self.remote: list[str] = []
+        self.failed: list[str] = []
+        self.errors: list[str] = []
+        self.tiles: list[tuple[str, int]] = []
+
+    def attach(self, page: Any) -> None:
+        def route(r: Any) -> None:
+            url = r.request.url
+            parts = urlsplit(url)
+            if parts.netloc != self.origin or parts.scheme not in {"http", "https"}:
+                if parts.scheme in {"blob", "data"}:
+                    r.continue_()
+                    return
+                self.remote.append(url)
+                r.abort()
+                return
+            if r.request.resource_type in {"document", "script"} and parts.path.endswith((".js", "/")):
+                response = r.fetch()
+                r.fulfill(response=response, headers={**response.headers, "content-security-policy": CSP})
+                return
+            r.continue_()
+
+        page.route("**/*", route)
+        page.on("requestfailed", lambda req: self.failed.append(f"{req.url}: {req.failure}"))
+        page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+
+        def response(resp: Any) -> None:
+            if "/tiles/" in resp.url:
+                self.tiles.append((resp.url, resp.status))
+            if resp.status >= 400:
+                self.failed.append(f"{resp.url}: HTTP {resp.status}")
+
+        page.on("response", response)
+
+    def assert_clean(self) -> None:
+        assert self.remote == [], f"the page tried to leave the machine: {self.remote}"
+        assert self.failed == [], f"requests failed: {self.failed}"
+        assert self.errors == [], f"console errors: {self.errors}"
+
+
+def _until(page: Any, expression: str, arg: Any = None, timeout_s: float = 30.0) -> Any:
+    """Poll ``expression`` (a JS function of ``arg``) until it is truthy.
+
+    Playwright's wait_for_function compiles its predicate with eval inside the page, which
+    the page's Content-Security-Policy forbids; page.evaluate goes through DevTools instead.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = page.evaluate(expression, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {expression}")
+        time.sleep(0.05)
+
+
+def _wait_ready(page: Any) -> None:
+    _until(page, "() => window.wardwise && (window.wardwise.ready || window.wardwise.error)")
+    assert page.evaluate("() => window.wardwise.error || null") is None
+    _wait_tiles(page)
+
+
+def _wait_tiles(page: Any) -> None:
+    _until(
+        page,
+        "() => { const d = window.wardwise.deck; if (!d || !d.layerManager) return false;"
+        " const ls = d.layerManager.getLayers().filter(l => ['areas', 'h3'].includes(l.id) && l.props.visible);"
+        " return ls.length > 0 && ls.every(l => l.isLoaded); }",
+    )
+    page.wait_for_timeout(300)
+
+
+def _ward(engine) -> dict[str, Any]:
+    """The ward with the most households, with a point inside it (WGS84)."""
+    with engine.connect() as c:
+        row = (
+            c.execute(
+                text(
+                    "SELECT code, name, households, ST_X(p) AS lon, ST_Y(p) AS lat FROM "
+                    "(SELECT code, name, households, ST_Transform(ST_PointOnSurface(geom), 4326) AS p "
+                    " FROM area WHERE level = 'ward' ORDER BY households DESC, code LIMIT 1) q"
+                )
+            )
+            .mappings()
+            .one()
+        )
+    return dict(row)
+
+
+@pytest.fixture(scope="module")
+def officer_key(engine, settings) -> Iterator[str]:
+    from geo.auth import Role, create_key
+
+    with engine.begin() as c:
+        key = create_key(c, Role.officer, "map page test", settings.secret_salt.get_secret_value())
+    yield key
+    with engine.begin() as c:
+        c.execute(text("DELETE FROM api_key WHERE prefix = :p"), {"p": key.split("_")[1]})
+
+
+def test_map_page_finds_a_ward_shows_its_profile_and_switches_layers(
+    live_server, browser, engine, client, officer_key
+) -> None:
+    watch = Watch(live_server)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    watch.attach(page)
+    started = time.perf_counter()
+    page.goto(f"{live_server}/", wait_until="load")
+    _wait_ready(page)
+    first_render_s = time.perf_counter() - started
+    timings = page.evaluate("() => ({tiles: window.wardwise.firstTilesMs, marks: window.wardwise.marks})")
+    print(f"\nfirst render with tiles: {first_render_s:.2f} s after navigation; page timings (ms): {timings}")
+
+    ward = _ward(engine)
+    expected = client.get(f"/api/v1/areas/{ward['code']}").json()["properties"]
+    assert expected["households"] == ward["households"]
+
+    # Centre the map on the ward, then click it where deck.gl projects its inner point.
+    page.evaluate(
+        "([lon, lat]) => window.wardwise.deck.setProps({initialViewState: "
+        "{...window.wardwise.deck.props.initialViewState, longitude: lon, latitude: lat, zoom: 12}})",
+        [ward["lon"], ward["lat"]],
+    )
+    _wait_tiles(page)
+    x, y = page.evaluate(
+        "([lon, lat]) => window.wardwise.deck.getViewports()[0].project([lon, lat])",
+        [ward["lon"], ward["lat"]],
+    )
+    box = page.locator("#map").bounding_box()
+    picked = page.evaluate(
+        "([x, y]) => { const i = window.wardwise.deck.pickObject({x, y, layerIds: ['areas']});"
+        " return i && i.object ? i.object.properties.code : null; }",
+        [x, y],
+    )
+    assert picked == ward["code"]
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    _until(
+        page,
+        "name => document.querySelector('#area-name') && document.querySelector('#area-name').textContent === name",
+        ward["name"],
+    )
+    figures = page.locator("#area-figures").inner_text()
+    assert ward["code"] in figures
+    assert f"{expected['households']:,}" in figures
+    assert (expected["parent_code"] or "–") in figures
+
+    # Choropleth by a service and its take-up: the legend shows percentages.
+    service = page.evaluate("window.wardwise.spec.services[0].code")
+    page.select_option("#service", service)
+    page.select_option("#measure", "takeup")
+    _wait_tiles(page)
+    _until(page, "() => document.querySelector('#legend').textContent.includes('%')")
+
+    # Switch to output areas: tiles of the oas layer are fetched and drawn.
+    page.get_by_label("Output areas").check()
+    _wait_tiles(page)
+    _until(
+        page,
+        "() => window.wardwise.deck.layerManager.getLayers()"
+        ".some(l => l.id === 'areas' && String(l.props.data).includes('/tiles/oas/'))",
+    )
+    assert any("/tiles/oas/" in url and status == 200 for url, status in watch.tiles)
+
+    # Search by postcode flies there.
+    with engine.connect() as c:
+        postcode = c.execute(text("SELECT postcode FROM postcode ORDER BY postcode LIMIT 1")).scalar_one()
+    page.fill("#search-q", postcode)
+    page.press("#search-q", "Enter")
+    _until(page, "pc => document.querySelector('#status').textContent.includes(pc)", postcode)
+    _wait_tiles(page)
+
+    # The ward-by-segment matrix (issue 4's /api/v1/matrix) highlights a ward on the map.
+    page.click("#tab-matrix")
+    if "/api/v1/matrix" in client.get("/openapi.json").json()["paths"]:
+        row = page.locator("#pane-matrix tbody tr").first
+        row.wait_for(timeout=30_000)
+        code = row.get_attribute("data-code")
+        row.focus()
+        page.keyboard.press("Enter")
+        assert page.evaluate("() => [window.wardwise.layer, window.wardwise.selected]") == ["wards", code]
+        _wait_tiles(page)
+    else:
+        _until(page, "() => document.querySelector('#pane-matrix').textContent.includes('not available')")
+
+    # An officer signs in (key kept in sessionStorage, sent as Bearer): the profile appears.
+    page.fill("#api-key", officer_key)
+    page.click("#signin-button")
+    _until(page, "() => !!sessionStorage.getItem('wardwise.apiKey')")
+    page.evaluate("code => window.wardwise.openArea(code)", ward["code"])
+    _until(page, "name => document.querySelector('#area-name')?.textContent === name", ward["name"])
+    if "/api/v1/areas/{code}/profile" in client.get("/openapi.json").json()["paths"]:
+        _until(page, "() => document.querySelector('#area-profile table tbody tr')")
+    page.click("#tab-area")
+
+    # Back to the whole borough for the screenshot (the README's).
+    page.evaluate(
+        "() => window.wardwise.deck.setProps({initialViewState: window.wardwise.spec.deck.initialViewState})"
+    )
+    _wait_tiles(page)
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTEFACTS / "map_page.png"
+    page.screenshot(path=str(shot))
+    docs = REPO / "docs"
+    docs.mkdir(exist_ok=True)
+    shutil.copyfile(shot, docs / "screenshot.png")
+    watch.assert_clean()
+    context.close()
+
+
+def test_map_page_is_usable_at_phone_width_and_by_keyboard(live_server, browser) -> None:
+    watch = Watch(live_server)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1)
+    page = context.new_page()
+    watch.attach(page)
+    page.goto(f"{live_server}/", wait_until="load")
+    _wait_ready(page)
+    box = page.locator("#map").bounding_box()
+    assert box["width"] >= 380 and box["height"] >= 300
+    # No horizontal scrolling at phone width.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # Keyboard: Tab reaches the search box, then the layer switcher, and arrows change layers.
+    page.keyboard.press("Tab")  # skip link
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "search-q"
+    page.focus("#layer-wards")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("window.wardwise.layer") == "lsoas"
+    _wait_tiles(page)
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTEFACTS / "map_page_phone.png"))
+    watch.assert_clean()
+    context.close()
