@@ -94,7 +94,7 @@ def channel_events(
     check_classification(conn, classification)
     if service is not None:
         check_service(conn, service)
-    params = {
+    params: dict[str, object] = {
         "classification": classification,
         "level": geography.level,
         "set_code": geography.set_code,

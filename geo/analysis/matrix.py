@@ -23,7 +23,13 @@ from geo.analysis.data import (
     households_by_area_segment,
     service_counts_by_area_segment,
 )
-from geo.analysis.propensity import TOTAL, index_confidence_interval, round_half_away, round_ratio_half_away
+from geo.analysis.propensity import (
+    TOTAL,
+    index_confidence_interval,
+    round_half_away,
+    round_ratio_half_away,
+    significance_flags,
+)
 from geo.analysis.services import default_classification, natural_unit, segment_codes
 from geo.areas import Geography, resolve_geography
 from geo.disclosure import DisclosurePolicy
@@ -131,7 +137,7 @@ def area_segment_matrix(
     # A total row is compared with the whole, of which it is part: no interval is given.
     low[:, -1], high[:, -1] = np.nan, np.nan
     low[-1, :], high[-1, :] = np.nan, np.nan
-    significant = np.where(np.isnan(low), None, (low > 100) | (high < 100))
+    significant = significance_flags(low, high)
     with_target = target is not None
     cells = pd.DataFrame(
         {

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, text
 
 from geo.analysis.channels import channel_events
 from geo.analysis.data import check_classification, households_by_area_segment, service_counts_by_area_segment
-from geo.analysis.propensity import round_half_away, round_ratio_half_away, table_records
+from geo.analysis.propensity import round_half_away, round_ratio_half_away, significance_flags, table_records
 from geo.analysis.services import check_area, default_classification, natural_unit
 from geo.analysis.survey import poisson_ratio_interval
 from geo.areas import Geography
@@ -87,7 +87,7 @@ def take_up(
             "ratio": round_half_away(ratio, 0),
             "ci_low": round_half_away(low, 0),
             "ci_high": round_half_away(high, 0),
-            "significant": np.where(np.isnan(low), None, (low > 100) | (high < 100)),
+            "significant": significance_flags(low, high),
             "rate_per_1000": round_ratio_half_away(1000 * observed.astype(object), n.astype(object), 2),
         }
     )
@@ -126,13 +126,19 @@ def area_profile(conn: Connection, code: str, classification: str | None = None)
     ]
     parent = check_area(conn, area["parent_code"]) if area["parent_code"] else None
 
-    district_hh = households_by_area_segment(conn, Geography("district"), classification, within=district)
-    level_hh = households_by_area_segment(conn, geography, classification, within=district)
-    parent_hh = (
-        households_by_area_segment(conn, _geography_of(parent), classification, within=district)
-        if parent
-        else None
-    )
+    # No `within` filters: whole levels are cheaper to count than a correlated filter on
+    # every event, and the district's rows are picked out here.
+    by_district = households_by_area_segment(conn, Geography("district"), classification)
+    district_hh = _pick(by_district, district)
+    level_hh = households_by_area_segment(conn, geography, classification)
+    parent_is_district = parent is not None and parent["level"] == "district"
+    parent_hh = None
+    if parent is not None:
+        parent_hh = (
+            by_district
+            if parent_is_district
+            else households_by_area_segment(conn, _geography_of(parent), classification)
+        )
     area_hh = level_hh[level_hh["area_code"] == code]
     if area_hh.empty:
         # An area outside its district's OAs (a custom area straddling districts): use its own OAs.
@@ -144,12 +150,11 @@ def area_profile(conn: Connection, code: str, classification: str | None = None)
     comparisons: dict[str, dict[str, dict[str, Any]]] = {}
     for svc in services:
         unit = natural_unit(conn, svc["code"])
-        d_t = service_counts_by_area_segment(
-            conn, svc["code"], Geography("district"), classification, unit=unit, within=district
+        d_all = service_counts_by_area_segment(
+            conn, svc["code"], Geography("district"), classification, unit=unit
         )
-        l_t = service_counts_by_area_segment(
-            conn, svc["code"], geography, classification, unit=unit, within=district
-        )
+        d_t = _pick(d_all, district)
+        l_t = service_counts_by_area_segment(conn, svc["code"], geography, classification, unit=unit)
         rates = _district_rates(district_hh, d_t)
         level_up = take_up(level_hh, l_t, rates).set_index("area_code")
         d_households = int(district_hh.dropna(subset=["segment_code"])["households"].sum())
@@ -183,8 +188,12 @@ def area_profile(conn: Connection, code: str, classification: str | None = None)
             if other["code"] in level_up.index:
                 comparisons.setdefault(other["code"], {})[svc["code"]] = _brief(level_up.loc[other["code"]])
         if parent and parent_hh is not None:
-            p_t = service_counts_by_area_segment(
-                conn, svc["code"], _geography_of(parent), classification, unit=unit, within=district
+            p_t = (
+                d_all
+                if parent_is_district
+                else service_counts_by_area_segment(
+                    conn, svc["code"], _geography_of(parent), classification, unit=unit
+                )
             )
             p_up = take_up(parent_hh, p_t, rates).set_index("area_code")
             if parent["code"] in p_up.index:
@@ -227,6 +236,11 @@ def area_profile(conn: Connection, code: str, classification: str | None = None)
     }
     profile["pen_portrait"] = pen_portrait(profile)
     return profile
+
+
+def _pick(frame: pd.DataFrame, district: str | None) -> pd.DataFrame:
+    """The rows of one district (all rows when the area has none)."""
+    return frame[frame["area_code"] == district] if district else frame
 
 
 def _brief(row: pd.Series) -> dict[str, Any]:

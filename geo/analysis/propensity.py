@@ -84,7 +84,7 @@ def round_half_away(values: Any, decimals: int = 0) -> np.ndarray:
     arr = np.asarray(values, dtype=float)
     scale = 10.0**decimals
     scaled = np.round(np.abs(arr) * scale, 9)
-    return np.sign(arr) * np.floor(scaled + 0.5) / scale
+    return np.asarray(np.sign(arr) * np.floor(scaled + 0.5) / scale, dtype=float)
 
 
 def _check_counts(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -249,6 +249,13 @@ def table_csv(table: pd.DataFrame) -> str:
     """A table as CSV text (header row, then one line per row; nulls empty)."""
     frame = table.astype(object).where(table.notna(), "")
     return str(frame.to_csv(index=False, lineterminator="\n"))
+
+
+def significance_flags(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """True where an interval excludes 100, False where it covers it, None where there is none."""
+    flags = ((low > 100) | (high < 100)).astype(object)
+    flags[np.isnan(low)] = None
+    return flags
 
 
 def table_records(table: pd.DataFrame) -> list[dict[str, Any]]:
