@@ -90,7 +90,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 #: Modules that add their own subcommands: each has ``register(subparsers) -> None``.
-COMMAND_MODULES: list[str] = ["geo.auth_cli", "geo.analysis.hotspot_cli", "geo.analysis.profiling_cli"]
+COMMAND_MODULES: list[str] = [
+    "geo.auth_cli",
+    "geo.analysis.hotspot_cli",
+    "geo.analysis.profiling_cli",
+    "geo.planning.cli",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -114,6 +114,7 @@ def solve_routes(
     time_limit_s: float = 2.0,
     names: Sequence[str] | None = None,
     progress: Progress | None = None,
+    improve: bool = True,
 ) -> RouteSolution:
     """Solve the vehicle-routing problem with time windows and a working-day limit.
 
@@ -138,6 +139,9 @@ def solve_routes(
         Stop names for messages.
     progress
         Called with (fraction of the time limit used, message) at each improving solution.
+    improve
+        False stops at the first solution (cheapest arc, then plain local search), as a
+        baseline for the bench.
 
     Returns
     -------
@@ -198,7 +202,8 @@ def solve_routes(
     routing.AddAtSolutionCallback(on_solution)
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
-    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    if improve:
+        params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     params.time_limit.FromMilliseconds(max(100, int(time_limit_s * 1000)))
     solution = routing.SolveWithParameters(params)
     seconds = time.perf_counter() - t0

@@ -1,0 +1,1 @@
+"""Planning: siting one-stop shops and routing mobile services (issue 7)."""

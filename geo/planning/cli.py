@@ -1,0 +1,107 @@
+"""``wardwise planning``: site one-stop shops and route a mobile service from the terminal.
+
+Answers go to stdout as JSON (GeoJSON inside, WGS84), or as CSV with ``--csv TABLE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from geo.db import check_database, database_url_from_env, make_engine
+
+
+def _emit(plan: dict[str, Any], csv_text: str | None) -> None:
+    if csv_text is not None:
+        sys.stdout.write(csv_text)
+    else:
+        json.dump(plan, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+
+
+def cmd_sites(args: argparse.Namespace) -> int:
+    """Choose new sites (p-median or maximal covering) and print the plan."""
+    from geo.planning.export import siting_csv
+    from geo.planning.plans import plan_sites
+
+    engine = make_engine(database_url_from_env(), pool_size=1)
+    check_database(engine)
+    with engine.connect() as conn:
+        plan = plan_sites(
+            conn,
+            objective=args.objective,
+            p=args.p,
+            keep_existing=not args.replace_existing,
+            segments=args.segments,
+            demand_source=args.source,
+            service=args.service,
+            travel=args.travel,
+            cover_within=args.cover_within,
+            time_limit_s=args.time_limit,
+        )
+    engine.dispose()
+    s, proposed = plan["summary"], plan["proposed"]
+    sys.stderr.write(f"{s['status']} (gap {s['gap']}): new sites {proposed['new_site_ids']}\n")
+    _emit(plan, siting_csv(plan, args.csv) if args.csv else None)
+    return 0
+
+
+def cmd_routes(args: argparse.Namespace) -> int:
+    """Plan van routes for the given days and print them."""
+    from geo.planning.export import routes_csv
+    from geo.planning.plans import plan_routes
+
+    engine = make_engine(database_url_from_env(), pool_size=1)
+    check_database(engine)
+    with engine.connect() as conn:
+        plan = plan_routes(
+            conn,
+            stop_source=args.stops,
+            max_stops=args.max_stops,
+            vehicles=args.vehicles,
+            days=args.days,
+            day_start=args.day_start,
+            day_end=args.day_end,
+            service_min=args.service_min,
+            segments=args.segments,
+            time_limit_s=args.time_limit,
+        )
+    engine.dispose()
+    _emit(plan, routes_csv(plan, args.csv) if args.csv else None)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``wardwise planning sites|routes``."""
+    planning = subparsers.add_parser("planning", help="site one-stop shops, route mobile services")
+    sub = planning.add_subparsers(dest="planning_command", required=True)
+    p = sub.add_parser("sites", help="choose p new sites")
+    p.add_argument("--p", type=int, default=2)
+    p.add_argument("--objective", choices=["p_median", "max_cover"], default="p_median")
+    p.add_argument("--segments", nargs="*", default=None)
+    p.add_argument(
+        "--source", choices=["households", "service_use", "expected", "unmet"], default="households"
+    )
+    p.add_argument("--service", default=None)
+    p.add_argument(
+        "--travel", choices=["drive_time", "drive_distance", "straight_line"], default="drive_time"
+    )
+    p.add_argument("--cover-within", type=float, default=None, help="minutes (drive_time) or metres")
+    p.add_argument("--replace-existing", action="store_true", help="let today's offices close")
+    p.add_argument("--time-limit", type=float, default=30.0)
+    p.add_argument("--csv", choices=["demand", "sites", "catchments"], default=None)
+    p.set_defaults(func=cmd_sites)
+    r = sub.add_parser("routes", help="plan van routes")
+    r.add_argument("--stops", choices=["venues", "h3"], default="venues")
+    r.add_argument("--max-stops", type=int, default=8)
+    r.add_argument("--vehicles", type=int, default=1)
+    r.add_argument("--days", nargs="+", default=["tue"])
+    r.add_argument("--day-start", default="09:00")
+    r.add_argument("--day-end", default="17:00")
+    r.add_argument("--service-min", type=float, default=45.0)
+    r.add_argument("--segments", nargs="*", default=None)
+    r.add_argument("--time-limit", type=float, default=5.0)
+    r.add_argument("--csv", choices=["stops", "routes"], default=None)
+    r.set_defaults(func=cmd_routes)
