@@ -95,6 +95,7 @@ COMMAND_MODULES: list[str] = [
     "geo.analysis.hotspot_cli",
     "geo.analysis.profiling_cli",
     "geo.planning.cli",
+    "geo.ingest.cli",
 ]
 
 

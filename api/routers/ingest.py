@@ -1,0 +1,127 @@
+"""Ingest: upload a file of any supported kind and format; list batches and their reports."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile, status
+from fastapi import Path as PathParam
+from fastapi.responses import Response
+
+from api.auth import AnalystDep, OfficerDep
+from api.deps import ConnDep, EngineDep, SettingsDep
+from api.schemas.ingest import BatchPage, BatchReportModel, BatchSummary
+from geo.ingest import get_batch, list_batches, rejected_rows_csv
+from geo.ingest.service import ingest_path
+
+router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
+
+KindParam = Literal[
+    "events", "households", "survey", "areas", "area-classification", "postcodes", "gazetteer"
+]
+PresetParam = Literal["police-uk", "ons-boundaries", "oac", "onspd", "codepoint-open"]
+BATCH_ID = PathParam(ge=1, le=2**31 - 1, description="The batch id")
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        detail=f"the upload is larger than the limit of {limit:,} bytes",
+    )
+
+
+def _spool(upload: UploadFile, limit: int) -> Path:
+    """Copy the upload to a temporary file, refusing it once it passes ``limit`` bytes."""
+    suffix = Path(upload.filename or "upload").suffix[:16]
+    handle = tempfile.NamedTemporaryFile(prefix="wardwise-ingest-", suffix=suffix, delete=False)
+    written = 0
+    with handle:
+        while block := upload.file.read(1 << 20):
+            written += len(block)
+            if written > limit:
+                handle.close()
+                Path(handle.name).unlink(missing_ok=True)
+                raise _too_large(limit)
+            handle.write(block)
+    return Path(handle.name)
+
+
+@router.post(
+    "/{kind}",
+    operation_id="ingest_file",
+    response_model=BatchReportModel,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        409: {"description": "The same file was ingested before; nothing changed"},
+        413: {"description": "The upload is larger than the configured limit"},
+        422: {"description": "The file or its rows are not what was expected; nothing was stored"},
+    },
+)
+def ingest_upload(
+    request: Request,
+    viewer: AnalystDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    kind: KindParam,
+    file: Annotated[UploadFile, File(description="CSV, XLSX, GeoJSON, GeoPackage or zipped Shapefile")],
+    mapping: Annotated[
+        str | None, Form(max_length=20_000, description="A JSON mapping (columns, constants, values ...)")
+    ] = None,
+    preset: Annotated[PresetParam | None, Form(description="A preset for a public file format")] = None,
+) -> Any:
+    """Load one file as one all-or-nothing batch and return its quality report."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes + 64 * 1024:
+        raise _too_large(settings.max_upload_bytes)
+    path = _spool(file, settings.max_upload_bytes)
+    try:
+        report = ingest_path(
+            engine,
+            kind,
+            path,
+            salt=settings.secret_salt.get_secret_value(),
+            actor=viewer,
+            filename=Path(file.filename or path.name).name,
+            mapping=mapping,
+            preset=preset,
+            max_bytes=settings.max_upload_bytes,
+        )
+    finally:
+        path.unlink(missing_ok=True)
+    return report.to_dict()
+
+
+@router.get("/batches", operation_id="list_ingest_batches", response_model=BatchPage)
+def list_ingest_batches(
+    viewer: OfficerDep,
+    conn: ConnDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Any:
+    """List earlier ingest batches, newest first, each with its quality report."""
+    return BatchPage(batches=[BatchSummary(**b) for b in list_batches(conn, limit=limit)])
+
+
+@router.get("/batches/{batch_id}", operation_id="get_ingest_batch", response_model=BatchSummary)
+def get_ingest_batch(viewer: OfficerDep, conn: ConnDep, batch_id: Annotated[int, BATCH_ID]) -> Any:
+    """Return one ingest batch with its quality report."""
+    return BatchSummary(**get_batch(conn, batch_id))
+
+
+@router.get(
+    "/batches/{batch_id}/rejected.csv",
+    operation_id="get_ingest_rejected_rows",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def get_ingest_rejected_rows(
+    viewer: AnalystDep, conn: ConnDep, batch_id: Annotated[int, BATCH_ID]
+) -> Response:
+    """Download a batch's rejected rows (row number, field, reason, non-personal values) as CSV."""
+    body = rejected_rows_csv(conn, batch_id)
+    return Response(
+        body,
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}-rejected.csv"'},
+    )
