@@ -26,8 +26,9 @@ from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
 
-from api.deps import EngineDep, SettingsDep
+from api.deps import SettingsDep
 from geo.audit import UsageMeter, record
 from geo.auth import ANONYMOUS, Role, Viewer, mark_used, parse_key, verify_key
 from geo.disclosure import DisclosurePolicy
@@ -51,9 +52,14 @@ def _meter(request: Request, name: str, interval_s: float) -> UsageMeter:
     return meter
 
 
+def _auth_engine(request: Request) -> Engine:
+    # A pool of its own (api/main.py): the caller may already hold a main-pool connection.
+    engine: Engine = getattr(request.app.state, "auth_engine", None) or request.app.state.engine
+    return engine
+
+
 def get_viewer(
     request: Request,
-    engine: EngineDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Viewer:
@@ -65,7 +71,7 @@ def get_viewer(
     if credentials is None:
         return ANONYMOUS
     salt = settings.secret_salt.get_secret_value()
-    with engine.connect() as conn:
+    with _auth_engine(request).connect() as conn:
         viewer = verify_key(conn, credentials.credentials, salt)
         if viewer is None:
             parts = parse_key(credentials.credentials)

@@ -36,9 +36,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info("connected to PostGIS %s", ".".join(map(str, version)))
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
+        # API keys are checked on a pool of their own: a request holding a connection from
+        # the main pool must never wait for a second one from it (a pool deadlock under load).
+        app.state.auth_engine = make_engine(settings.database_url, pool_size=2)
         try:
             yield
         finally:
+            app.state.auth_engine.dispose()
             engine.dispose()
 
     app = FastAPI(
