@@ -70,8 +70,8 @@ class PropensityInputRow(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     segment: str = Field(min_length=1, max_length=64)
-    target: int = Field(ge=0, description="events or households using the service")
-    base: int = Field(ge=0, description="households in the segment")
+    target: int = Field(ge=0, le=10**15, description="events or households using the service")
+    base: int = Field(ge=0, le=10**15, description="households in the segment")
 
 
 class PropensityRequest(BaseModel):

@@ -18,6 +18,9 @@ from scipy.stats import norm
 
 from geo.errors import InvalidRequest
 
+#: The largest count a table accepts.
+MAX_COUNT = 10**15
+
 #: The label of the total row in every table.
 TOTAL = "Total"
 
@@ -94,11 +97,13 @@ def _check_counts(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame
     out = frame.loc[:, list(columns)].copy()
     for col in columns[1:]:
         values = pd.to_numeric(out[col], errors="coerce")
-        bad = values.isna() | (values < 0) | (values != np.floor(values))
+        # Counts beyond 10^15 are no real count, and would overflow int64 arithmetic.
+        bad = values.isna() | (values < 0) | (values > MAX_COUNT) | (values != np.floor(values))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise InvalidRequest(
-                f"row {row}: `{col}` was {frame[col].iloc[row]!r} but is expected to be a whole number >= 0"
+                f"row {row}: `{col}` was {frame[col].iloc[row]!r} but is expected to be a whole number "
+                f"from 0 to {MAX_COUNT:,}"
             )
         out[col] = values.astype("int64")
     if out[columns[0]].isna().any() or out[columns[0]].duplicated().any():

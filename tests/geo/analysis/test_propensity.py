@@ -156,3 +156,8 @@ def test_csv_has_one_line_per_row_and_empty_nulls() -> None:
     assert lines[0].split(",")[:7] == FIGURES
     assert lines[2].startswith("B,125,25.0,400,40.0,31.25,63,")
     assert lines[-1].startswith("Total,500,100.0,1000,100.0,50.0,100,,,")
+
+
+def test_absurd_counts_are_refused_not_overflowed() -> None:
+    with pytest.raises(InvalidRequest, match="from 0 to"):
+        propensity_from_rows([{"segment": "A", "target": 58630246706528527581184, "base": 1}])
