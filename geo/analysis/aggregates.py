@@ -4,13 +4,16 @@ Two materialized views (migration ``0003_profiling``, SQL in
 ``geo/sql/analysis/aggregates_create.sql``) hold primary events per (service,
 classification, output area, segment): ``service_use_oa_segment`` for the whole period
 (events and distinct households) and ``service_use_oa_segment_month`` per month and
-channel (events). :func:`geo.analysis.data.service_counts_by_area_segment` reads them
-instead of ``service_event`` whenever they are fresh and can answer the question exactly.
+channel (events). A third, ``household_oa_segment`` (migration
+``0005_profiling_households``), holds households per (classification, OA, segment).
+:func:`geo.analysis.data.service_counts_by_area_segment` and
+:func:`~geo.analysis.data.households_by_area_segment` read them instead of the raw tables
+whenever they are fresh and can answer the question exactly.
 
 Freshness is a version check, so a stale view is never read: triggers bump
 ``data_version('aggregates')`` on any write to ``service_event``, ``household_segment``,
-``area_segment`` or ``classification``, and :func:`refresh_aggregates` records the version
-it refreshed from as ``data_version('aggregates_refreshed')``. Call
+``area_segment``, ``classification``, ``address`` or ``area``, and :func:`refresh_aggregates`
+records the version it refreshed from as ``data_version('aggregates_refreshed')``. Call
 :func:`refresh_aggregates` after an ingest or a demo load (it is safe to call any time).
 """
 
@@ -31,6 +34,7 @@ def refresh_aggregates(conn: Connection) -> int:
     version = conn.execute(text("SELECT version FROM data_version WHERE name = 'aggregates'")).scalar_one()
     conn.execute(text("REFRESH MATERIALIZED VIEW service_use_oa_segment"))
     conn.execute(text("REFRESH MATERIALIZED VIEW service_use_oa_segment_month"))
+    conn.execute(text("REFRESH MATERIALIZED VIEW household_oa_segment"))
     conn.execute(
         text("UPDATE data_version SET version = :v, changed_at = now() WHERE name = 'aggregates_refreshed'"),
         {"v": version},

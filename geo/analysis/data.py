@@ -102,8 +102,10 @@ def households_by_area_segment(
     households) and ``households`` (int64).
     """
     check_classification(conn, classification)
+    # The per-OA aggregate gives the same answer while fresh (geo.analysis.aggregates).
+    name = "households_by_area_segment_agg" if aggregates_fresh(conn) else "households_by_area_segment"
     rows = conn.execute(
-        load_sql("analysis/households_by_area_segment"),
+        load_sql(f"analysis/{name}"),
         {"classification": classification, **_geo_params(geography, within)},
     ).all()
     frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "households"])

@@ -142,7 +142,12 @@ def test_aggregates_give_the_same_answers_as_the_events(conn) -> None:
     geographies = [Geography("ward"), Geography("oa")]
 
     def answers() -> list[pd.DataFrame]:
-        return [
+        households = [
+            households_by_area_segment(conn, g, CLASSIFICATION, within=w)
+            for g in geographies
+            for w in (None, "ZD000001")
+        ]
+        return households + [
             service_counts_by_area_segment(conn, s, g, CLASSIFICATION, **case)
             .sort_values(["area_code", "segment_code"], na_position="first")
             .reset_index(drop=True)
