@@ -35,3 +35,7 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- The new view starts empty: mark the aggregates stale until refresh_aggregates() runs,
+-- so nothing reads an unpopulated view.
+UPDATE data_version SET version = version + 1, changed_at = now() WHERE name = 'aggregates';
