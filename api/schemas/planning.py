@@ -84,7 +84,7 @@ class RouteRequest(BaseModel):
     h3_resolution: int = Field(9, ge=7, le=10)
     depot_site_id: SiteId | None = Field(None, description="default: the first existing office")
     vehicles: int = Field(1, ge=1, le=10)
-    days: list[Weekday] = Field(default_factory=lambda: ["tue"], min_length=1, max_length=7)
+    days: list[Weekday] = Field(default_factory=lambda: list[Weekday](["tue"]), min_length=1, max_length=7)
     day_start: str = Field("09:00", pattern=CLOCK)
     day_end: str = Field("17:00", pattern=CLOCK)
     service_min: float = Field(45.0, ge=0, le=480)

@@ -202,7 +202,7 @@ def network_cost_matrix(
     weights = graph.time if metric == "time" else graph.length
     uniq, inverse = np.unique(d_idx, return_inverse=True)
     dist = dijkstra(weights, directed=False, indices=uniq)
-    out = dist[np.asarray(inverse).reshape(-1)][:, o_idx].T.copy()
+    out: np.ndarray = np.array(dist[np.asarray(inverse).reshape(-1)][:, o_idx].T, dtype=float)
     scale = _ACCESS_S_PER_M if metric == "time" else 1.0
     if origin_access_m is not None:
         out += scale * np.asarray(origin_access_m, dtype=float)[:, None]
@@ -213,7 +213,10 @@ def network_cost_matrix(
 
 def straight_line_matrix(origin_xy: np.ndarray, dest_xy: np.ndarray) -> np.ndarray:
     """Euclidean distance in metres between British National Grid points (``cdist``)."""
-    return cdist(np.asarray(origin_xy, float).reshape(-1, 2), np.asarray(dest_xy, float).reshape(-1, 2))
+    out: np.ndarray = cdist(
+        np.asarray(origin_xy, float).reshape(-1, 2), np.asarray(dest_xy, float).reshape(-1, 2)
+    )
+    return out
 
 
 def path_edges(graph: RoadGraph, stops: np.ndarray, sequence: list[int]) -> tuple[np.ndarray, np.ndarray]:

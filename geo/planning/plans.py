@@ -56,7 +56,7 @@ def _display(cost: np.ndarray, unit: str) -> tuple[np.ndarray, str]:
 
 
 def _figures(
-    cost: np.ndarray, weights: np.ndarray, open_cols: Sequence[int], threshold: float | None, unit: str
+    cost: np.ndarray, weights: np.ndarray, open_cols: siting.Indices, threshold: float | None, unit: str
 ) -> dict[str, Any]:
     ev = siting.evaluate_sites(cost, weights, open_cols, threshold)
     scale = 1 / 60.0 if unit == "s" else 1.0
@@ -312,7 +312,7 @@ def _catchments(
     if demand.unit.startswith("h3"):
         import h3
 
-        geoms = {}
+        geoms: dict[int, tuple[Any, float | None]] = {}
         for col in open_cols:
             cells = [str(c) for c in demand.codes[sol.assignment == col]]
             geoms[int(sites.ids[col])] = (h3.cells_to_geo(cells) if cells else None, None)

@@ -57,6 +57,8 @@ from geo.errors import Infeasible, InvalidRequest
 
 Objective = Literal["p_median", "max_cover"]
 Status = Literal["optimal", "time_limit", "heuristic"]
+#: Column indices of the cost matrix, as a list or an integer array.
+Indices = Sequence[int] | np.ndarray
 
 #: Relative MIP gap at which SCIP may stop; tiny, so "optimal" means optimal.
 MIP_REL_GAP = 1e-7
@@ -95,7 +97,7 @@ class SitingSolution:
 
 
 def _check_instance(
-    cost: np.ndarray, weights: np.ndarray, p: int, fixed: Sequence[int]
+    cost: np.ndarray, weights: np.ndarray, p: int, fixed: Indices
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validate and normalise an instance; return (cost, weights, fixed) as arrays."""
     cost = np.asarray(cost, dtype=float)
@@ -138,7 +140,7 @@ def _nearest(cost: np.ndarray, open_idx: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def p_median_heuristic(
-    cost: np.ndarray, weights: np.ndarray, p: int, fixed: Sequence[int] = ()
+    cost: np.ndarray, weights: np.ndarray, p: int, fixed: Indices = ()
 ) -> tuple[np.ndarray, float]:
     """Greedy add then Teitz-Bart swaps for the p-median problem.
 
@@ -215,7 +217,7 @@ def p_median_heuristic(
 
 
 def max_cover_heuristic(
-    cover: np.ndarray, weights: np.ndarray, p: int, fixed: Sequence[int] = ()
+    cover: np.ndarray, weights: np.ndarray, p: int, fixed: Indices = ()
 ) -> tuple[np.ndarray, float]:
     """Greedy add then swaps for maximal covering.
 
@@ -273,6 +275,92 @@ def max_cover_heuristic(
         count += a[:, best_swap[1]] - a[:, best_swap[0]]
     open_idx = np.flatnonzero(is_open)
     return open_idx, float(weights @ (a[:, open_idx].sum(axis=1) > 0))
+
+
+def p_median_lagrangian(
+    cost: np.ndarray,
+    weights: np.ndarray,
+    p: int,
+    fixed: Indices,
+    upper: float,
+    *,
+    max_iter: int = 3000,
+    time_limit_s: float = 5.0,
+    tol: float = MIP_REL_GAP,
+) -> tuple[float, np.ndarray, float]:
+    r"""Lagrangian lower bound for the p-median, by subgradient optimisation.
+
+    Parameters
+    ----------
+    cost, weights, p, fixed
+        As in :func:`p_median_heuristic`.
+    upper
+        A known objective value (the heuristic's), used in the step size.
+    max_iter, time_limit_s, tol
+        Stop after this many iterations or seconds, or once the bound is within ``tol``
+        (relative) of the best primal value.
+
+    Returns
+    -------
+    (bound, open_sites, value)
+        The best lower bound, and the best open set met on the way with its objective
+        (every iteration's open set is a feasible solution); the set is empty, and the
+        value ``upper``, when no iteration beat ``upper``.
+
+    Notes
+    -----
+    Relaxing the assignment constraints :math:`\sum_j x_{ij} = 1` with multipliers
+    :math:`\lambda_i` (Cornuejols, Fisher and Nemhauser, 1977) gives
+
+    .. math::
+
+        L(\lambda) = \sum_i \lambda_i + \sum_{j \in F} \rho_j + \min_{|S| = p} \sum_{j \in S} \rho_j,
+        \qquad \rho_j = \sum_i \min(0, w_i c_{ij} - \lambda_i),
+
+    a lower bound for any :math:`\lambda`. The subgradient is
+    :math:`g_i = 1 - \sum_{j \in S \cup F} [w_i c_{ij} < \lambda_i]` and the step
+    :math:`\theta (U - L) / \lVert g \rVert^2` (Held, Wolfe and Crowder, 1974), with
+    :math:`\theta` halved after 20 iterations without improvement. Each iteration is a
+    few vectorised passes over the ``n x m`` matrix.
+    """
+    cost = np.asarray(cost, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+    fixed_arr = np.asarray(fixed, dtype=int)
+    m = cost.shape[1]
+    free = np.setdiff1d(np.arange(m), fixed_arr)
+    wc = weights[:, None] * cost
+    # Start from each point's weighted cost to its second-nearest candidate: a multiplier
+    # at least the nearest cost keeps the first iterations informative.
+    lam = np.partition(wc, 1, axis=1)[:, 1] if m > 1 else wc[:, 0].copy()
+    best_lb, best_open, best_val = -np.inf, np.empty(0, dtype=int), float(upper)
+    theta, stall = 2.0, 0
+    t0 = time.perf_counter()
+    for _ in range(max_iter):
+        reduced = np.minimum(0.0, wc - lam[:, None])
+        rho = reduced.sum(axis=0)
+        chosen = free[np.argpartition(rho[free], p - 1)[:p]] if p > 0 else free[:0]
+        open_idx = np.sort(np.concatenate([fixed_arr, chosen]))
+        lb = float(lam.sum() + rho[open_idx].sum())
+        value = float(weights @ cost[:, open_idx].min(axis=1))
+        if value < best_val:
+            best_val, best_open = value, open_idx
+        if not np.isfinite(best_lb) or lb > best_lb + 1e-12 * max(1.0, abs(best_lb)):
+            best_lb, stall = lb, 0
+        else:
+            stall += 1
+            if stall >= 20:
+                theta, stall = theta / 2, 0
+        if best_val - best_lb <= tol * max(abs(best_val), _TOL) or theta < 1e-6:
+            break
+        if time.perf_counter() - t0 > time_limit_s:
+            break
+        g = 1.0 - (reduced[:, open_idx] < 0).sum(axis=1)
+        norm = float(g @ g)
+        if norm == 0:  # the relaxed solution is feasible: the bound is tight
+            best_lb = max(best_lb, value)
+            break
+        lam = lam + theta * (best_val - lb) / norm * g
+    return best_lb, best_open, best_val
 
 
 # --------------------------------------------------------------------------- MILP
@@ -453,7 +541,7 @@ def solve_p_median(
     weights: np.ndarray,
     p: int,
     *,
-    fixed: Sequence[int] = (),
+    fixed: Indices = (),
     capacities: np.ndarray | None = None,
     time_limit_s: float = 10.0,
     exact: bool = True,
@@ -531,18 +619,36 @@ def solve_p_median(
             notes,
         )
     best_open, best_val, bound, status, secs = h_open, h_val, -np.inf, "heuristic", 0.0
+    solver = "greedy+swap"
     if exact:
         t1 = time.perf_counter()
-        m_open, m_val, bound, optimal = _p_median_milp(cost, weights, p, fixed_arr, h_open, time_limit_s)
-        secs = time.perf_counter() - t1
-        if m_open is not None and m_val < best_val - _TOL * max(1.0, best_val):
-            best_open = m_open
-            best_val = float(weights @ cost[:, m_open].min(axis=1))
-        if optimal:
-            status, bound = "optimal", min(bound, best_val)
+        # A Lagrangian bound first (a fraction of the time): it often proves the heuristic
+        # optimal in well under a second, where the MILP's root LP alone takes minutes.
+        lag_lb, lag_open, lag_val = p_median_lagrangian(
+            cost, weights, p, fixed_arr, h_val, time_limit_s=max(0.05, 0.25 * time_limit_s)
+        )
+        if lag_val < best_val - _TOL * max(1.0, best_val):
+            best_open, best_val = lag_open, lag_val
+        bound = lag_lb
+        solver = "greedy+swap, Lagrangian bound"
+        if best_val - bound <= MIP_REL_GAP * max(abs(best_val), _TOL):
+            status = "optimal"
+            notes.append("optimality proved by the Lagrangian bound")
         else:
-            status = "time_limit"
-            notes.append(f"the MILP stopped at its {time_limit_s:g} s limit; best found is reported")
+            remaining = max(0.5, time_limit_s - (time.perf_counter() - t1))
+            m_open, m_val, m_bound, optimal = _p_median_milp(
+                cost, weights, p, fixed_arr, best_open, remaining
+            )
+            solver = "greedy+swap, Lagrangian bound, SCIP (OR-Tools)"
+            if m_open is not None and m_val < best_val - _TOL * max(1.0, best_val):
+                best_open = m_open
+                best_val = float(weights @ cost[:, m_open].min(axis=1))
+            if optimal:
+                status, bound = "optimal", min(m_bound, best_val)
+            else:
+                status, bound = "time_limit", max(bound, m_bound)
+                notes.append(f"the MILP stopped at its {time_limit_s:g} s limit; best found is reported")
+        secs = time.perf_counter() - t1
     gap = 0.0 if status == "optimal" else (_gap(best_val, bound, True) if np.isfinite(bound) else np.nan)
     assigned, served = _finish("p_median", cost, best_open, None, None)
     return SitingSolution(
@@ -557,7 +663,7 @@ def solve_p_median(
         h_val,
         h_secs,
         secs,
-        "greedy+swap, then SCIP (OR-Tools)" if exact else "greedy+swap",
+        solver,
         notes,
     )
 
@@ -568,7 +674,7 @@ def solve_max_cover(
     p: int,
     threshold: float,
     *,
-    fixed: Sequence[int] = (),
+    fixed: Indices = (),
     capacities: np.ndarray | None = None,
     time_limit_s: float = 10.0,
     exact: bool = True,
@@ -704,7 +810,7 @@ def _check_capacities(capacities: np.ndarray, m: int) -> np.ndarray:
 
 
 def evaluate_sites(
-    cost: np.ndarray, weights: np.ndarray, open_sites: Sequence[int], threshold: float | None = None
+    cost: np.ndarray, weights: np.ndarray, open_sites: Indices, threshold: float | None = None
 ) -> dict[str, float]:
     """Figures for a given set of open sites, each demand point using its nearest.
 

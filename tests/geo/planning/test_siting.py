@@ -12,6 +12,7 @@ from geo.planning.siting import (
     evaluate_sites,
     max_cover_heuristic,
     p_median_heuristic,
+    p_median_lagrangian,
     solve_max_cover,
     solve_p_median,
 )
@@ -146,3 +147,17 @@ def test_capacities_too_small_for_the_demand_are_infeasible() -> None:
     cost, weights = _instance(1, n=10, m=5)
     with pytest.raises(Infeasible, match="capacity"):
         solve_p_median(cost, weights, 2, capacities=np.full(5, weights.sum() / 5))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lagrangian_bound_never_exceeds_the_enumerated_optimum(seed: int) -> None:
+    cost, weights = _instance(seed, n=40, m=10)
+    opt, _ = _enumerate(cost, weights, 3, fixed=(1,))
+    _, h = p_median_heuristic(cost, weights, 3, fixed=[1])
+    lb, open_sites, value = p_median_lagrangian(cost, weights, 3, [1], h, time_limit_s=2)
+    assert lb <= opt * (1 + 1e-9)
+    assert opt * (1 - 1e-9) <= value <= h
+    if open_sites.size:  # an open set better than the heuristic's was met on the way
+        assert 1 in open_sites and len(open_sites) == 4
+    # The bound is strong on these instances: within 5 % of the optimum (usually exact).
+    assert lb >= 0.95 * opt
