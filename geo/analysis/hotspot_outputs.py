@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine
 
 from geo.analysis import hotspot_queries as q
 from geo.analysis.data import check_service
+from geo.analysis.demand import parse_profile
 from geo.analysis.jobs import Job, JobRunner, default_runner
 from geo.areas import resolve_geography
 from geo.disclosure import DisclosurePolicy
@@ -79,6 +80,9 @@ class HotspotParams:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     percentile: float = 80.0
+    #: An uploaded table of reference rates (a mapping, records or CSV text, as
+    #: ``demand.parse_profile`` reads them); overrides ``reference``.
+    rates: Any = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready parameters (dates as ISO strings)."""
@@ -159,7 +163,9 @@ def _run(
         geography,
         method=params.method,
         classification=params.classification,
-        reference=params.reference,
+        reference=q.Reference("rates", rates=parse_profile(params.rates).to_dict())
+        if params.rates is not None
+        else params.reference,
         fdr=params.fdr,
         within=params.within,
         unit=params.unit,
@@ -234,7 +240,7 @@ def start_hotspot_job(engine: Engine, params: HotspotParams, runner: JobRunner |
 
     def work(progress: Any) -> pd.DataFrame:
         with engine.connect() as conn:
-            return _run(conn, params, geography, budget=None, progress=progress)
+            return _run(conn, params, geography, budget=q.JOB_PERMUTATION_BUDGET, progress=progress)
 
     return (runner or default_runner()).submit("hotspots", params.as_dict(), work)
 

@@ -38,6 +38,8 @@ Unit = Literal["events", "households"]
 
 #: Permutation draws (areas × permutations) a request may run inline; more needs a job.
 INLINE_PERMUTATION_BUDGET = 2_000_000
+#: Draws one job may run: 50,000 areas × 999 permutations is 5e7 draws, ~4 s here.
+JOB_PERMUTATION_BUDGET = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -478,7 +480,8 @@ def hotspot_frame(
         if permutation_budget is not None and draws > permutation_budget:
             raise InvalidRequest(
                 f"`permutations` {opts.permutations} x {len(frame)} areas is {draws:,} draws, more than "
-                f"{permutation_budget:,} a request may run: start a hot-spot job instead"
+                f"{permutation_budget:,} allowed here: use a hot-spot job, fewer permutations or "
+                "fewer areas"
             )
         transform = opts.resolved_transform(method)
         w = area_weights(
@@ -653,6 +656,7 @@ def targeting(
     """Areas ranked for a campaign to the target segments (``demand.targeting_list``)."""
     classification = classification or default_classification(conn)
     unit = unit or service_unit(conn, service)
+    segments = list(dict.fromkeys(segments))
     portraits = segment_portraits(conn, classification)
     unknown = sorted(set(segments) - set(portraits["segment_code"]))
     if unknown:

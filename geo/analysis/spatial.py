@@ -253,9 +253,11 @@ def gi_star(y: Any, w: SpatialWeights, transform: str = "B") -> LocalResult:
     m = star_matrix(w, t)
     n = w.n
     total = values.sum()
-    g = (m @ values) / total
     mean = total / n
     variance_y = (values**2).sum() / n - mean**2
+    if total <= 0 or variance_y <= 1e-15 * mean**2 or (values < 0).any():
+        raise InvalidRequest("`y` is constant, negative or all zero: Getis-Ord G* is undefined")
+    g = (m @ values) / total
     card = np.asarray(m.sum(axis=1)).ravel()
     eg = card / n
     vg = card * (n - card) / (n - 1) / n**2 * variance_y / mean**2

@@ -138,3 +138,13 @@ def test_bad_inputs_name_the_field(data):
         gi_star(y[:-1], w)
     with pytest.raises(InvalidRequest, match="`k`"):
         knn_weights([0, 1], np.zeros((2, 2)), 5)
+
+
+def test_degenerate_values_are_refused_not_divided_by_zero(data):
+    _, w = data
+    with pytest.raises(InvalidRequest, match="constant"):
+        gi_star(np.ones(w.n), w)
+    with pytest.raises(InvalidRequest, match="constant"):
+        gi_star(np.zeros(w.n), w)
+    with pytest.raises(InvalidRequest, match="constant"):
+        local_moran(np.full(w.n, 2.0), w)
