@@ -200,3 +200,26 @@ def test_two_vans_over_two_days_and_h3_stops(conn) -> None:
     visited = [f["properties"]["stop_id"] for f in plan["stops"]["features"]]
     assert len(visited) == len(set(visited))  # no stop served twice
     assert plan["summary"]["stops_visited"] + plan["summary"]["stops_dropped"] == 12
+
+
+def test_expected_and_unmet_demand_agree_with_the_analysis_layer(conn) -> None:
+    from geo.analysis.hotspot_queries import demand_frame, resolve_analysis_geography
+
+    service = conn.execute(text("SELECT code FROM service WHERE code = 'bus_pass'")).scalar_one_or_none() or (
+        conn.execute(text("SELECT code FROM service ORDER BY code LIMIT 1")).scalar_one()
+    )
+    # Indirect standardisation: one segment's expected use, summed over areas, is its
+    # observed use (r_B * H_B = O_B).
+    observed = demand_points(conn, source="service_use", service=service, segments=["B"])
+    expected = demand_points(conn, source="expected", service=service, segments=["B"])
+    assert expected.weights.sum() == pytest.approx(observed.weights.sum(), rel=1e-9)
+    # Unmet demand is the analysis layer's, area by area.
+    unmet = demand_points(conn, source="unmet", service=service)
+    frame = demand_frame(conn, service, resolve_analysis_geography(conn, "oa")).set_index("area_code")[
+        "unmet"
+    ]
+    frame = frame[frame > 0]
+    assert sorted(unmet.codes) == sorted(frame.index)
+    assert np.allclose(unmet.weights, frame.reindex(unmet.codes).to_numpy())
+    plan = plan_sites(conn, p=1, demand_source="unmet", service=service, time_limit_s=20)
+    assert plan["summary"]["total_demand"] == pytest.approx(frame.sum(), rel=1e-6)
