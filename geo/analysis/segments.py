@@ -131,7 +131,9 @@ def segment_catalogue(
     out = []
     for seg in segments:
         code = seg["code"]
-        areas = tops.get(code, pd.DataFrame(columns=["area_code"]))
+        areas = tops.get(
+            code, pd.DataFrame(columns=["area_code", "households", "households_pct", "households_index"])
+        )
         areas = areas.assign(area_name=areas["area_code"].map(names))
         n = int(per_segment.get(code, 0))
         out.append(

@@ -287,3 +287,40 @@ def test_segments_catalogue(conn) -> None:
         table = service_propensity(conn, "asb_reports", CLASSIFICATION)["rows"].set_index("segment")
         assert services["asb_reports"]["index"] == table.loc[entry["code"], "index"]
         assert abs(sum(c["share_pct"] for c in entry["channel_use"]) - 100) <= 0.1
+
+
+def test_area_level_classification_works_end_to_end(conn) -> None:
+    """An OAC-style classification (one segment per output area) gives every OA's households its segment."""
+    conn.execute(
+        text(
+            "INSERT INTO classification (code, name, unit, area_level) VALUES ('oac_test', 'OAC test', 'area', 'oa')"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO segment (classification_code, code, name, sort_order) VALUES ('oac_test', '1', 'Odd', 0), ('oac_test', '2', 'Even', 1)"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO area_segment (area_code, classification_code, segment_code) "
+            "SELECT code, 'oac_test', CASE WHEN right(code, 1)::int % 2 = 1 THEN '1' ELSE '2' END FROM area WHERE level = 'oa'"
+        )
+    )
+    rows = service_propensity(conn, "asb_reports", "oac_test")["rows"].set_index("segment")
+    odd = conn.execute(
+        text("SELECT sum(households) FROM area WHERE level = 'oa' AND right(code, 1)::int % 2 = 1")
+    ).scalar()
+    assert rows.loc["1", "base"] == odd
+    assert (
+        rows.loc[TOTAL, "base"]
+        == conn.execute(text("SELECT sum(households) FROM area WHERE level = 'oa'")).scalar()
+    )
+    catalogue = segment_catalogue(conn, "oac_test")
+    assert [s["code"] for s in catalogue] == ["1", "2"] and catalogue[0]["households"] == odd
+    profile = area_profile(
+        conn,
+        conn.execute(text("SELECT code FROM area WHERE level = 'ward' ORDER BY code LIMIT 1")).scalar(),
+        "oac_test",
+    )
+    assert {s["segment"] for s in profile["segments"]} == {"1", "2"}
