@@ -140,7 +140,7 @@ def _nearest(cost: np.ndarray, open_idx: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def p_median_heuristic(
-    cost: np.ndarray, weights: np.ndarray, p: int, fixed: Indices = ()
+    cost: np.ndarray, weights: np.ndarray, p: int, fixed: Indices = (), *, start: Indices | None = None
 ) -> tuple[np.ndarray, float]:
     """Greedy add then Teitz-Bart swaps for the p-median problem.
 
@@ -154,6 +154,9 @@ def p_median_heuristic(
         Number of sites to open besides ``fixed``.
     fixed
         Candidate columns that are open whatever happens (today's offices).
+    start
+        Optional open set (``fixed`` plus ``p`` others) to start the swaps from instead
+        of the greedy one (used to polish a solution met by the Lagrangian bound).
 
     Returns
     -------
@@ -175,7 +178,11 @@ def p_median_heuristic(
     is_open = np.zeros(m, dtype=bool)
     is_open[fixed_arr] = True
     current = cost[:, fixed_arr].min(axis=1) if fixed_arr.size else np.full(n, np.inf)
-    for _ in range(p):
+    if start is not None:
+        is_open[np.asarray(start, dtype=int)] = True
+        if is_open.sum() != p + fixed_arr.size:
+            raise InvalidRequest("`start` must hold the fixed sites and p others")
+    for _ in range(p if start is None else 0):
         closed = np.flatnonzero(~is_open)
         totals = weights @ np.minimum(cost[:, closed], current[:, None])
         pick = closed[int(np.argmin(totals))]
@@ -628,7 +635,8 @@ def solve_p_median(
             cost, weights, p, fixed_arr, h_val, time_limit_s=max(0.05, 0.25 * time_limit_s)
         )
         if lag_val < best_val - _TOL * max(1.0, best_val):
-            best_open, best_val = lag_open, lag_val
+            # Greedy+swap stopped at a local optimum: polish the better set with swaps too.
+            best_open, best_val = p_median_heuristic(cost, weights, p, fixed_arr, start=lag_open)
         bound = lag_lb
         solver = "greedy+swap, Lagrangian bound"
         if best_val - bound <= MIP_REL_GAP * max(abs(best_val), _TOL):

@@ -161,3 +161,11 @@ def test_lagrangian_bound_never_exceeds_the_enumerated_optimum(seed: int) -> Non
         assert 1 in open_sites and len(open_sites) == 4
     # The bound is strong on these instances: within 5 % of the optimum (usually exact).
     assert lb >= 0.95 * opt
+
+
+def test_swaps_from_a_given_start_keep_fixed_sites_and_never_worsen() -> None:
+    cost, weights = _instance(2, n=40, m=10)
+    start = [0, 5, 9]
+    before = evaluate_sites(cost, weights, start)["objective"]
+    open_sites, value = p_median_heuristic(cost, weights, 2, fixed=[0], start=start)
+    assert 0 in open_sites and len(open_sites) == 3 and value <= before + 1e-9
