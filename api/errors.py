@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo import errors
@@ -126,4 +126,11 @@ async def _db_down_or_internal(request: Request, exc: Exception) -> JSONResponse
     # from the driver is our bug.
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return await _db_down(request, exc)
+    if isinstance(exc, DataError):
+        # Values are always bound parameters, so a DataError is a value the database cannot
+        # hold (a NUL character, a number out of range): the client's, answered without SQL.
+        log.warning("%s %s: the database refused a value: %s", request.method, request.url.path, exc.orig)
+        return problem(
+            422, "a value in the request cannot be stored or compared (a NUL character or out of range)"
+        )
     return _internal(request, exc)

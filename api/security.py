@@ -155,6 +155,10 @@ class RequestLimitMiddleware:
         if len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
             await _problem(send, 414, f"the query string is longer than {MAX_QUERY_BYTES:,} bytes")
             return
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
+            # PostgreSQL text cannot hold NUL, and no code, name or filter needs one
+            await _problem(send, 400, "the URL contains a NUL character")
+            return
         limit = self.limit_for(_header(scope, b"content-type"))
         declared = _header(scope, b"content-length")
         if declared is not None:

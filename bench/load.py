@@ -1,0 +1,522 @@
+"""Bounded load test on loopback: mixed tile / profile / hot-spot requests from N concurrent
+clients against a real uvicorn, while an ingest runs; optionally restart PostgreSQL mid-run.
+
+    DATABASE_URL=... .venv/bin/python bench/load.py --clients 50 --duration 30 [--restart]
+
+What it does:
+
+1. starts ``uvicorn api.main:app_factory`` (one worker) on a free 127.0.0.1 port against
+   DATABASE_URL, creates an officer key for the clients (revoked at the end);
+2. finds the tile, profile and hot-spot operations in the app's OpenAPI document and fills
+   their parameters with real codes from the database; warms a fixed set of tiles so the
+   tile mix measures the cached path;
+3. runs N asyncio clients (httpx) for ``--duration`` seconds, 60 % tiles, 25 % profiles,
+   15 % hot spots, plus ``/health`` as the in-run peer; meanwhile a thread ingests batches
+   of synthetic service events (``geo.ingest.ingest_frame``, committed one by one);
+4. with ``--restart``, restarts the cluster (``pg_ctlcluster --skip-systemctl-redirect 15
+   main restart``) a third of the way in, and records the window it took;
+5. prints requests/s, p50/p95/p99 and errors per kind (errors split into inside and outside
+   the restart window), the p95 ratio to the ``/health`` peer, and checks that every batch
+   committed before, during and after the restart is still there with all its rows; the
+   bench batches are deleted afterwards.
+
+Targets (issue 8, this 2-core machine): p95 < 100 ms for cached tiles and < 300 ms for
+profiles at 50 clients, no errors outside the restart window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from geo.auth import Role, create_key, revoke_key  # noqa: E402
+from geo.db import database_url_from_env, make_engine  # noqa: E402
+
+MIX = "tile=60,profile=25,hotspot=15"
+RESTART = ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "restart"]
+DEV_SALT = "wardwise-dev-salt-change-me"
+
+
+@dataclass
+class Sample:
+    kind: str
+    started: float
+    latency_s: float
+    status: int  # 0 for a transport error
+
+
+@dataclass
+class Targets:
+    tile_urls: list[str] = field(default_factory=list)
+    profile_urls: list[str] = field(default_factory=list)
+    hotspot_urls: list[str] = field(default_factory=list)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(database_url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "api.main:app_factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit(f"uvicorn exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+        time.sleep(0.3)
+    proc.terminate()
+    raise SystemExit("uvicorn did not become healthy within 60 s")
+
+
+# ----------------------------------------------------------------------------- targets
+
+
+def _tiles_over(bounds: tuple[float, float, float, float], zooms: range) -> list[tuple[int, int, int]]:
+    """Web-mercator tiles covering a lon/lat box (slippy-map formulas)."""
+    west, south, east, north = bounds
+
+    def tile(lon: float, lat: float, z: int) -> tuple[int, int]:
+        n = 2**z
+        x = int((lon + 180.0) / 360.0 * n)
+        y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+        return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
+
+    out = []
+    for z in zooms:
+        x0, y0 = tile(west, north, z)
+        x1, y1 = tile(east, south, z)
+        out += [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+    return out
+
+
+def _fill(path: str, op: dict[str, Any], values: dict[str, str]) -> str | None:
+    """Fill path and required query parameters by name; None if one cannot be filled."""
+    query = []
+    for p in op.get("parameters", []):
+        schema = p.get("schema", {})
+        options = schema.get("enum") or [
+            s.get("enum", [None])[0] for s in schema.get("anyOf", []) if "enum" in s
+        ]
+        name = p["name"]
+        value = next((v for k, v in values.items() if re.search(k, name)), None)
+        if value is None and options:
+            value = options[0]
+        if value is None and "default" in schema:
+            continue
+        if value is None:
+            if p.get("required"):
+                return None
+            continue
+        if p["in"] == "path":
+            path = path.replace(f"{{{name}}}", str(value))
+        elif p.get("required") or name in ("service", "service_code", "level"):
+            query.append(f"{name}={value}")
+    return path + ("?" + "&".join(query) if query else "")
+
+
+def discover(base: str, database_url: str, headers: dict[str, str]) -> Targets:
+    spec = httpx.get(f"{base}/openapi.json", timeout=10).json()
+    engine = make_engine(database_url, pool_size=1)
+    with engine.connect() as conn:
+        wards = conn.execute(text("SELECT code FROM area WHERE level = 'ward' ORDER BY code")).scalars().all()
+        services = conn.execute(text("SELECT code FROM service ORDER BY code")).scalars().all()
+        bounds = conn.execute(
+            text(
+                "SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM "
+                "(SELECT ST_Extent(ST_Transform(geom, 4326)) AS b FROM area WHERE level = 'district') s"
+            )
+        ).one()
+    engine.dispose()
+    targets = Targets()
+    rng = random.Random(7)
+    for path, item in spec["paths"].items():
+        op = item.get("get")
+        if op is None:
+            continue
+        op_id = op.get("operationId", "")
+        if re.search(r"\{z\}/\{x\}/\{y\}", path):
+            # the map page's layers: ward and OA outlines, plain and with a service's take-up
+            catalog = httpx.get(f"{base}/catalog", timeout=10).json()["layers"]
+            names = [layer["name"] for layer in catalog if layer["name"] in ("wards", "oas")]
+            for name in names:
+                for z, x, y in _tiles_over(tuple(bounds), range(12, 14)):
+                    url = path.replace("{layer}", name).replace("{z}", str(z)).replace("{x}", str(x))
+                    url = url.replace("{y}", str(y))
+                    targets.tile_urls.append(url)
+                    targets.tile_urls.append(f"{url}?service={services[0]}")
+        elif re.search(r"profile", op_id + path, re.I):
+            for _ in range(40):
+                url = _fill(
+                    path,
+                    op,
+                    {
+                        r"ward|area|code": rng.choice(wards),
+                        r"service": rng.choice(services),
+                        r"level": "ward",
+                        r"classification": "wardwise12",
+                    },
+                )
+                if url:
+                    targets.profile_urls.append(url)
+        elif re.search(r"hot.?spot", op_id + path, re.I):
+            for _ in range(10):
+                url = _fill(path, op, {r"service": rng.choice(services), r"level": "lsoa"})
+                if url:
+                    targets.hotspot_urls.append(url)
+    # Keep only the URLs that answer 200 (a bench of 4xx answers measures nothing).
+    with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+        for name in ("tile_urls", "profile_urls", "hotspot_urls"):
+            urls = sorted(set(getattr(targets, name)))
+            ok = [u for u in urls if client.get(u).status_code in (200, 204)]
+            setattr(targets, name, ok)
+    return targets
+
+
+# ----------------------------------------------------------------------------- ingest
+
+
+class Ingester(threading.Thread):
+    """Ingests batches of synthetic service events, one committed transaction each."""
+
+    def __init__(self, database_url: str, salt: str, rows: int, stop: threading.Event) -> None:
+        super().__init__(daemon=True)
+        self.database_url, self.salt, self.rows, self.stop = database_url, salt, rows, stop
+        self.committed: dict[int, int] = {}  # batch id -> rows loaded
+        self.failures: list[str] = []
+
+    def frame(self, conn: Any, seq: int) -> pd.DataFrame:
+        uprns = (
+            conn.execute(
+                text("SELECT uprn FROM address WHERE is_residential ORDER BY random() LIMIT :n"),
+                {"n": self.rows},
+            )
+            .scalars()
+            .all()
+        )
+        services = conn.execute(text("SELECT code FROM service WHERE unit = 'events'")).scalars().all()
+        rng = np.random.default_rng(seq)
+        days = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 365, len(uprns)), unit="D")
+        return pd.DataFrame(
+            {
+                "uprn": uprns,
+                "service_code": rng.choice(services, len(uprns)),
+                "event_date": days.strftime("%Y-%m-%d"),
+                "channel": rng.choice(["web", "phone"], len(uprns)),
+                "case_ref": [f"bench-{seq}-{i}-{time.time_ns()}" for i in range(len(uprns))],
+            }
+        )
+
+    def run(self) -> None:
+        from geo.ingest.batch import ingest_frame
+
+        engine = make_engine(self.database_url, pool_size=1)
+        mapping = {
+            "columns": {
+                "uprn": "uprn",
+                "service_code": "service_code",
+                "event_date": "event_date",
+                "channel": "channel",
+                "source_ref": "case_ref",
+            },
+            "constants": {"source_system": "bench"},
+        }
+        seq = 0
+        while not self.stop.is_set():
+            seq += 1
+            try:
+                with engine.begin() as conn:
+                    frame = self.frame(conn, seq)
+                    report = ingest_frame(
+                        conn,
+                        "events",
+                        frame,
+                        mapping,
+                        salt=self.salt,
+                        filename=f"bench-{seq}.csv",
+                        created_by="bench",
+                    )
+                    batch_id = int(report.batch_id)
+                    # counted inside the batch's own transaction: what the commit makes durable
+                    stored = conn.execute(
+                        text("SELECT count(*) FROM service_event WHERE batch_id = :b"), {"b": batch_id}
+                    ).scalar_one()
+                self.committed[batch_id] = int(stored)
+            except Exception as exc:  # noqa: BLE001 - a restart kills in-flight batches; that is expected
+                self.failures.append(f"{time.monotonic():.1f} {type(exc).__name__}: {str(exc)[:120]}")
+                time.sleep(0.5)
+        engine.dispose()
+
+
+# ----------------------------------------------------------------------------- clients
+
+
+async def client_loop(
+    client: httpx.AsyncClient,
+    targets: Targets,
+    until: float,
+    samples: list[Sample],
+    rng: random.Random,
+    mix: dict[str, float],
+    think_s: float,
+) -> None:
+    pools = {"tile": targets.tile_urls, "profile": targets.profile_urls, "hotspot": targets.hotspot_urls}
+    kinds = [k for k, w in mix.items() if pools[k] and w > 0]
+    weights = [mix[k] for k in kinds]
+    while time.monotonic() < until:
+        kind = rng.choices(kinds, weights)[0]
+        url = rng.choice(pools[kind])
+        start = time.monotonic()
+        try:
+            response = await client.get(url)
+            status = response.status_code
+        except httpx.HTTPError:
+            status = 0
+        samples.append(Sample(kind, start, time.monotonic() - start, status))
+        if think_s > 0:
+            # a person looks at the map between requests (exponential think time, mean think_s)
+            await asyncio.sleep(rng.expovariate(1.0 / think_s))
+
+
+async def health_peer(client: httpx.AsyncClient, until: float, samples: list[Sample]) -> None:
+    """The in-run peer: /health (one tiny query) five times a second through the same server."""
+    while time.monotonic() < until:
+        start = time.monotonic()
+        try:
+            status = (await client.get("/health")).status_code
+        except httpx.HTTPError:
+            status = 0
+        samples.append(Sample("health", start, time.monotonic() - start, status))
+        await asyncio.sleep(0.2)
+
+
+async def run_clients(
+    base: str,
+    headers: dict[str, str],
+    targets: Targets,
+    clients: int,
+    duration: float,
+    samples: list[Sample],
+    mix: dict[str, float],
+    think_s: float,
+) -> None:
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30, limits=limits) as client:
+        until = time.monotonic() + duration
+        await asyncio.gather(
+            health_peer(client, until, samples),
+            *(
+                client_loop(client, targets, until, samples, random.Random(i), mix, think_s)
+                for i in range(clients)
+            ),
+        )
+
+
+def restart_postgres(window: list[float], at: float) -> None:
+    time.sleep(max(0.0, at - time.monotonic()))
+    window.append(time.monotonic())
+    done = subprocess.run(RESTART, capture_output=True, text=True, check=False)
+    window.append(time.monotonic())
+    if done.returncode != 0:
+        print(f"restart failed: {done.stderr.strip()}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def report(
+    samples: list[Sample], duration: float, window: tuple[float, float] | None, grace_s: float
+) -> dict[str, Any]:
+    by_kind: dict[str, list[Sample]] = defaultdict(list)
+    for s in samples:
+        by_kind[s.kind].append(s)
+    print(
+        f"\n{'kind':<9}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+        f"{'errors':>8}{'in restart':>11}{'outside':>9}"
+    )
+    summary: dict[str, Any] = {}
+    for kind in ("tile", "profile", "hotspot", "health"):
+        rows = by_kind.get(kind, [])
+        if not rows:
+            continue
+        lat = np.array([s.latency_s for s in rows if s.status and s.status < 500]) * 1000
+        errors = [s for s in rows if not s.status or s.status >= 500]
+
+        def inside(s: Sample) -> bool:
+            return window is not None and window[0] - 0.5 <= s.started <= window[1] + grace_s
+
+        during = sum(1 for s in errors if inside(s))
+        p50, p95, p99 = (np.percentile(lat, q) if len(lat) else float("nan") for q in (50, 95, 99))
+        print(
+            f"{kind:<9}{len(rows):>9}{len(rows) / duration:>8.1f}{p50:>9.1f}{p95:>9.1f}{p99:>9.1f}"
+            f"{len(errors):>8}{during:>11}{len(errors) - during:>9}"
+        )
+        summary[kind] = {"n": len(rows), "p95": p95, "outside": len(errors) - during}
+    total = len(samples)
+    print(f"{'all':<9}{total:>9}{total / duration:>8.1f}")
+    return summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--restart", action="store_true", help="restart PostgreSQL a third of the way in")
+    parser.add_argument(
+        "--think", type=float, default=1.0, help="mean think time per client, s (0: flat out)"
+    )
+    parser.add_argument("--no-ingest", action="store_true")
+    parser.add_argument("--anonymous", action="store_true", help="clients send no key (public, suppressed)")
+    parser.add_argument("--mix", default=MIX, help=f"request mix in percent (default {MIX})")
+    parser.add_argument("--ingest-rows", type=int, default=5000)
+    parser.add_argument(
+        "--grace", type=float, default=5.0, help="seconds after the restart still counted in it"
+    )
+    args = parser.parse_args()
+    mix = {k: float(v) for k, v in (part.split("=") for part in args.mix.split(","))}
+
+    database_url = database_url_from_env()
+    salt = os.environ.get("WARDWISE_SECRET_SALT", DEV_SALT)
+    engine = make_engine(database_url, pool_size=1)
+    with engine.begin() as conn:
+        key = create_key(conn, Role.officer, "bench/load.py officer", salt)
+    headers = {} if args.anonymous else {"Authorization": f"Bearer {key}"}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_server(database_url, port)
+    stop = threading.Event()
+    ingester = Ingester(database_url, salt, args.ingest_rows, stop)
+    try:
+        targets = discover(base, database_url, headers)
+        print(
+            f"server {base} (1 uvicorn worker); {args.clients} clients for {args.duration:.0f} s; "
+            f"{len(targets.tile_urls)} tiles (warmed), {len(targets.profile_urls)} profile and "
+            f"{len(targets.hotspot_urls)} hot-spot URLs; think time {args.think:g} s; "
+            f"ingest {'off' if args.no_ingest else 'on'}; "
+            f"restart {'on' if args.restart else 'off'}"
+        )
+        if not (targets.tile_urls or targets.profile_urls or targets.hotspot_urls):
+            print("nothing to load: no tile/profile/hot-spot endpoint answered 200")
+            return 1
+        if not args.no_ingest:
+            ingester.start()
+        window: list[float] = []
+        restarter = None
+        start = time.monotonic()
+        if args.restart:
+            restarter = threading.Thread(
+                target=restart_postgres, args=(window, start + args.duration / 3), daemon=True
+            )
+            restarter.start()
+        samples: list[Sample] = []
+        asyncio.run(
+            run_clients(base, headers, targets, args.clients, args.duration, samples, mix, args.think)
+        )
+        stop.set()
+        if restarter:
+            restarter.join()
+        ingester.join(timeout=120) if ingester.is_alive() else None
+        span = (window[0], window[1]) if len(window) == 2 else None
+        if span:
+            print(
+                f"PostgreSQL restart: started at +{span[0] - start:.1f} s, took {span[1] - span[0]:.1f} s "
+                f"(errors within {args.grace:.0f} s after it count as in the window)"
+            )
+        summary = report(samples, args.duration, span, args.grace)
+        health = summary.get("health", {}).get("p95")
+        if health:
+            ratios = ", ".join(f"{k} {v['p95'] / health:.1f}x" for k, v in summary.items() if k != "health")
+            print(f"p95 relative to the /health peer ({health:.1f} ms): {ratios}")
+        ok = True
+        if "tile" in summary:
+            ok &= summary["tile"]["p95"] < 100
+            print(f"target cached tiles p95 < 100 ms: {'met' if summary['tile']['p95'] < 100 else 'MISSED'}")
+        if "profile" in summary:
+            ok &= summary["profile"]["p95"] < 300
+            print(f"target profiles p95 < 300 ms: {'met' if summary['profile']['p95'] < 300 else 'MISSED'}")
+        outside = sum(v["outside"] for v in summary.values())
+        print(f"errors outside the restart window: {outside}")
+        ok &= outside == 0
+        if not args.no_ingest:
+            print(
+                f"ingest: {len(ingester.committed)} batches committed "
+                f"({sum(ingester.committed.values()):,} rows), {len(ingester.failures)} failed (rolled back)"
+            )
+            for failure in ingester.failures[:3]:
+                print(f"  failed batch: {failure}")
+            with engine.connect() as conn:
+                lost = []
+                for batch_id, rows in ingester.committed.items():
+                    present = conn.execute(
+                        text("SELECT count(*) FROM service_event WHERE batch_id = :b"), {"b": batch_id}
+                    ).scalar_one()
+                    if present != rows:
+                        lost.append((batch_id, rows, present))
+            print(f"committed data after the run: {'all present' if not lost else f'LOST {lost}'}")
+            ok &= not lost
+        after = httpx.get(f"{base}/health", timeout=5)
+        print(f"server still the same process (pid {server.pid}) and healthy: {after.status_code == 200}")
+        return 0 if ok else 1
+    finally:
+        stop.set()
+        server.terminate()
+        server.wait(timeout=30)
+        with engine.begin() as conn:
+            revoke_key(conn, key.split("_")[1])
+            if ingester.committed:
+                conn.execute(
+                    text("DELETE FROM ingest_batch WHERE id = ANY(:ids)"), {"ids": list(ingester.committed)}
+                )
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
