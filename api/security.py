@@ -26,6 +26,8 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.audit import ExportAuditMiddleware
+
 log = logging.getLogger("wardwise.security")
 
 CONTENT_SECURITY_POLICY = (
@@ -187,8 +189,9 @@ class RequestLimitMiddleware:
 
 
 def install_security(app: Any, max_request_bytes: int, max_upload_bytes: int) -> None:
-    """Add the limits (inner) and the headers (outer, so error answers get them too) to ``app``."""
+    """Add the limits (inner), export auditing, and the headers (outer, so error answers get them too)."""
     app.add_middleware(
         RequestLimitMiddleware, max_request_bytes=max_request_bytes, max_upload_bytes=max_upload_bytes
     )
+    app.add_middleware(ExportAuditMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -10,7 +10,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from sqlalchemy import Engine
 
 from geo.auth import CLI, Role, issue_key, list_keys, revoke_key, revoke_keys_named
 from geo.db import check_database, database_url_from_env, make_engine
@@ -35,14 +39,23 @@ def secret_salt_from_env() -> str:
     return salt
 
 
+@contextmanager
+def _engine() -> Iterator[Engine]:
+    """A one-connection engine on DATABASE_URL, disposed however the command ends."""
+    engine = make_engine(database_url_from_env(), pool_size=1)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def cmd_keys_create(args: argparse.Namespace) -> int:
     """Create a key and print it (stdout: the key alone, so scripts can capture it)."""
-    engine = make_engine(database_url_from_env(), pool_size=1)
-    check_database(engine)
-    with engine.begin() as conn:
-        replaced = revoke_keys_named(conn, args.name, by=CLI) if args.replace else []
-        new = issue_key(conn, Role.parse(args.role), args.name, secret_salt_from_env(), by=CLI)
-    engine.dispose()
+    with _engine() as engine:
+        check_database(engine)
+        with engine.begin() as conn:
+            replaced = revoke_keys_named(conn, args.name, by=CLI) if args.replace else []
+            new = issue_key(conn, Role.parse(args.role), args.name, secret_salt_from_env(), by=CLI)
     for prefix in replaced:
         print(f"revoked the earlier key {prefix} named {args.name!r}", file=sys.stderr)
     print(
@@ -56,10 +69,8 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 
 def cmd_keys_list(args: argparse.Namespace) -> int:
     """Print every key (never a secret)."""
-    engine = make_engine(database_url_from_env(), pool_size=1)
-    with engine.connect() as conn:
+    with _engine() as engine, engine.connect() as conn:
         keys = list_keys(conn, include_revoked=args.all)
-    engine.dispose()
     print(f"{'prefix':<13} {'role':<8} {'state':<8} {'created':<17} {'last used':<17} name")
     for k in keys:
         used = k.last_used_at.strftime("%Y-%m-%d %H:%M") if k.last_used_at else "never"
@@ -70,10 +81,8 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
     """Revoke a key by its prefix."""
-    engine = make_engine(database_url_from_env(), pool_size=1)
-    with engine.begin() as conn:
+    with _engine() as engine, engine.begin() as conn:
         info = revoke_key(conn, args.prefix, by=CLI)
-    engine.dispose()
     print(f"revoked {info.prefix} ({info.role.name}, {info.name!r})", file=sys.stderr)
     return 0
 

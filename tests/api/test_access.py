@@ -264,3 +264,40 @@ def test_cli_creates_lists_and_revokes_keys(
     assert main(["keys", "revoke", replacement.split("_")[1]]) == 0
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {replacement}"}).status_code == 401
     assert main(["keys", "revoke", "ffffffffffff"]) == 1
+
+
+def test_downloads_are_audited_with_who_and_what(
+    client: Any, engine: Any, auth_headers: dict[Role, dict[str, str]]
+) -> None:
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        service = conn.execute(text("SELECT code FROM service ORDER BY code LIMIT 1")).scalar_one()
+    officer = auth_headers[Role.officer]
+    downloads = []
+    for path, item in _spec()["paths"].items():
+        op = item.get("get", {})
+        formats = [p for p in op.get("parameters", []) if p["name"] == "format"]
+        required = {p["name"] for p in op.get("parameters", []) if p.get("required")}
+        if formats and "csv" in str(formats[0].get("schema")) and required <= {"service"}:
+            downloads.append(path.replace("{service}", service))
+    assert downloads, "no CSV download found in the OpenAPI document"
+    answer = next(
+        (
+            a
+            for a in (client.get(u, params={"format": "csv"}, headers=officer) for u in downloads)
+            if a.status_code == 200
+        ),
+        None,
+    )
+    assert answer is not None, f"none of {downloads} answered 200"
+    assert "attachment" in answer.headers["content-disposition"]
+    path = answer.request.url.path
+    audit = client.get(
+        "/api/v1/admin/audit", params={"action": "export"}, headers=auth_headers[Role.admin]
+    ).json()
+    officer_prefix = officer["Authorization"].split("_")[1]
+    mine = [e for e in audit["entries"] if e["target"] == path and e["actor"] == officer_prefix]
+    assert mine, f"no export entry for {path}: {audit['entries'][:3]}"
+    assert mine[0]["action"] == "export.csv" and mine[0]["role"] == "officer"
+    assert "format=csv" in mine[0]["detail"]["query"]
