@@ -42,7 +42,8 @@ def cmd_db_downgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_load(args: argparse.Namespace) -> int:
-    """Generate the demo borough and load it (idempotent)."""
+    """Generate the demo borough and load it (idempotent), then refresh the profiling aggregates."""
+    from geo.analysis.aggregates import refresh_aggregates
     from geo.demo import load_demo
 
     engine = make_engine(database_url_from_env(), pool_size=1)
@@ -51,8 +52,12 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
         f"loading the demo borough: {args.households:,} households, seed {args.seed}",
         file=sys.stderr,
     )
+    progress = _progress_printer()
     with engine.begin() as conn:
-        counts = load_demo(conn, households=args.households, seed=args.seed, progress=_progress_printer())
+        counts = load_demo(conn, households=args.households, seed=args.seed, progress=progress)
+        # Fresh per-OA aggregates make propensity tables and matrices fast (issue 4).
+        refresh_aggregates(conn)
+        progress("refreshed the profiling aggregates")
     for table, n in counts.items():
         print(f"  {table:<22} {n:>10,}", file=sys.stderr)
     engine.dispose()
