@@ -301,3 +301,80 @@ def test_downloads_are_audited_with_who_and_what(
     assert mine, f"no export entry for {path}: {audit['entries'][:3]}"
     assert mine[0]["action"] == "export.csv" and mine[0]["role"] == "officer"
     assert "format=csv" in mine[0]["detail"]["query"]
+
+
+#: JSON keys and CSV columns that hold counts of people, households or events.
+COUNT_KEY = re.compile(
+    r"(count|users|events|households|target|observed|respondents|responses|people|cases)$|^n$", re.I
+)
+
+
+def _small_counts(value: Any, threshold: int, where: str = "") -> list[str]:
+    """Every count-named integer in 1..threshold in a JSON document, with its path."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{where}.{key}"
+            is_count = COUNT_KEY.search(str(key)) and isinstance(item, int) and not isinstance(item, bool)
+            if is_count and 1 <= item <= threshold:
+                found.append(f"{here}={item}")
+            found += _small_counts(item, threshold, here)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += _small_counts(item, threshold, f"{where}[{i}]")
+    return found
+
+
+def _probe_public_gets(
+    client: Any, engine: Any, threshold: int, headers: dict[str, str]
+) -> tuple[list[str], list[str]]:
+    """Ask every public GET (at output-area level where it can be, as JSON and CSV); return
+    (what was checked, small counts seen)."""
+    import csv
+    import io
+
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        service = conn.execute(
+            text("SELECT service_code FROM service_event GROUP BY 1 ORDER BY count(*) LIMIT 1")
+        ).scalar_one()
+    fill = {"service": service, "level": "oa", "classification": "wardwise12", "by": "segment"}
+    checked, leaks = [], []
+    for path, item in _spec()["paths"].items():
+        op = item.get("get")
+        if not op or op.get(ROLE_EXTENSION) != "public" or "{z}" in path:
+            continue
+        params = {p["name"]: p for p in op.get("parameters", [])}
+        if any(p.get("required") and name not in fill for name, p in params.items()):
+            continue
+        url = re.sub(r"\{(\w+)\}", lambda m: fill[m.group(1)], path)
+        query = {k: v for k, v in fill.items() if k in params and params[k]["in"] == "query"}
+        for fmt in ("json", "csv") if "format" in params else ("json",):
+            answer = client.get(
+                url, params={**query, **({"format": fmt} if fmt == "csv" else {})}, headers=headers
+            )
+            if answer.status_code != 200:
+                continue
+            checked.append(f"{path} {fmt}")
+            if fmt == "csv":
+                rows = list(csv.DictReader(io.StringIO(answer.text)))
+                for r, row in enumerate(rows):
+                    for col, cell in row.items():
+                        if col and COUNT_KEY.search(col) and cell.isdigit() and 1 <= int(cell) <= threshold:
+                            leaks.append(f"{path} csv row {r} {col}={cell}")
+            elif "json" in answer.headers.get("content-type", ""):
+                leaks += [f"{path} {leak}" for leak in _small_counts(answer.json(), threshold)]
+    return checked, leaks
+
+
+def test_public_answers_show_no_small_counts(
+    client: Any, engine: Any, settings: Any, auth_headers: dict[Role, dict[str, str]]
+) -> None:
+    threshold = settings.suppression_threshold
+    checked, leaks = _probe_public_gets(client, engine, threshold, {})
+    assert len(checked) >= 5, f"too few public answers to check: {checked}"
+    assert not leaks, f"small counts shown to the public ({len(leaks)}): {leaks[:15]}"
+    # the probe can see small counts: officers get them, unsuppressed, from the same answers
+    _, officer_sees = _probe_public_gets(client, engine, threshold, auth_headers[Role.officer])
+    assert officer_sees, f"the probe found no small count even for an officer in {checked}"
