@@ -325,3 +325,44 @@ def test_area_level_classification_works_end_to_end(conn) -> None:
         "oac_test",
     )
     assert {s["segment"] for s in profile["segments"]} == {"1", "2"}
+
+
+def test_custom_area_set_propensity_matrix_and_profile(conn) -> None:
+    """A custom area (here: a copy of one ward's OAs) works wherever a level does."""
+    ward = conn.execute(
+        text("SELECT code, households FROM area WHERE level = 'ward' ORDER BY code LIMIT 1")
+    ).one()
+    conn.execute(text("INSERT INTO area_set (code, name, kind) VALUES ('patch_test', 'Patches', 'custom')"))
+    conn.execute(
+        text(
+            "INSERT INTO area (code, name, level, set_code, district_code, households, geom, geom_3857) "
+            "SELECT 'ZC_PATCH1', 'Patch one', 'custom', 'patch_test', district_code, households, geom, geom_3857 "
+            "FROM area WHERE code = :w"
+        ),
+        {"w": ward.code},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO area_membership (oa_code, area_code, level, set_code) "
+            "SELECT oa_code, 'ZC_PATCH1', 'custom', 'patch_test' FROM area_membership WHERE area_code = :w"
+        ),
+        {"w": ward.code},
+    )
+    rows = service_propensity(conn, "asb_reports", CLASSIFICATION, ServiceFilter(area_set="patch_test"))[
+        "rows"
+    ]
+    assert rows.iloc[-1]["base"] == ward.households
+    matrix = service_matrix(conn, "patch_test", CLASSIFICATION, "asb_reports")
+    assert matrix["level"] == "patch_test" and [a["code"] for a in matrix["areas"]] == ["ZC_PATCH1"]
+    ward_matrix = service_matrix(conn, "ward", CLASSIFICATION, "asb_reports")["cells"]
+    ward_total = ward_matrix[(ward_matrix.area_code == ward.code) & (ward_matrix.segment == TOTAL)].iloc[0]
+    patch_total = matrix["cells"][
+        (matrix["cells"].area_code == "ZC_PATCH1") & (matrix["cells"].segment == TOTAL)
+    ].iloc[0]
+    assert patch_total.target == ward_total.target
+    profile = area_profile(conn, "ZC_PATCH1", CLASSIFICATION)
+    assert profile["area"]["level"] == "custom" and profile["parent"] is None
+    assert sum(s["households"] for s in profile["segments"]) == ward.households
+    assert "custom area" in profile["pen_portrait"]
+    with pytest.raises(InvalidRequest, match="area_set"):
+        service_propensity(conn, "asb_reports", CLASSIFICATION, ServiceFilter(area_set="ward"))
