@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session
 from api.settings import Settings
 
 
-def get_app_settings(request: Request) -> Settings:
-    """The settings the app was created with."""
+async def get_app_settings(request: Request) -> Settings:
+    """The settings the app was created with (async: no threadpool hop for an attribute read)."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_engine(request: Request) -> Engine:
-    """The app's engine (created in lifespan)."""
+async def get_engine(request: Request) -> Engine:
+    """The app's engine (created in lifespan; async: no threadpool hop for an attribute read)."""
     engine: Engine = request.app.state.engine
     return engine
 

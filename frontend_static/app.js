@@ -118,27 +118,51 @@
     return t === null ? NO_DATA : [...ramp(spec.palette, t), 200];
   }
 
+  // The colour domain grows with every tile that loads (and resets when the layer, service
+  // or measure changes), so it never shrinks to one tile's values and every tile is
+  // coloured on the same scale.
+  function noteValues(features) {
+    let changed = false;
+    for (const f of features || []) {
+      const v = f.properties && f.properties[state.measure];
+      if (typeof v !== "number" || !Number.isFinite(v)) continue;
+      if (!state.domain) {
+        state.domain = [v, v];
+        changed = true;
+      } else if (v < state.domain[0]) {
+        state.domain = [v, state.domain[1]];
+        changed = true;
+      } else if (v > state.domain[1]) {
+        state.domain = [state.domain[0], v];
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  function scheduleRender() {
+    // Tile callbacks run inside deck's layer update, where setProps({layers}) is deferred
+    // and then dropped: re-render on the next task instead, once per burst of tiles.
+    if (state.pending) return;
+    state.pending = true;
+    setTimeout(() => {
+      state.pending = false;
+      render();
+      renderLegend();
+    }, 0);
+  }
+
+  function onTileLoad(tile) {
+    if (!state.marks.tile) state.marks.tile = performance.now() - state.started;
+    if (noteValues(tile.content)) scheduleRender();
+  }
+
   function updateDomain(tiles) {
     const first = !state.firstTilesMs;
     if (first) state.firstTilesMs = performance.now() - state.started;
-    const values = [];
-    for (const tile of tiles || []) {
-      for (const f of tile.content || []) {
-        const v = f.properties && f.properties[state.measure];
-        if (typeof v === "number" && Number.isFinite(v)) values.push(v);
-      }
-    }
-    const domain = values.length ? [Math.min(...values), Math.max(...values)] : null;
-    const same = JSON.stringify(domain) === JSON.stringify(state.domain);
-    state.domain = domain;
-    if (!same || first) {
-      // onViewportLoad runs inside deck's layer update, where setProps({layers}) is
-      // deferred and then dropped: re-render on the next task instead.
-      setTimeout(() => {
-        render();
-        renderLegend();
-      }, 0);
-    }
+    let changed = false;
+    for (const tile of tiles || []) changed = noteValues(tile.content) || changed;
+    if (changed || first) scheduleRender();
   }
 
   function renderLegend() {
@@ -207,17 +231,84 @@
       getFillColor: fillColor,
       updateTriggers: { getFillColor: triggers },
       onViewportLoad: updateDomain,
-      onTileLoad: (tile) => {
-        if (!state.marks.tile) state.marks.tile = performance.now() - state.started;
-        (state.marks.tiles = state.marks.tiles || []).push([tile.id, Math.round(performance.now() - state.started)]);
-      },
+      onTileLoad,
       loadOptions: loadOptions(base[areaName].props.loadOptions),
       highlightedFeatureId: areaName === "areas" ? state.selected : null,
       highlightColor: state.selected ? [255, 255, 0, 160] : [255, 255, 255, 90],
     });
     layers.push(choropleth);
     layers.push(base.sites.clone({ visible: overlays && state.overlays.sites, loadOptions: loadOptions(base.sites.props.loadOptions) }));
+    if (base.planning) {
+      layers.push(base.planning.clone({
+        data: state.plan || { type: "FeatureCollection", features: [] },
+        visible: Boolean(state.plan),
+        getFillColor: (f) => (f.properties.role === "catchment" ? [...colourFor(f.properties.site_id), 45]
+          : f.properties.role === "site" ? [213, 94, 0, 255] : [0, 114, 178, 255]),
+        getLineColor: (f) => (f.properties.role === "catchment" ? [...colourFor(f.properties.site_id), 220]
+          : f.properties.role === "route" ? [0, 114, 178, 230] : [0, 0, 0, 255]),
+        getLineWidth: (f) => (f.properties.role === "route" ? 4 : 1.5),
+        updateTriggers: { getFillColor: state.planVersion, getLineColor: state.planVersion },
+      }));
+    }
     state.deck.setProps({ layers });
+  }
+
+  // ------------------------------------------------------------------ planning (issue 7)
+
+  const OKABE_ITO = [[230, 159, 0], [86, 180, 233], [0, 158, 115], [240, 228, 66], [0, 114, 178], [213, 94, 0], [204, 121, 167]];
+
+  function colourFor(id) {
+    const n = Number.parseInt(String(id).replace(/\D/g, ""), 10) || 0;
+    return OKABE_ITO[n % OKABE_ITO.length];
+  }
+
+  function tagged(collection, role) {
+    return ((collection && collection.features) || []).map((f) => ({ ...f, properties: { ...(f.properties || {}), role } }));
+  }
+
+  async function postJSON(url, body) {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json", ...authHeaders() },
+      body: JSON.stringify(body),
+    });
+    const payload = await response.json();
+    if (!response.ok) throw new Error(typeof payload.detail === "string" ? payload.detail : JSON.stringify(payload.detail));
+    return payload;
+  }
+
+  function showPlan(features, summary) {
+    state.plan = { type: "FeatureCollection", features };
+    state.planVersion = (state.planVersion || 0) + 1;
+    $("plan-summary").textContent = summary;
+    render();
+  }
+
+  async function planSites() {
+    const p = Math.max(1, Math.min(10, Number($("plan-p").value) || 2));
+    $("plan-summary").textContent = "Solving…";
+    try {
+      const demand = state.service ? { source: "unmet", service: state.service } : { source: "households" };
+      const plan = await postJSON("/api/v1/planning/sites", { p, demand, time_limit_s: 10 });
+      const catchments = tagged(plan.catchments, "catchment");
+      for (const f of catchments) f.properties.site_id = f.properties.site_id ?? f.properties.id;
+      showPlan([...catchments, ...tagged(plan.sites, "site")],
+        `${plan.sites.features.length} sites shown with their catchments (${plan.summary.objective || "p-median"}).`);
+    } catch (error) {
+      $("plan-summary").textContent = `No plan: ${error.message}`;
+    }
+  }
+
+  async function planRoute() {
+    $("plan-summary").textContent = "Planning a route…";
+    try {
+      const plan = await postJSON("/api/v1/planning/routes", { max_stops: 8, time_limit_s: 2 });
+      const s = plan.summary;
+      showPlan([...tagged(plan.routes, "route"), ...tagged(plan.stops, "stop")],
+        `${s.stops_visited} stops, ${s.total_distance_km.toFixed(1)} km, ${Math.round(s.total_duration_min)} min.`);
+    } catch (error) {
+      $("plan-summary").textContent = `No route: ${error.message}`;
+    }
   }
 
   // ------------------------------------------------------------------ tooltips and clicks
@@ -225,6 +316,10 @@
   function tooltip(info) {
     if (!info || !info.object || !info.layer) return null;
     const p = info.object.properties || {};
+    if (info.layer.id === "planning") {
+      const name = p.name || p.site_name || p.label || p.role;
+      return { text: `${p.role}: ${name}` };
+    }
     if (info.layer.id === "sites") {
       return { text: `${p.name}\n${p.kind}${p.is_existing ? " (existing office)" : " (candidate)"}` };
     }
@@ -501,6 +596,13 @@
       if (key) signIn(key);
     });
     $("signout-button").addEventListener("click", signOut);
+    $("plan-sites").addEventListener("click", planSites);
+    $("plan-route").addEventListener("click", planRoute);
+    $("plan-clear").addEventListener("click", () => {
+      state.plan = null;
+      $("plan-summary").textContent = "";
+      render();
+    });
     showSignedIn();
   }
 
@@ -578,6 +680,7 @@
 
   function showSignedIn() {
     const signedIn = Boolean(sessionStorage.getItem(KEY_STORAGE));
+    $("planning").hidden = !(signedIn && hasPath("/api/v1/planning/sites"));
     $("api-key").hidden = signedIn;
     $("signin-button").hidden = signedIn;
     $("signout-button").hidden = !signedIn;

@@ -160,11 +160,29 @@ def build_deck(version: int, centre: list[float], bounds: list[float]) -> pdk.De
         line_width_min_pixels=1.5,
         pickable=True,
     )
+    # Planning answers (issue 7: sites with catchments, van routes with stops) are drawn
+    # here when an officer asks for one; the page fills in the data.
+    planning = pdk.Layer(
+        "GeoJsonLayer",
+        id="planning",
+        data={"type": "FeatureCollection", "features": []},
+        visible=False,
+        filled=True,
+        stroked=True,
+        get_fill_color=[0, 0, 0, 0],
+        get_line_color=[0, 0, 0, 255],
+        line_width_units=pdk.types.String("pixels"),
+        get_line_width=2,
+        point_type=pdk.types.String("circle"),
+        point_radius_units=pdk.types.String("pixels"),
+        get_point_radius=7,
+        pickable=True,
+    )
     view = pdk.ViewState(
         longitude=centre[0], latitude=centre[1], zoom=fit_zoom(bounds), min_zoom=8, max_zoom=18
     )
     return pdk.Deck(
-        layers=[roads, areas, hexes, sites],
+        layers=[roads, areas, hexes, sites, planning],
         initial_view_state=view,
         views=[pdk.View("MapView", controller=True)],
         map_provider=None,

@@ -16,19 +16,24 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import make_url
 
 from geo.db import load_sql
 from geo.disclosure import suppressed_label
 from geo.errors import InvalidTileAddress, UnknownLayer
+
+log = logging.getLogger(__name__)
 
 #: Half the circumference of the web-mercator world, metres (EPSG:3857 bounds).
 MERCATOR_HALF = 20037508.342789244
@@ -638,8 +643,64 @@ def tile_etag(key: Sequence[Any]) -> str:
     return f'"{digest}"'
 
 
-def fetch_tile(
-    conn: Connection,
+class DataVersionWatcher:
+    """Keeps the data version in memory by LISTENing to ``wardwise_data_version``.
+
+    A trigger on ``data_version`` NOTIFYs at commit (migration 0004), so a warm tile can
+    be answered from the cache without a database round trip: the watcher re-reads the
+    version when told, on its own connection. LISTEN comes before the first read, so no
+    change is missed; until the watcher is listening (or after its connection drops, until
+    it reconnects) :meth:`current` is None and callers read the version themselves.
+    """
+
+    CHANNEL = "wardwise_data_version"
+
+    def __init__(self, database_url: str, *, poll_s: float = 1.0) -> None:
+        self._url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._poll_s = poll_s
+        self._version: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tile-data-version", daemon=True)
+
+    def start(self) -> DataVersionWatcher:
+        """Start listening in a daemon thread; returns self."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening (the thread ends within ``poll_s``)."""
+        self._stop.set()
+        self._thread.join(self._poll_s * 3)
+
+    def current(self) -> int | None:
+        """The data version, or None while not listening."""
+        return self._version
+
+    def _run(self) -> None:
+        import psycopg
+
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as pg:
+                    pg.execute(f"LISTEN {self.CHANNEL}")
+                    self._version = self._read(pg)
+                    while not self._stop.is_set():
+                        changed = any(True for _ in pg.notifies(timeout=self._poll_s, stop_after=1))
+                        if changed:
+                            self._version = self._read(pg)
+            except Exception:  # noqa: BLE001 - any failure: fall back to per-request reads, retry
+                log.warning("tile data-version watcher lost its connection; retrying", exc_info=True)
+                self._version = None
+                self._stop.wait(self._poll_s)
+        self._version = None
+
+    @staticmethod
+    def _read(pg: Any) -> int:
+        row = pg.execute("SELECT coalesce(sum(version), 0) FROM data_version").fetchone()
+        return int(row[0]) if row else 0
+
+
+def cached_tile(
     cache: TileCache,
     layer: str,
     z: int | str,
@@ -649,26 +710,76 @@ def fetch_tile(
     config: TileConfig,
     *,
     if_none_match: str | None = None,
-) -> Tile:
-    """Return a tile from the cache or PostGIS; a matching ``If-None-Match`` skips rendering.
+    watcher: DataVersionWatcher | None = None,
+) -> Tile | None:
+    """The tile if it can be answered from memory alone (cached, or not modified), else None.
 
-    The key includes the data version, read once per request (one indexed row read), so
-    writes to the data invalidate every cached tile at once and old ETags stop matching.
+    Needs a listening ``watcher`` (the data version without a database read) and a fixed
+    layer; it touches no database, so an async endpoint can call it on the event loop and
+    leave :func:`fetch_tile` for the threadpool.
     """
-    spec = get_layer(conn, layer)
+    version = watcher.current() if watcher is not None else None
+    spec = STATIC_LAYERS.get(layer)
+    if version is None or spec is None:
+        return None
     zi, xi, yi = tile_address(z, x, y)
-    service = params.service if spec.takes_service else None
-    params = TileParams(service=service, threshold=params.threshold)
-    version = data_version(conn)
-    key = (spec.name, spec.set_code, zi, xi, yi, params.key(), config, version)
+    key = (spec.name, zi, xi, yi, _key_params(spec, params).key(), config, version)
     etag = tile_etag(key)
     if if_none_match and etag in {t.strip() for t in if_none_match.split(",")}:
         return Tile(None, etag, version, not_modified=True)
     found, body = cache.get(key)
-    if not found:
-        raw = render_tile(conn, spec, zi, xi, yi, params, config, version=version)
-        body = gzip.compress(raw, compresslevel=6, mtime=0) if raw else None
-        cache.put(key, body)
+    return Tile(body, etag, version) if found else None
+
+
+def _key_params(spec: TileLayer, params: TileParams) -> TileParams:
+    """The parameters the layer's content depends on (``service`` only where it is used)."""
+    return TileParams(service=params.service if spec.takes_service else None, threshold=params.threshold)
+
+
+def fetch_tile(
+    bind: Engine | Connection,
+    cache: TileCache,
+    layer: str,
+    z: int | str,
+    x: int | str,
+    y: int | str,
+    params: TileParams,
+    config: TileConfig,
+    *,
+    if_none_match: str | None = None,
+    watcher: DataVersionWatcher | None = None,
+) -> Tile:
+    """Return a tile from the cache or PostGIS; a matching ``If-None-Match`` skips rendering.
+
+    The key includes the data version, so writes to the data invalidate every cached tile
+    at once and old ETags stop matching. With a listening ``watcher`` a warm tile needs no
+    database connection at all; otherwise the version is one indexed read. The layer and
+    service are checked against the database only when the tile is rendered, so only valid
+    keys ever reach the cache.
+    """
+    zi, xi, yi = tile_address(z, x, y)
+    version = watcher.current() if watcher is not None else None
+    with ExitStack() as stack:
+        opened: list[Connection] = []
+
+        def connection() -> Connection:
+            if not opened:
+                opened.append(bind if isinstance(bind, Connection) else stack.enter_context(bind.connect()))
+            return opened[0]
+
+        if version is None:
+            version = data_version(connection())
+        spec = STATIC_LAYERS.get(layer) or get_layer(connection(), layer)
+        params = _key_params(spec, params)
+        key = (spec.name, zi, xi, yi, params.key(), config, version)
+        etag = tile_etag(key)
+        if if_none_match and etag in {t.strip() for t in if_none_match.split(",")}:
+            return Tile(None, etag, version, not_modified=True)
+        found, body = cache.get(key)
+        if not found:
+            raw = render_tile(connection(), spec, zi, xi, yi, params, config, version=version)
+            body = gzip.compress(raw, compresslevel=6, mtime=0) if raw else None
+            cache.put(key, body)
     return Tile(body, etag, version)
 
 

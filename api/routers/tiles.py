@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import gzip
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from api.auth import ViewerDep
-from api.deps import ConnDep, SettingsDep
+from api.deps import ConnDep, EngineDep, SettingsDep
 from api.schemas.tiles import Catalog, TileJson
 from api.settings import Settings
 from geo.auth import Role, Viewer
-from geo.tiles import TileCache, TileConfig, TileParams, catalog, fetch_tile, tilejson
+from geo.tiles import (
+    DataVersionWatcher,
+    TileCache,
+    TileConfig,
+    TileParams,
+    cached_tile,
+    catalog,
+    fetch_tile,
+    tilejson,
+)
 
 router = APIRouter(tags=["tiles"])
 
@@ -40,6 +51,14 @@ def _tile_cache(request: Request, settings: Settings) -> TileCache:
     return cache
 
 
+def _version_watcher(request: Request, settings: Settings) -> DataVersionWatcher:
+    """The app's data-version watcher (LISTEN/NOTIFY), started on first use."""
+    watcher: DataVersionWatcher | None = getattr(request.app.state, "tile_version_watcher", None)
+    if watcher is None:
+        watcher = request.app.state.tile_version_watcher = DataVersionWatcher(settings.database_url).start()
+    return watcher
+
+
 def _tile_config(settings: Settings) -> TileConfig:
     return TileConfig(
         extent=settings.tile_extent, buffer=settings.tile_buffer, max_features=settings.tile_max_features
@@ -63,9 +82,9 @@ def _threshold(viewer: Viewer, settings: Settings) -> int:
         404: {"description": "Unknown layer or service"},
     },
 )
-def get_tile(
+async def get_tile(
     request: Request,
-    conn: ConnDep,
+    engine: EngineDep,
     settings: SettingsDep,
     viewer: ViewerDep,
     layer: Annotated[str, LAYER],
@@ -78,17 +97,29 @@ def get_tile(
     accept_encoding: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Return one vector tile of a layer, gzip-compressed, with ETag and Cache-Control."""
-    tile = fetch_tile(
-        conn,
-        _tile_cache(request, settings),
-        layer,
-        z,
-        x,
-        y,
-        TileParams(service=service, threshold=_threshold(viewer, settings)),
-        _tile_config(settings),
-        if_none_match=if_none_match,
-    )
+    # Async so a cached tile is answered on the event loop with no threadpool hop; only a
+    # miss (database work) goes to the threadpool.
+    cache = _tile_cache(request, settings)
+    params = TileParams(service=service, threshold=_threshold(viewer, settings))
+    config = _tile_config(settings)
+    watcher = _version_watcher(request, settings)
+    tile = cached_tile(cache, layer, z, x, y, params, config, if_none_match=if_none_match, watcher=watcher)
+    if tile is None:
+        tile = await run_in_threadpool(
+            partial(
+                fetch_tile,
+                engine,
+                cache,
+                layer,
+                z,
+                x,
+                y,
+                params,
+                config,
+                if_none_match=if_none_match,
+                watcher=watcher,
+            )
+        )
     headers = {
         "ETag": tile.etag,
         "Cache-Control": PUBLIC_CACHE if viewer.role is Role.public else PRIVATE_CACHE,

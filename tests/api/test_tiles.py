@@ -155,9 +155,11 @@ def test_deck_json_is_local_only_and_built_by_pydeck(client) -> None:
     assert r.status_code == 200
     body = r.json()
     layers = {layer["id"]: layer for layer in body["deck"]["layers"]}
-    assert {"roads", "areas", "h3", "sites"} <= set(layers)
-    assert all(layer["@@type"] == "MVTLayer" for layer in layers.values())
-    assert all(layer["loadOptions"]["mvt"]["workerUrl"] == body["worker_url"] for layer in layers.values())
+    assert {"roads", "areas", "h3", "sites", "planning"} <= set(layers)
+    tiled = [layer for layer in layers.values() if layer["@@type"] == "MVTLayer"]
+    assert {layer["id"] for layer in tiled} == {"roads", "areas", "h3", "sites"}
+    assert all(layer["loadOptions"]["mvt"]["workerUrl"] == body["worker_url"] for layer in tiled)
+    assert layers["planning"]["@@type"] == "GeoJsonLayer"
     assert "://" not in r.text  # every URL is on this origin
     assert client.get(body["worker_url"]).status_code == 200
     assert {s["code"] for s in body["services"]}

@@ -159,7 +159,7 @@ def _wait_tiles(page: Any) -> None:
         page,
         "() => { const d = window.wardwise.deck; if (!d || !d.layerManager) return false;"
         " const ls = d.layerManager.getLayers().filter(l => ['areas', 'h3'].includes(l.id) && l.props.visible);"
-        " return ls.length > 0 && ls.every(l => l.isLoaded); }",
+        " return ls.length > 0 && ls.every(l => l.isLoaded) && !window.wardwise.pending; }",
     )
     page.wait_for_timeout(300)
 
@@ -254,7 +254,10 @@ def test_map_page_finds_a_ward_shows_its_profile_and_switches_layers(
         "() => window.wardwise.deck.layerManager.getLayers()"
         ".some(l => l.id === 'areas' && String(l.props.data).includes('/tiles/oas/'))",
     )
-    assert any("/tiles/oas/" in url and status == 200 for url, status in watch.tiles)
+    deadline = time.monotonic() + 10  # response events reach Python asynchronously
+    while not any("/tiles/oas/" in url and status == 200 for url, status in watch.tiles):
+        assert time.monotonic() < deadline, f"no output-area tile was fetched: {watch.tiles[-5:]}"
+        page.wait_for_timeout(50)
 
     # Search by postcode flies there.
     with engine.connect() as c:
@@ -285,6 +288,35 @@ def test_map_page_finds_a_ward_shows_its_profile_and_switches_layers(
     _until(page, "name => document.querySelector('#area-name')?.textContent === name", ward["name"])
     if "/api/v1/areas/{code}/profile" in client.get("/openapi.json").json()["paths"]:
         _until(page, "() => document.querySelector('#area-profile table tbody tr')")
+    paths = client.get("/openapi.json").json()["paths"]
+
+    # The ingest quality reports (issue 3's /api/v1/ingest/batches), for officers.
+    page.click("#tab-quality")
+    if "/api/v1/ingest/batches" in paths:
+        _until(page, "() => document.querySelector('#pane-quality table, #pane-quality .error')")
+        assert page.locator("#pane-quality .error").count() == 0
+    else:
+        _until(page, "() => document.querySelector('#pane-quality').textContent.includes('not available')")
+
+    # Planning (issue 7): suggest two one-stop shops; sites and catchments are drawn.
+    if "/api/v1/planning/sites" in paths:
+        assert page.locator("#planning").is_visible()
+        page.click("#plan-sites")
+        _until(
+            page,
+            "() => /sites shown|No plan/.test(document.querySelector('#plan-summary').textContent)",
+            None,
+            60,
+        )
+        assert "sites shown" in page.locator("#plan-summary").inner_text()
+        _until(
+            page,
+            "() => window.wardwise.deck.layerManager.getLayers().some(l => l.id === 'planning' && l.props.visible"
+            " && l.props.data.features.some(f => f.properties.role === 'site'))",
+            None,
+            10,
+        )
+        page.click("#plan-clear")
     page.click("#tab-area")
 
     # Back to the whole borough for the screenshot (the README's).

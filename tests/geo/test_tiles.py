@@ -342,3 +342,29 @@ def test_hotspots_layer_holds_the_classed_output_areas_and_finds_planted_ones(co
     found = {c for c, p in layer.items() if p["class"] == "hot"} & planted[service]
     assert found, f"no planted hot OA of {service} shows as hot in the hotspots layer"
     assert _features(conn, "hotspots", 11) == {}  # no service, no analysis, empty tiles
+
+
+def test_version_watcher_learns_of_a_committed_change(engine, database_url) -> None:
+    import time
+
+    from geo.tiles import DataVersionWatcher, data_version
+
+    watcher = DataVersionWatcher(database_url, poll_s=0.2).start()
+    try:
+        deadline = time.monotonic() + 10
+        while watcher.current() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with engine.connect() as c:
+            assert watcher.current() == data_version(c)
+        before = watcher.current()
+        with engine.begin() as c:
+            c.execute(text("UPDATE data_version SET version = version + 1 WHERE name = 'tiles'"))
+            time.sleep(0.3)
+            assert watcher.current() == before  # not before the commit
+        deadline = time.monotonic() + 5
+        while watcher.current() == before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert watcher.current() == before + 1
+    finally:
+        watcher.stop()
+    assert watcher.current() is None
