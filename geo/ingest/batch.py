@@ -154,23 +154,27 @@ def ingest_frame(
 
 def record_failed_batch(
     conn: Connection, kind: str, filename: str | None, sha256: str, error: str, created_by: str | None
-) -> int:
-    """Record a failed attempt (no rows) so the batch list shows it; return its id."""
+) -> int | None:
+    """Record a failed attempt (no rows) so the batch list shows it; return its id.
+
+    A file already loaded under this kind keeps its loaded batch: the failure (say, of a
+    different mapping) is then not recorded, and None is returned.
+    """
     conn.execute(
         text("DELETE FROM ingest_batch WHERE kind = :k AND sha256 = :s AND status = 'failed'"),
         {"k": kind, "s": sha256},
     )
     report = {"kind": kind, "filename": filename, "sha256": sha256, "status": "failed", "error": error}
-    return int(
-        conn.execute(
-            text(
-                "INSERT INTO ingest_batch (kind, filename, sha256, status, finished_at, rows_received, "
-                "rows_loaded, report, created_by) VALUES (:k, :f, :s, 'failed', now(), 0, 0, "
-                "CAST(:r AS jsonb), :c) RETURNING id"
-            ),
-            {"k": kind, "f": filename, "s": sha256, "r": _json(report), "c": created_by},
-        ).scalar_one()
-    )
+    found = conn.execute(
+        text(
+            "INSERT INTO ingest_batch (kind, filename, sha256, status, finished_at, rows_received, "
+            "rows_loaded, report, created_by) VALUES (:k, :f, :s, 'failed', now(), 0, 0, "
+            "CAST(:r AS jsonb), :c) "
+            "ON CONFLICT ON CONSTRAINT uq_ingest_batch_kind_sha256 DO NOTHING RETURNING id"
+        ),
+        {"k": kind, "f": filename, "s": sha256, "r": _json(report), "c": created_by},
+    ).scalar_one_or_none()
+    return None if found is None else int(found)
 
 
 def _check_kind(kind: str) -> None:
@@ -689,10 +693,10 @@ def _area_classification(run: _Run, frame: pd.DataFrame, rejections: Rejections)
     for c in ("segment_name", "parent_segment", "parent_segment_name"):
         if c not in frame:
             frame[c] = None
-    firsts = frame.assign(_seg=seg.to_numpy()).drop_duplicates(["classification", "_seg"])
+    firsts = frame.assign(seg_norm=seg.to_numpy()).drop_duplicates(["classification", "seg_norm"])
     for r in firsts.itertuples(index=False):
         parent = str(r.parent_segment).strip().lower() if r.parent_segment else None
-        run.segments[f"{r.classification}\x1f{r._seg}"] = (
+        run.segments[f"{r.classification}\x1f{r.seg_norm}"] = (
             r.segment_name or None,
             parent,
             r.parent_segment_name or None,

@@ -11,7 +11,7 @@ def point_ewkt(x: np.ndarray, y: np.ndarray, srid: int = 27700) -> np.ndarray:
     """EWKT points (``SRID=27700;POINT(x y)``) for COPY into a geometry column; None where x is NaN."""
     xs = pd.Series(x).map("{:.2f}".format)
     ys = pd.Series(y).map("{:.2f}".format)
-    text = (f"SRID={srid};POINT(" + xs + " " + ys + ")").to_numpy(dtype=object)
+    text: np.ndarray = (f"SRID={srid};POINT(" + xs + " " + ys + ")").to_numpy(dtype=object)
     text[np.isnan(np.asarray(x, dtype=float))] = None
     return text
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from geo.errors import IngestError
+from geo.errors import IngestError, IngestRowError
 
 Kind = Literal["events", "households", "survey", "areas", "area-classification", "postcodes", "gazetteer"]
 KINDS: tuple[str, ...] = (
@@ -68,8 +68,9 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "optional": ("response_date", "person_id", "household_id", *LOCATION_FIELDS),
     },
     "areas": {
-        "required": ("code", "level", "set_code"),
-        "optional": ("name", "parent_code", "district_code", "households", "population"),
+        # level may be left out when the code column names it (OA11CD, LSOA21CD, WD13CD, LAD23CD)
+        "required": ("code", "set_code"),
+        "optional": ("level", "name", "parent_code", "district_code", "households", "population"),
     },
     "area-classification": {
         "required": ("area_code", "classification", "segment_code"),
@@ -311,8 +312,11 @@ def resolve_columns(mapping: Mapping, available: list[str]) -> dict[str, str]:
         if found is not None:
             out[target] = found
         elif isinstance(source, str):
-            raise IngestError(
-                f"column {source!r} (mapped to `{target}`) is not in the file; its columns are {available}"
+            raise IngestRowError(
+                1,
+                target,
+                f"the column {source!r} the mapping names",
+                f"absent; the file's columns are {available}",
             )
     return out
 

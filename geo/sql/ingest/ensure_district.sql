@@ -4,14 +4,15 @@
 -- Parameters: :set_code, :code, :name. SRID: EPSG:27700 in, 3857 copy derived.
 -- Indexes: ix_area_set_code.
 INSERT INTO area (code, name, level, set_code, parent_code, district_code, households, area_km2, geom, geom_3857)
-SELECT :code, :name, 'district', :set_code, NULL, :code, 0, ST_Area(u.g) / 1e6, ST_Multi(u.g), ST_Multi(ST_Transform(u.g, 3857))
+SELECT CAST(:code AS text), CAST(:name AS text), 'district', CAST(:set_code AS text), NULL, CAST(:code AS text), 0, ST_Area(u.g) / 1e6, ST_Multi(u.g), ST_Multi(ST_Transform(u.g, 3857))
 FROM (
     SELECT ST_CollectionExtract(ST_Union(geom), 3) AS g
     FROM area
-    WHERE set_code = :set_code
-      AND level = (SELECT level FROM area WHERE set_code = :set_code AND level <> 'district'
+    WHERE set_code = CAST(:set_code AS text)
+      AND level = (SELECT level FROM area WHERE set_code = CAST(:set_code AS text) AND level <> 'district'
                    ORDER BY array_position(ARRAY['ward', 'lsoa', 'oa'], level) LIMIT 1)
 ) u
-WHERE u.g IS NOT NULL AND NOT EXISTS (SELECT 1 FROM area WHERE code = :code);
+WHERE u.g IS NOT NULL AND NOT EXISTS (SELECT 1 FROM area WHERE code = CAST(:code AS text));
 
-UPDATE area SET district_code = :code WHERE set_code = :set_code AND district_code IS DISTINCT FROM :code
+UPDATE area SET district_code = CAST(:code AS text)
+WHERE set_code = CAST(:set_code AS text) AND district_code IS DISTINCT FROM CAST(:code AS text)
