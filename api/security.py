@@ -188,8 +188,18 @@ class RequestLimitMiddleware:
         await self.app(scope, counting_receive, send)
 
 
+#: api/settings.py's built-in salt: fine on a laptop, never in a deployment.
+DEV_SALT = "wardwise-dev-salt-change-me"
+
+
 def install_security(app: Any, max_request_bytes: int, max_upload_bytes: int) -> None:
     """Add the limits (inner), export auditing, and the headers (outer, so error answers get them too)."""
+    settings = getattr(app.state, "settings", None)
+    if settings is not None and settings.secret_salt.get_secret_value() == DEV_SALT:
+        log.warning(
+            "WARDWISE_SECRET_SALT is the development default: set a secret of your own in the "
+            "environment before this server holds real data (it hashes API keys and identifiers)"
+        )
     app.add_middleware(
         RequestLimitMiddleware, max_request_bytes=max_request_bytes, max_upload_bytes=max_upload_bytes
     )
