@@ -463,9 +463,15 @@ def _events(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
 
 def _finish_events(run: _Run) -> None:
     conn = run.conn
-    events = pd.DataFrame(
-        conn.execute(load_sql("ingest/events_at_batch_uprns"), {"batch_id": run.batch_id}).mappings().all()
+    services = list(
+        conn.execute(load_sql("ingest/services_shared_across_systems"), {"batch_id": run.batch_id}).scalars()
     )
+    if not services:
+        return
+    result = conn.execute(
+        load_sql("ingest/events_at_batch_uprns"), {"batch_id": run.batch_id, "services": services}
+    )
+    events = pd.DataFrame(result.all(), columns=list(result.keys()))
     if events.empty:
         return
     pairs = duplicate_pairs(events, list(run.mapping.source_priority), run.mapping.same_incident_days)

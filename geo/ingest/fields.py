@@ -54,7 +54,8 @@ def mapped_frame(chunk: pd.DataFrame, mapped: dict[str, str], mapping: Mapping) 
     """The chunk's mapped columns renamed to Wardwise fields, plus the constants."""
     out = pd.DataFrame(index=chunk.index)
     for target, source in mapped.items():
-        out[target] = chunk[source].astype("string").str.strip().astype(object)
+        # values stay as read (text); each parser strips what it needs to
+        out[target] = chunk[source].astype(object)
     for target, value in mapping.constants.items():
         if target not in out:
             out[target] = value
