@@ -532,11 +532,18 @@
     try {
       const body = await getJSON(path);
       const batches = Array.isArray(body) ? body : body.batches || body.items || [];
-      const cols = ["id", "kind", "filename", "status", "rows_received", "rows_loaded", "started_at"];
+      const cols = ["id", "kind", "filename", "status", "rows_received", "rows_loaded", "rows_rejected", "started_at"];
+      const rejected = (b) => {
+        if (!b.rows_rejected) return el("td", { text: "0" });
+        const url = `/api/v1/ingest/batches/${encodeURIComponent(b.id)}/rejected.csv`;
+        return el("td", {}, el("a", { href: url, onclick: (e) => openAuthed(e, url, `batch_${b.id}_rejected.csv`),
+          text: fmt(b.rows_rejected, "int") }));
+      };
       pane.replaceChildren(el("table", { className: "quality" },
-        el("caption", { text: "Ingest batches: rows received and loaded" }),
+        el("caption", { text: "Ingest batches: rows received, loaded and rejected (rejected rows as CSV)" }),
         el("thead", {}, el("tr", {}, cols.map((c) => el("th", { scope: "col", text: c.replace(/_/g, " ") })))),
-        el("tbody", {}, batches.map((b) => el("tr", {}, cols.map((c) => el("td", { text: fmt(b[c]) })))))));
+        el("tbody", {}, batches.map((b) => el("tr", {}, cols.map((c) => (c === "rows_rejected" ? rejected(b)
+          : el("td", { text: c === "started_at" ? String(b[c]).slice(0, 16).replace("T", " ") : fmt(b[c]) }))))))));
     } catch (error) {
       pane.replaceChildren(el("p", { className: "error", text: `Ingest reports unavailable: ${error.message}` }));
     }
