@@ -228,6 +228,14 @@ def test_map_page_finds_a_ward_shows_its_profile_and_switches_layers(
         [x, y],
     )
     assert picked == ward["code"]
+    # Hovering shows the tooltip with the ward's name and households.
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    _until(
+        page,
+        "name => [...document.querySelectorAll('.deck-tooltip')].some(t => t.textContent.includes(name))",
+        ward["name"],
+    )
+    assert f"Households: {expected['households']:,}" in page.locator(".deck-tooltip").first.inner_text()
     page.mouse.click(box["x"] + x, box["y"] + y)
     _until(
         page,
