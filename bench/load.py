@@ -79,7 +79,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(database_url: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(database_url: str, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": database_url}
     proc = subprocess.Popen(
         [
@@ -93,7 +93,7 @@ def start_server(database_url: str, port: int) -> subprocess.Popen[bytes]:
             "--port",
             str(port),
             "--workers",
-            "1",
+            str(workers),
             "--log-level",
             "warning",
             "--no-access-log",
@@ -163,7 +163,7 @@ def _fill(path: str, op: dict[str, Any], values: dict[str, str]) -> str | None:
     return path + ("?" + "&".join(query) if query else "")
 
 
-def discover(base: str, database_url: str, headers: dict[str, str]) -> Targets:
+def discover(base: str, database_url: str, headers: dict[str, str], warm: int = 1) -> Targets:
     spec = httpx.get(f"{base}/openapi.json", timeout=10).json()
     engine = make_engine(database_url, pool_size=1)
     with engine.connect() as conn:
@@ -216,7 +216,10 @@ def discover(base: str, database_url: str, headers: dict[str, str]) -> Targets:
     with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
         for name in ("tile_urls", "profile_urls", "hotspot_urls"):
             urls = sorted(set(getattr(targets, name)))
-            ok = [u for u in urls if client.get(u).status_code in (200, 204)]
+            ok = [u for u in urls if client.get(u).status_code == 200]
+            for _ in range(warm - 1 if name == "tile_urls" else 0):  # each worker has its own cache
+                for u in ok:
+                    client.get(u)
             setattr(targets, name, ok)
     return targets
 
@@ -349,10 +352,15 @@ async def run_clients(
     think_s: float,
 ) -> None:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30, limits=limits) as client:
+    async with (
+        httpx.AsyncClient(base_url=base, headers=headers, timeout=30, limits=limits) as client,
+        httpx.AsyncClient(
+            base_url=base, timeout=30
+        ) as peer,  # its own connection: never queued behind clients
+    ):
         until = time.monotonic() + duration
         await asyncio.gather(
-            health_peer(client, until, samples),
+            health_peer(peer, until, samples),
             *(
                 client_loop(client, targets, until, samples, random.Random(i), mix, think_s)
                 for i in range(clients)
@@ -405,6 +413,23 @@ def report(
     return summary
 
 
+def timeline(samples: list[Sample], start: float, duration: float, bucket_s: float = 2.0) -> None:
+    """Requests answered and failed per time bucket: what a restart looks like from outside."""
+    n = int(math.ceil(duration / bucket_s))
+    ok, bad = [0] * n, [0] * n
+    for s in samples:
+        i = min(int((s.started - start) / bucket_s), n - 1)
+        if s.status and s.status < 500:
+            ok[i] += 1
+        else:
+            bad[i] += 1
+    print(f"\ntimeline ({bucket_s:g} s buckets): answered/failed")
+    print(
+        "  "
+        + " ".join(f"{int(i * bucket_s):>3}s:{o}/{b}" for i, (o, b) in enumerate(zip(ok, bad, strict=True)))
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=50)
@@ -413,6 +438,7 @@ def main() -> int:
     parser.add_argument(
         "--think", type=float, default=1.0, help="mean think time per client, s (0: flat out)"
     )
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--no-ingest", action="store_true")
     parser.add_argument("--anonymous", action="store_true", help="clients send no key (public, suppressed)")
     parser.add_argument("--mix", default=MIX, help=f"request mix in percent (default {MIX})")
@@ -431,13 +457,14 @@ def main() -> int:
     headers = {} if args.anonymous else {"Authorization": f"Bearer {key}"}
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = start_server(database_url, port)
+    server = start_server(database_url, port, args.workers)
     stop = threading.Event()
     ingester = Ingester(database_url, salt, args.ingest_rows, stop)
     try:
-        targets = discover(base, database_url, headers)
+        targets = discover(base, database_url, headers, warm=2 * args.workers)
         print(
-            f"server {base} (1 uvicorn worker); {args.clients} clients for {args.duration:.0f} s; "
+            f"server {base} ({args.workers} uvicorn worker(s)); "
+            f"{args.clients} clients for {args.duration:.0f} s; "
             f"{len(targets.tile_urls)} tiles (warmed), {len(targets.profile_urls)} profile and "
             f"{len(targets.hotspot_urls)} hot-spot URLs; think time {args.think:g} s; "
             f"ingest {'off' if args.no_ingest else 'on'}; "
@@ -471,6 +498,8 @@ def main() -> int:
                 f"(errors within {args.grace:.0f} s after it count as in the window)"
             )
         summary = report(samples, args.duration, span, args.grace)
+        if span:
+            timeline(samples, start, args.duration)
         health = summary.get("health", {}).get("p95")
         if health:
             ratios = ", ".join(f"{k} {v['p95'] / health:.1f}x" for k, v in summary.items() if k != "health")
