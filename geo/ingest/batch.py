@@ -31,6 +31,7 @@ from geo.ingest.fields import (
     apply_value_maps,
     mapped_frame,
     numeric_problems,
+    on_distinct,
     parse_dates,
     plan_columns,
 )
@@ -325,7 +326,7 @@ def _reject(run: _Run, rejections: Rejections) -> None:
 def _chunk(run: _Run, chunk: pd.DataFrame) -> None:
     frame = mapped_frame(chunk, run.mapped, run.mapping)
     if "address" in frame:
-        frame["address"] = scrub_free_text(frame["address"])
+        frame["address"] = on_distinct(frame["address"], scrub_free_text)
     # Hash identifiers before anything else touches them; the clear values go no further.
     for name in HASHED_FIELDS:
         if name in frame:
@@ -340,7 +341,7 @@ def _chunk(run: _Run, chunk: pd.DataFrame) -> None:
     required = FIELDS[run.kind]["required"]
     for target in run.mapping.values:
         if target in frame and target in required:
-            empty = frame[target].astype("string").fillna("").str.strip() == ""
+            empty = _is_empty(frame[target])
             rejections.add(frame, empty, target, "is empty; expected a value")
             frame = frame.loc[~empty.to_numpy()]
     frame, out_of_scope = apply_value_maps(frame, run.mapping, required)
@@ -356,11 +357,17 @@ def _chunk(run: _Run, chunk: pd.DataFrame) -> None:
 # ----------------------------------------------------------------------------- shared steps
 
 
+def _is_empty(values: pd.Series) -> pd.Series:
+    """True where a value is missing or blank (judged once per distinct value)."""
+    blank = on_distinct(values, lambda u: u.astype("string").fillna("").str.strip() == "")
+    return blank.where(blank.notna(), True).astype(bool)
+
+
 def _required_present(frame: pd.DataFrame, names: tuple[str, ...], rejections: Rejections) -> pd.DataFrame:
     for name in names:
         if name not in frame:
             continue
-        empty = frame[name].astype("string").fillna("").str.strip() == ""
+        empty = _is_empty(frame[name])
         rejections.add(frame, empty, name, "is empty; expected a value")
         frame = frame.loc[~empty.to_numpy()]
     return frame
@@ -434,11 +441,14 @@ def _events(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
     matched = _match(run, frame)
     frame = frame.loc[matched.index]
     channel = (
-        frame["channel"].astype("string").str.strip().str.lower().str.replace(r"[^a-z0-9]+", "_", regex=True)
+        on_distinct(
+            frame["channel"],
+            lambda u: u.astype("string").str.strip().str.lower().str.replace(r"[^a-z0-9]+", "_", regex=True),
+        )
         if "channel" in frame
-        else pd.Series(pd.NA, index=frame.index, dtype="string")
+        else pd.Series(None, index=frame.index, dtype=object)
     )
-    channel = channel.where(channel.isin(run.channels))
+    channel = channel.where(channel.isin(run.channels), None)
     rows = pd.DataFrame(
         {
             "service_code": frame["service_code"].to_numpy(),
