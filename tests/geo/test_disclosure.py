@@ -22,7 +22,6 @@ from geo.disclosure import (
     secondary_suppression,
     small_count_mask,
     suppress_columns,
-    suppress_long,
     suppress_matrix,
     suppressed_label,
     with_margins,
@@ -109,8 +108,10 @@ def _hidden_cell_ranges(cells: np.ndarray, hidden: np.ndarray) -> np.ndarray:
         return (index[(i, j)], 0.0) if (i, j) in index else (None, full[i, j])
 
     # each row: cells sum to the row total; each column: cells sum to the column total
-    for lines in ([[(i, j) for j in range(c - 1)] + [(i, c - 1)] for i in range(r)],
-                  [[(i, j) for i in range(r - 1)] + [(r - 1, j)] for j in range(c)]):
+    for lines in (
+        [[(i, j) for j in range(c - 1)] + [(i, c - 1)] for i in range(r)],
+        [[(i, j) for i in range(r - 1)] + [(r - 1, j)] for j in range(c)],
+    ):
         for line in lines:
             coeffs = np.zeros(len(unknown))
             known = 0.0
