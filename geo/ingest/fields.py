@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -77,9 +78,7 @@ def apply_value_maps(
         if target not in frame:
             continue
         folded = {str(k).strip().lower(): v for k, v in table.items()}
-        translated = on_distinct(
-            frame[target], lambda u: u.astype("string").str.strip().str.lower().map(folded)
-        )
+        translated = on_distinct(frame[target], functools.partial(_translate, table=folded))
         if target in required:
             keep &= translated.notna().to_numpy()
         frame[target] = translated.where(translated.notna(), None)
@@ -100,6 +99,10 @@ def on_distinct(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.S
     out = out.copy()
     out[codes < 0] = None
     return pd.Series(out, index=values.index, dtype=object)
+
+
+def _translate(values: pd.Series, table: dict[str, str]) -> pd.Series:
+    return values.astype("string").str.strip().str.lower().map(table)
 
 
 def parse_dates(values: pd.Series, fmt: str | None, dayfirst: bool) -> tuple[pd.Series, np.ndarray]:
