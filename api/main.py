@@ -13,6 +13,7 @@ from api.auth import install_role_declarations
 from api.errors import install_error_handlers
 from api.routers import admin, areas, health, mappage, tiles
 from api.routers import analysis as analysis_router
+from api.routers import hotspots as hotspots_router
 from api.routers import ingest as ingest_router
 from api.routers import planning as planning_router
 from api.security import install_security
@@ -36,9 +37,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info("connected to PostGIS %s", ".".join(map(str, version)))
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
+        # API keys are checked on a pool of their own: a request holding a connection from
+        # the main pool must never wait for a second one from it (a pool deadlock under load).
+        app.state.auth_engine = make_engine(settings.database_url, pool_size=2)
         try:
             yield
         finally:
+            app.state.auth_engine.dispose()
             engine.dispose()
 
     app = FastAPI(
@@ -62,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mappage.router)
     app.include_router(analysis_router.router)
     app.include_router(analysis_router.pages)
+    app.include_router(hotspots_router.router)
     app.include_router(planning_router.router)
     app.include_router(ingest_router.router)
     install_role_declarations(app)
