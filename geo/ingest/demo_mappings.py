@@ -8,7 +8,13 @@ are not mentioned: the ingest finds and drops them by itself.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy import Connection
+
+    from geo.ingest.report import BatchReport
 
 _ASB = "asb_reports"
 
@@ -158,3 +164,30 @@ DEMO_EXTRACT_MAPPINGS: dict[str, dict[str, Any]] = {
         "date_format": "%Y-%m-%d",
     },
 }
+
+
+def ingest_demo_extracts(
+    conn: Connection, extracts: dict[str, pd.DataFrame], *, salt: str, created_by: str = "demo"
+) -> dict[str, BatchReport]:
+    """Route the demo's raw extracts through the ingest path, one batch per system.
+
+    Call it inside the demo load's transaction, after the gazetteer, postcodes, areas,
+    memberships, services and channels are in, and *instead of* copying the generated
+    events (the extracts hold the same events; loading both would count them twice).
+    With ``salt=DEMO_SALT`` the stored ``source_ref_hash`` and ``household_key`` follow
+    the formulas in ``truth['household_key']``.
+    """
+    from geo.ingest.batch import ingest_frame
+
+    return {
+        system: ingest_frame(
+            conn,
+            "events",
+            frame,
+            DEMO_EXTRACT_MAPPINGS[system],
+            salt=salt,
+            filename=f"{system}.csv",
+            created_by=created_by,
+        )
+        for system, frame in extracts.items()
+    }

@@ -20,7 +20,7 @@ from geo.demo.extracts import SYSTEMS
 from geo.demo.generate import DEMO_SALT
 from geo.errors import DuplicateBatch
 from geo.ingest import ingest_frame
-from geo.ingest.demo_mappings import DEMO_EXTRACT_MAPPINGS
+from geo.ingest.demo_mappings import DEMO_EXTRACT_MAPPINGS, ingest_demo_extracts
 from tests.geo.ingest.conftest import count
 
 PERSONAL = {"Full Name", "Telephone", "Email", "Date of Birth", "Notes"}
@@ -37,12 +37,7 @@ def loaded(engine: Engine, demo_extracts: dict[str, pd.DataFrame]) -> Iterator[d
         trans = conn.begin()
         before = dict(conn.execute(text("SELECT name, version FROM data_version")).all())
         conn.execute(text("DELETE FROM service_event WHERE batch_id IS NULL"))
-        reports = {
-            system: ingest_frame(
-                conn, "events", frame, DEMO_EXTRACT_MAPPINGS[system], salt=DEMO_SALT, filename=f"{system}.csv"
-            )
-            for system, frame in demo_extracts.items()
-        }
+        reports = ingest_demo_extracts(conn, demo_extracts, salt=DEMO_SALT)
         events = pd.DataFrame(
             conn.execute(
                 text(
