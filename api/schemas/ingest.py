@@ -47,6 +47,7 @@ class BatchReportModel(BaseModel):
     same_incident_rule: str | None = None
     notes: list[str] = Field(default_factory=list)
     elapsed_s: float = 0.0
+    timings_s: dict[str, float] = Field(default_factory=dict, description="seconds per stage")
     error: str | None = None
 
 

@@ -228,7 +228,9 @@ def _run(
         run = _Run(conn, kind, mapping, salt, report, batch_id)
         _prepare_reference(run)
         first = True
+        clock = time.perf_counter()
         for chunk in chunks:
+            report.add_time("read", time.perf_counter() - clock)
             if first:
                 _plan(run, chunk)
                 first = False
@@ -238,6 +240,7 @@ def _run(
             _chunk(run, chunk)
             if progress is not None:
                 progress(len(chunk))
+            clock = time.perf_counter()
         if first or report.rows_received == 0:
             raise IngestRowError(2, None, "at least one data row", "none")
         refused = report.rows_rejected / report.rows_received
@@ -250,7 +253,9 @@ def _run(
                 f"date_format, delimiter and columns): {first_bad.get('reason')}",
                 f"{report.rows_rejected:,} of {report.rows_received:,} rows refused",
             )
+        clock = time.perf_counter()
         _finish(run)
+        report.add_time("finish", time.perf_counter() - clock)
         report.status = "loaded"
         report.elapsed_s = round(time.perf_counter() - started, 3)
         conn.execute(
@@ -271,7 +276,9 @@ def _run(
 def _prepare_reference(run: _Run) -> None:
     conn = run.conn
     if run.kind in ("events", "households", "survey"):
+        clock = time.perf_counter()
         run.gazetteer = load_gazetteer(conn)
+        run.report.add_time("gazetteer", time.perf_counter() - clock)
     if run.kind == "events":
         run.services = set(conn.execute(text("SELECT code FROM service")).scalars())
         run.channels = set(conn.execute(text("SELECT code FROM channel")).scalars())
@@ -324,6 +331,7 @@ def _reject(run: _Run, rejections: Rejections) -> None:
 
 
 def _chunk(run: _Run, chunk: pd.DataFrame) -> None:
+    clock = time.perf_counter()
     frame = mapped_frame(chunk, run.mapped, run.mapping)
     if "address" in frame:
         frame["address"] = on_distinct(frame["address"], scrub_free_text)
@@ -350,6 +358,7 @@ def _chunk(run: _Run, chunk: pd.DataFrame) -> None:
         frame["__geometry"] = (
             chunk.loc[frame.index, chunk.geometry.name] if hasattr(chunk, "geometry") else None
         )
+    run.report.add_time("prepare", time.perf_counter() - clock)
     handler = _HANDLERS[run.kind]
     handler(run, frame, rejections)
 
@@ -383,6 +392,7 @@ def _coordinates_ok(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> p
 
 def _match(run: _Run, frame: pd.DataFrame) -> pd.DataFrame:
     assert run.gazetteer is not None
+    clock = time.perf_counter()
     result = match_records(
         run.conn,
         frame,
@@ -391,6 +401,7 @@ def _match(run: _Run, frame: pd.DataFrame) -> pd.DataFrame:
         address_prefix=run.mapping.address_prefix,
         districts=run.mapping.districts or None,
     )
+    run.report.add_time("match", time.perf_counter() - clock)
     out = result["out_of_area"].to_numpy(dtype=bool)
     run.report.out_of_area += int(out.sum())
     kept = result.loc[~out]
@@ -468,7 +479,9 @@ def _events(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
             "geom": point_ewkt(matched["x"].to_numpy(), matched["y"].to_numpy()),
         }
     )
+    clock = time.perf_counter()
     run.report.rows_loaded += copy_frame(run.conn, "service_event", rows)
+    run.report.add_time("store", time.perf_counter() - clock)
 
 
 def _finish_events(run: _Run) -> None:

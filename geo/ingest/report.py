@@ -34,6 +34,12 @@ class BatchReport:
     same_incident_rule: str | None = None
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    #: seconds spent per stage (read, prepare, match, store, duplicates, finish)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    def add_time(self, stage: str, seconds: float) -> None:
+        """Accumulate the seconds one stage took."""
+        self.timings_s[stage] = round(self.timings_s.get(stage, 0.0) + seconds, 3)
 
     def add_levels(self, levels: dict[str, int]) -> None:
         """Accumulate match-level counts from one chunk."""
