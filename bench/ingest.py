@@ -186,6 +186,11 @@ def main() -> int:
         f"peer, bare COPY of the same files: {total / peer_s:,.0f} rows/s; ingest/COPY ratio "
         f"{rate / (total / peer_s):.2f}"
     )
+    stages: dict[str, float] = {}
+    for r in reports.values():
+        for stage, seconds in r.timings_s.items():
+            stages[stage] = stages.get(stage, 0.0) + seconds
+    print("time by stage: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()))
     print(
         f"peak RSS after the first file {rss_first:,.0f} MB, after all {rss_last:,.0f} MB "
         f"(chunks of {args.chunk_rows:,} rows; flat means these stay close)"
