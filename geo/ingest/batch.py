@@ -772,11 +772,15 @@ def _areas(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
         dtype=bool,
     )
     rejections.add(frame, ~valid, "geometry", "expected a polygon")
-    frame, geoms = frame.loc[valid], geoms[valid]
+    frame, geoms = frame.loc[valid], shapely.make_valid(geoms[valid])
+    # A degenerate ring (zero area, collinear points) is "made valid" into a line or an empty
+    # polygon: refuse it rather than store an area with no extent (issue 8, hostile input).
+    flat = ~(shapely.area(geoms) > 0)
+    rejections.add(frame, flat, "geometry", "expected a polygon with a positive area")
+    frame, geoms = frame.loc[~flat], geoms[~flat]
     _reject(run, rejections)
     if frame.empty:
         return
-    geoms = shapely.make_valid(geoms)
     rows = pd.DataFrame(
         {
             "code": frame["code"].astype(str).str.strip().to_numpy(),
