@@ -9,9 +9,8 @@ WITH ev AS (
     WHERE e.is_primary AND e.household_key IS NOT NULL AND e.oa_code IS NOT NULL
       AND (CAST(:date_from AS date) IS NULL OR e.event_date >= CAST(:date_from AS date))
       AND (CAST(:date_to AS date) IS NULL OR e.event_date <= CAST(:date_to AS date))
-      AND (CAST(:within AS text) IS NULL OR EXISTS (
-            SELECT 1 FROM area_membership w
-            WHERE w.oa_code = e.oa_code AND w.area_code = CAST(:within AS text)))
+      AND (CAST(:within AS text) IS NULL OR e.oa_code IN (
+            SELECT w.oa_code FROM area_membership w WHERE w.area_code = CAST(:within AS text)))
 ), a AS (
     SELECT household_key FROM ev WHERE service_code = :service
 )

@@ -10,9 +10,8 @@ WITH cls AS (
     SELECT ad.uprn, ad.oa_code, ST_Transform(ad.geom, 4326) AS g
     FROM address ad
     WHERE ad.is_residential AND ad.geom IS NOT NULL AND ad.oa_code IS NOT NULL
-      AND (CAST(:within AS text) IS NULL OR EXISTS (
-            SELECT 1 FROM area_membership w
-            WHERE w.oa_code = ad.oa_code AND w.area_code = CAST(:within AS text)))
+      AND (CAST(:within AS text) IS NULL OR ad.oa_code IN (
+            SELECT w.oa_code FROM area_membership w WHERE w.area_code = CAST(:within AS text)))
 )
 SELECT ST_X(p.g) AS lng, ST_Y(p.g) AS lat,
        CASE WHEN (SELECT unit FROM cls) = 'household' THEN hs.segment_code

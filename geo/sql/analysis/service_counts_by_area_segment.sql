@@ -25,9 +25,8 @@ WITH cls AS (
       AND (CAST(:date_from AS date) IS NULL OR e.event_date >= CAST(:date_from AS date))
       AND (CAST(:date_to AS date) IS NULL OR e.event_date <= CAST(:date_to AS date))
       AND (CAST(:channel AS text) IS NULL OR e.channel = CAST(:channel AS text))
-      AND (CAST(:within AS text) IS NULL OR EXISTS (
-            SELECT 1 FROM area_membership w
-            WHERE w.oa_code = e.oa_code AND w.area_code = CAST(:within AS text)))
+      AND (CAST(:within AS text) IS NULL OR e.oa_code IN (
+            SELECT w.oa_code FROM area_membership w WHERE w.area_code = CAST(:within AS text)))
 )
 SELECT m.area_code, ev.segment_code,
        CASE WHEN :unit = 'households' THEN count(DISTINCT ev.household_key)
