@@ -34,6 +34,9 @@ from geo.analysis.hotspot_outputs import (
     targeting_output,
 )
 from geo.analysis.jobs import Job, default_runner
+from geo.areas import area_feature
+from geo.auth import Role
+from geo.errors import PermissionDenied
 
 router = APIRouter(prefix="/api/v1", tags=["hotspots"])
 
@@ -74,6 +77,19 @@ def _body(body: dict[str, Any] | str, fmt: str, filename: str) -> Response:
         headers = {"Content-Disposition": f'attachment; filename="{filename}.csv"'}
         return Response(body, media_type=CSV, headers=headers)
     return JSONResponse(body, media_type=GEOJSON)
+
+
+def _check_public_source(conn: Any, code: str) -> None:
+    """Public callers may learn rates only from a whole district (issue 8).
+
+    Rates learnt in a small area, applied to many areas of known segment mix, let a reader
+    solve for that area's counts per segment, which disclosure control hides.
+    """
+    if area_feature(conn, code)["properties"]["level"] != "district":
+        raise PermissionDenied(
+            "learning rates from a source area smaller than a district needs the officer role "
+            "(it could reveal that area's small counts)"
+        )
 
 
 @dataclass
@@ -143,6 +159,8 @@ def get_service_hotspots(
     format: MapFormat = "geojson",
 ) -> Any:
     """Where use differs from what the population predicts: O/E with exact tests, Gi* or local Moran."""
+    if disclosure is not None and (query.reference or "").startswith("area:"):
+        _check_public_source(conn, (query.reference or "")[len("area:") :])
     body = hotspots_output(conn, query.params(service), disclosure, format)
     return _body(body, format, f"hotspots_{service}_{query.level}")
 
@@ -263,6 +281,8 @@ def get_service_demand(
 )
 def predict_demand(conn: ConnDep, viewer: ViewerDep, body: PredictRequest) -> Any:
     """Apply a propensity profile (uploaded, or learnt in another area) to the households of an area set."""
+    if body.source_area is not None and not viewer.may(Role.officer):
+        _check_public_source(conn, body.source_area)
     profile: Any = body.profile_csv if body.profile_csv is not None else None
     if body.profile is not None:
         profile = [r.model_dump() for r in body.profile]

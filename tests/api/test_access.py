@@ -388,3 +388,33 @@ def test_public_answers_show_no_small_counts(
     # the probe can see small counts: officers get them, unsuppressed, from the same answers
     _, officer_sees = _probe_public_gets(client, engine, threshold, auth_headers[Role.officer])
     assert officer_sees, f"the probe found no small count even for an officer in {checked}"
+
+
+def test_public_callers_cannot_learn_rates_from_small_areas(
+    client: Any, engine: Any, auth_headers: dict[Role, dict[str, str]]
+) -> None:
+    """Rates learnt in one output area, applied to many areas of known mix, would give away its
+    small counts per segment: the public may learn only from a whole district."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        oa, district = conn.execute(
+            text(
+                "SELECT min(code) FILTER (WHERE level = 'oa'), min(code) FILTER (WHERE level = 'district') FROM area"
+            )
+        ).one()
+        service = conn.execute(text("SELECT code FROM service ORDER BY code LIMIT 1")).scalar_one()
+    body = {"source_service": service, "level": "ward", "format": "csv"}
+    assert client.post("/api/v1/demand/predict", json={**body, "source_area": oa}).status_code == 403
+    assert client.post("/api/v1/demand/predict", json={**body, "source_area": district}).status_code == 200
+    officer = auth_headers[Role.officer]
+    assert (
+        client.post("/api/v1/demand/predict", json={**body, "source_area": oa}, headers=officer).status_code
+        == 200
+    )
+    hotspots = f"/api/v1/services/{service}/hotspots"
+    assert client.get(hotspots, params={"level": "ward", "reference": f"area:{oa}"}).status_code == 403
+    assert (
+        client.get(hotspots, params={"level": "ward", "reference": f"area:{oa}"}, headers=officer).status_code
+        == 200
+    )
