@@ -64,6 +64,7 @@ class Sample:
     started: float
     latency_s: float
     status: int  # 0 for a transport error
+    error: str = ""
 
 
 @dataclass
@@ -318,12 +319,15 @@ async def client_loop(
         kind = rng.choices(kinds, weights)[0]
         url = rng.choice(pools[kind])
         start = time.monotonic()
+        error = ""
         try:
             response = await client.get(url)
             status = response.status_code
-        except httpx.HTTPError:
-            status = 0
-        samples.append(Sample(kind, start, time.monotonic() - start, status))
+            if status >= 500:
+                error = f"{status} {url} {response.text[:80]}"
+        except httpx.HTTPError as exc:
+            status, error = 0, f"{type(exc).__name__} {url}"
+        samples.append(Sample(kind, start, time.monotonic() - start, status, error))
         if think_s > 0:
             # a person looks at the map between requests (exponential think time, mean think_s)
             await asyncio.sleep(rng.expovariate(1.0 / think_s))
@@ -353,7 +357,7 @@ async def run_clients(
 ) -> None:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with (
-        httpx.AsyncClient(base_url=base, headers=headers, timeout=30, limits=limits) as client,
+        httpx.AsyncClient(base_url=base, headers=headers, timeout=60, limits=limits) as client,
         httpx.AsyncClient(
             base_url=base, timeout=30
         ) as peer,  # its own connection: never queued behind clients
@@ -410,6 +414,9 @@ def report(
         summary[kind] = {"n": len(rows), "p95": p95, "outside": len(errors) - during}
     total = len(samples)
     print(f"{'all':<9}{total:>9}{total / duration:>8.1f}")
+    failed = [s for s in samples if s.error]
+    for s in failed[:5]:
+        print(f"  error at +{s.started - samples[0].started:.1f} s after {s.latency_s:.1f} s: {s.error}")
     return summary
 
 
