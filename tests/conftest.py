@@ -90,17 +90,36 @@ def _reset_schema(url: str) -> None:
         engine.dispose()
 
 
+#: Tables present after each migration step of the session set-up (read by test_migrations).
+MIGRATION_LOG: dict[str, set[str]] = {}
+
+
+def _our_tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return set(inspect(conn).get_table_names()) - {"spatial_ref_sys"}
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def database_url() -> str:
     """A migrated test database holding the test demo borough."""
     from geo.demo import load_demo
-
-    from geo.migrate import upgrade_database
+    from geo.migrate import downgrade_database, upgrade_database
 
     url = _test_database_url()
     _ensure_database(url)
     _reset_schema(url)
+    # Every run migrates up, all the way down and up again on the empty database, so the
+    # downgrades are exercised too; tests/test_migrations.py checks what each step left.
     upgrade_database(url, "head")
+    MIGRATION_LOG["after_upgrade"] = _our_tables(url)
+    downgrade_database(url, "base")
+    MIGRATION_LOG["after_downgrade"] = _our_tables(url)
+    upgrade_database(url, "head")
+    MIGRATION_LOG["after_second_upgrade"] = _our_tables(url)
     engine = make_engine(url, pool_size=1)
     with engine.begin() as conn:
         load_demo(conn, households=TEST_HOUSEHOLDS, seed=TEST_SEED)
