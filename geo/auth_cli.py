@@ -59,7 +59,7 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     for prefix in replaced:
         print(f"revoked the earlier key {prefix} named {args.name!r}", file=sys.stderr)
     print(
-        f"created a {new.info.role.name} key {new.info.prefix} ({new.info.name!r}); "
+        f"created API key {new.info.prefix} with the {new.info.role.name} role ({new.info.name!r}); "
         "it is shown once, below: keep it safe",
         file=sys.stderr,
     )
