@@ -78,7 +78,6 @@ def test_households_add_up_and_addresses_sit_in_their_oa(conn) -> None:
 
 def test_demo_load_is_idempotent(engine) -> None:
     from geo.demo import load_demo
-
     from tests.conftest import TEST_HOUSEHOLDS, TEST_SEED
 
     tables = [
