@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from geo.db import check_database, database_url_from_env, make_engine, safe_url
+from geo.db import cli_connection, database_url_from_env, safe_url
 from geo.errors import WardwiseError
 
 
@@ -46,21 +46,18 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
     from geo.analysis.aggregates import refresh_aggregates
     from geo.demo import load_demo
 
-    engine = make_engine(database_url_from_env(), pool_size=1)
-    check_database(engine)
     print(
         f"loading the demo borough: {args.households:,} households, seed {args.seed}",
         file=sys.stderr,
     )
     progress = _progress_printer()
-    with engine.begin() as conn:
+    with cli_connection(begin=True) as conn:
         counts = load_demo(conn, households=args.households, seed=args.seed, progress=progress)
         # Fresh per-OA aggregates make propensity tables and matrices fast (issue 4).
         refresh_aggregates(conn)
         progress("refreshed the profiling aggregates")
     for table, n in counts.items():
         print(f"  {table:<22} {n:>10,}", file=sys.stderr)
-    engine.dispose()
     return 0
 
 
@@ -68,10 +65,8 @@ def cmd_demo_truth(args: argparse.Namespace) -> int:
     """Print the demo's planted truth as JSON."""
     from geo.demo import demo_truth
 
-    engine = make_engine(database_url_from_env(), pool_size=1)
-    with engine.connect() as conn:
+    with cli_connection() as conn:
         truth = demo_truth(conn)
-    engine.dispose()
     json.dump(truth, sys.stdout, indent=2 if args.pretty else None)
     print()
     return 0

@@ -94,6 +94,27 @@ def check_database(engine: Engine) -> tuple[int, int, int]:
     return version
 
 
+@contextmanager
+def cli_engine() -> Iterator[Engine]:
+    """Yield a one-connection engine for ``DATABASE_URL``, PostGIS checked; disposed on exit.
+
+    For command-line commands, which each make a short run of queries.
+    """
+    engine = make_engine(database_url_from_env(), pool_size=1)
+    try:
+        check_database(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def cli_connection(*, begin: bool = False) -> Iterator[Connection]:
+    """Yield a connection from :func:`cli_engine`; in a transaction committed on exit if ``begin``."""
+    with cli_engine() as engine, engine.begin() if begin else engine.connect() as conn:
+        yield conn
+
+
 @functools.cache
 def load_sql(name: str) -> TextClause:
     """Return the named query from ``geo/sql/`` as a SQLAlchemy text clause."""

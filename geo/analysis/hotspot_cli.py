@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from geo.db import check_database, database_url_from_env, make_engine
+from geo.db import cli_connection
 
 
 def _write(body: object, output: str | None) -> None:
@@ -51,9 +51,7 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
     def progress(fraction: float) -> None:
         print(f"\r  permutations {fraction:6.1%}", end="", file=sys.stderr, flush=True)
 
-    engine = make_engine(database_url_from_env(), pool_size=1)
-    check_database(engine)
-    with engine.connect() as conn:
+    with cli_connection() as conn:
         geography = q.resolve_analysis_geography(conn, params.level, params.resolution)
         frame = q.hotspot_frame(
             conn,
@@ -79,7 +77,6 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
         if params.permutations:
             print(file=sys.stderr)
         body = render_hotspots(conn, frame, None, args.format)
-    engine.dispose()
     counts = frame["class"].value_counts().to_dict()
     print(f"{len(frame)} areas: {counts}", file=sys.stderr)
     _write(body, args.output)
@@ -90,9 +87,7 @@ def cmd_demand(args: argparse.Namespace) -> int:
     """Print potential and unmet demand per area."""
     from geo.analysis.hotspot_outputs import demand_output
 
-    engine = make_engine(database_url_from_env(), pool_size=1)
-    check_database(engine)
-    with engine.connect() as conn:
+    with cli_connection() as conn:
         body = demand_output(
             conn,
             args.service,
@@ -101,7 +96,6 @@ def cmd_demand(args: argparse.Namespace) -> int:
             percentile=args.percentile,
             fmt=args.format,
         )
-    engine.dispose()
     _write(body, args.output)
     return 0
 

@@ -10,7 +10,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from geo.db import check_database, database_url_from_env, make_engine
+from geo.db import cli_connection
 
 
 def _write(body: str | bytes, output: str | None) -> None:
@@ -30,11 +30,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     """Rebuild the per-OA service-use aggregates (after an ingest or a demo load)."""
     from geo.analysis.aggregates import refresh_aggregates
 
-    engine = make_engine(database_url_from_env(), pool_size=1)
-    check_database(engine)
-    with engine.begin() as conn:
+    with cli_connection(begin=True) as conn:
         version = refresh_aggregates(conn)
-    engine.dispose()
     print(f"aggregates refreshed (data version {version})", file=sys.stderr)
     return 0
 
@@ -44,9 +41,7 @@ def cmd_propensity(args: argparse.Namespace) -> int:
     from geo.analysis.propensity import table_csv
     from geo.analysis.services import ServiceFilter, service_propensity
 
-    engine = make_engine(database_url_from_env(), pool_size=1)
-    check_database(engine)
-    with engine.connect() as conn:
+    with cli_connection() as conn:
         result = service_propensity(
             conn,
             args.service,
@@ -59,7 +54,6 @@ def cmd_propensity(args: argparse.Namespace) -> int:
                 within=args.within,
             ),
         )
-    engine.dispose()
     _write(table_csv(result["rows"]), args.output)
     return 0
 
@@ -69,11 +63,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     from geo.analysis.matrix import matrix_xlsx, service_matrix
     from geo.analysis.propensity import table_csv
 
-    engine = make_engine(database_url_from_env(), pool_size=1)
-    check_database(engine)
-    with engine.connect() as conn:
+    with cli_connection() as conn:
         matrix = service_matrix(conn, args.level, args.classification, args.service, within=args.within)
-    engine.dispose()
     if args.output and args.output.endswith(".xlsx"):
         _write(matrix_xlsx(matrix), args.output)
     else:

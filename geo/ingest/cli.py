@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from geo.db import check_database, database_url_from_env, make_engine
+from geo.db import cli_engine
 from geo.ingest.mapping import KINDS, PRESETS
 
 
@@ -32,9 +32,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from geo.ingest.service import ingest_path
 
     path = Path(args.file)
-    engine = make_engine(database_url_from_env(), pool_size=1)
-    check_database(engine)
-    with tqdm(total=_count_rows(path), unit="rows", unit_scale=True, file=sys.stderr, desc=path.name) as bar:
+    with (
+        cli_engine() as engine,
+        tqdm(total=_count_rows(path), unit="rows", unit_scale=True, file=sys.stderr, desc=path.name) as bar,
+    ):
         report = ingest_path(
             engine,
             args.kind,
@@ -46,7 +47,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             chunk_rows=args.chunk_rows,
             progress=bar.update,
         )
-    engine.dispose()
     if args.json:
         json.dump(report.to_dict(), sys.stdout, indent=1, default=str)
         sys.stdout.write("\n")

@@ -10,7 +10,7 @@ import json
 import sys
 from typing import Any
 
-from geo.db import check_database, database_url_from_env, make_engine
+from geo.db import cli_connection
 
 
 def _emit(plan: dict[str, Any], csv_text: str | None) -> None:
@@ -26,9 +26,7 @@ def cmd_sites(args: argparse.Namespace) -> int:
     from geo.planning.export import siting_csv
     from geo.planning.plans import plan_sites
 
-    engine = make_engine(database_url_from_env(), pool_size=1)
-    check_database(engine)
-    with engine.connect() as conn:
+    with cli_connection() as conn:
         plan = plan_sites(
             conn,
             objective=args.objective,
@@ -41,7 +39,6 @@ def cmd_sites(args: argparse.Namespace) -> int:
             cover_within=args.cover_within,
             time_limit_s=args.time_limit,
         )
-    engine.dispose()
     s, proposed = plan["summary"], plan["proposed"]
     sys.stderr.write(f"{s['status']} (gap {s['gap']}): new sites {proposed['new_site_ids']}\n")
     _emit(plan, siting_csv(plan, args.csv) if args.csv else None)
@@ -53,9 +50,7 @@ def cmd_routes(args: argparse.Namespace) -> int:
     from geo.planning.export import routes_csv
     from geo.planning.plans import plan_routes
 
-    engine = make_engine(database_url_from_env(), pool_size=1)
-    check_database(engine)
-    with engine.connect() as conn:
+    with cli_connection() as conn:
         plan = plan_routes(
             conn,
             stop_source=args.stops,
@@ -68,7 +63,6 @@ def cmd_routes(args: argparse.Namespace) -> int:
             segments=args.segments,
             time_limit_s=args.time_limit,
         )
-    engine.dispose()
     _emit(plan, routes_csv(plan, args.csv) if args.csv else None)
     return 0
 
