@@ -98,19 +98,11 @@ def area_segment_matrix(
     area_order = areas if areas is not None else sorted(hh["area_code"].unique().tolist())
     seg_order = segments if segments is not None else sorted(hh["segment_code"].unique().tolist())
     grid = pd.MultiIndex.from_product([area_order, seg_order], names=["area_code", "segment"])
-    h = (
-        hh.groupby(["area_code", "segment_code"])["households"]
-        .sum()
-        .rename_axis(["area_code", "segment"])
-        .reindex(grid, fill_value=0)
-        .to_numpy()
-        .reshape(len(area_order), len(seg_order))
-        .astype(np.int64)
-    )
-    if target is not None:
-        tg = target.dropna(subset=["segment_code"])
-        t = (
-            tg.groupby(["area_code", "segment_code"])["target"]
+
+    def on_grid(frame: pd.DataFrame, column: str) -> np.ndarray[Any, np.dtype[np.int64]]:
+        """Sum ``column`` per (area, segment) into an areas × segments array in grid order."""
+        cells: np.ndarray[Any, np.dtype[np.int64]] = (
+            frame.groupby(["area_code", "segment_code"])[column]
             .sum()
             .rename_axis(["area_code", "segment"])
             .reindex(grid, fill_value=0)
@@ -118,8 +110,10 @@ def area_segment_matrix(
             .reshape(len(area_order), len(seg_order))
             .astype(np.int64)
         )
-    else:
-        t = np.zeros_like(h)
+        return cells
+
+    h = on_grid(hh, "households")
+    t = on_grid(target.dropna(subset=["segment_code"]), "target") if target is not None else np.zeros_like(h)
     # Append the total column and row so every figure comes from one vectorised pass.
     h_full = np.zeros((len(area_order) + 1, len(seg_order) + 1), dtype=np.int64)
     t_full = np.zeros_like(h_full)
