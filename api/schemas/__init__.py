@@ -43,3 +43,17 @@ class AreaCollection(BaseModel):
 
     type: Literal["FeatureCollection"] = "FeatureCollection"
     features: list[AreaFeature] = Field(default_factory=list)
+
+
+class JobState(BaseModel):
+    """What every background job reports (hot-spot and planning jobs add their own fields)."""
+
+    id: str
+    kind: str
+    status: Literal["queued", "running", "done", "failed"]
+    progress: float
+    params: dict[str, Any]
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    error: str | None

@@ -11,10 +11,28 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.schemas import JobState
+
 #: A count as shown: the number, or a suppression label for public callers.
 Count = float | int | str
 
 CODE = r"^[A-Za-z0-9_\-]+$"
+
+
+class _AreaFeature(BaseModel):
+    """An area (or H3 cell) as a GeoJSON Feature (WGS84); subclasses type ``properties``."""
+
+    type: Literal["Feature"] = "Feature"
+    id: str
+    geometry: dict[str, Any] | None
+
+
+class _AreaFeatureCollection(BaseModel):
+    """A GeoJSON FeatureCollection with ``meta``; subclasses type ``features``."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[Any] = Field(default_factory=list)
+    meta: dict[str, Any] = Field(default_factory=dict)
 
 
 class HotSpotProperties(BaseModel):
@@ -48,21 +66,16 @@ class HotSpotProperties(BaseModel):
     z: float | None = Field(None, description="gistar/moran: analytical z-score (matches PySAL esda)")
 
 
-class HotSpotFeature(BaseModel):
+class HotSpotFeature(_AreaFeature):
     """One area's result as a GeoJSON Feature (WGS84)."""
 
-    type: Literal["Feature"] = "Feature"
-    id: str
-    geometry: dict[str, Any] | None
     properties: HotSpotProperties
 
 
-class HotSpotCollection(BaseModel):
+class HotSpotCollection(_AreaFeatureCollection):
     """Hot spots as a GeoJSON FeatureCollection with ``meta``: variable, weights, transform, reference."""
 
-    type: Literal["FeatureCollection"] = "FeatureCollection"
     features: list[HotSpotFeature] = Field(default_factory=list)
-    meta: dict[str, Any] = Field(default_factory=dict)
 
 
 class DemandProperties(BaseModel):
@@ -77,21 +90,16 @@ class DemandProperties(BaseModel):
     unmet_per_1000: float | None
 
 
-class DemandFeature(BaseModel):
+class DemandFeature(_AreaFeature):
     """One area's demand as a GeoJSON Feature."""
 
-    type: Literal["Feature"] = "Feature"
-    id: str
-    geometry: dict[str, Any] | None
     properties: DemandProperties
 
 
-class DemandCollection(BaseModel):
+class DemandCollection(_AreaFeatureCollection):
     """Potential and unmet demand per area, with the segment benchmarks in ``meta``."""
 
-    type: Literal["FeatureCollection"] = "FeatureCollection"
     features: list[DemandFeature] = Field(default_factory=list)
-    meta: dict[str, Any] = Field(default_factory=dict)
 
 
 class ProfileRate(BaseModel):
@@ -141,21 +149,16 @@ class PredictProperties(BaseModel):
     coverage: float = Field(description="share of households in segments the profile knows")
 
 
-class PredictFeature(BaseModel):
+class PredictFeature(_AreaFeature):
     """One area's predicted demand as a GeoJSON Feature."""
 
-    type: Literal["Feature"] = "Feature"
-    id: str
-    geometry: dict[str, Any] | None
     properties: PredictProperties
 
 
-class PredictCollection(BaseModel):
+class PredictCollection(_AreaFeatureCollection):
     """Predicted demand per area as GeoJSON, with the profile used in ``meta``."""
 
-    type: Literal["FeatureCollection"] = "FeatureCollection"
     features: list[PredictFeature] = Field(default_factory=list)
-    meta: dict[str, Any] = Field(default_factory=dict)
 
 
 class TargetRow(BaseModel):
@@ -274,16 +277,7 @@ class HotspotJobRequest(BaseModel):
     percentile: float = Field(80.0, gt=0, le=100)
 
 
-class JobInfo(BaseModel):
+class JobInfo(JobState):
     """A background job's state."""
 
-    id: str
-    kind: str
-    status: Literal["queued", "running", "done", "failed"]
-    progress: float
-    params: dict[str, Any]
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
-    error: str | None
     links: dict[str, str] = Field(default_factory=dict)

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from api.schemas import JobState
+
 SiteKind = Literal["office", "library", "community_centre", "surgery", "school"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 CLOCK = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
@@ -193,17 +195,8 @@ class RoutePlan(BaseModel):
     dropped: list[dict[str, Any]]
 
 
-class PlanningJob(BaseModel):
+class PlanningJob(JobState):
     """A background planning solve: poll `status_url` until status is done or failed."""
 
-    id: str
-    kind: str
-    status: Literal["queued", "running", "done", "failed"]
-    progress: float
-    params: dict[str, Any]
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
-    error: str | None
     result: dict[str, Any] | None = None
     status_url: str | None = None
