@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from api.auth import OfficerDep, ViewerDep
 from api.deps import ConnDep, EngineDep
 from api.schemas.planning import (
+    DemandSpec,
     FeatureCollection,
     PlanningJob,
     RoutePlan,
@@ -37,14 +38,8 @@ Format = Annotated[Literal["json", "csv"], Query(description="json, or csv to do
 Async = Annotated[bool, Query(alias="async", description="run as a background job; poll its status_url")]
 
 
-def _siting_params(body: SitingRequest) -> dict[str, Any]:
-    d = body.demand
+def _demand_params(d: DemandSpec) -> dict[str, Any]:
     return {
-        "objective": body.objective,
-        "p": body.p,
-        "keep_existing": body.keep_existing,
-        "candidate_kinds": body.candidate_kinds,
-        "candidate_site_ids": body.candidate_site_ids,
         "demand_source": d.source,
         "classification": d.classification,
         "segments": d.segments,
@@ -52,6 +47,17 @@ def _siting_params(body: SitingRequest) -> dict[str, Any]:
         "date_from": d.date_from,
         "date_to": d.date_to,
         "percentile": d.percentile,
+    }
+
+
+def _siting_params(body: SitingRequest) -> dict[str, Any]:
+    return {
+        "objective": body.objective,
+        "p": body.p,
+        "keep_existing": body.keep_existing,
+        "candidate_kinds": body.candidate_kinds,
+        "candidate_site_ids": body.candidate_site_ids,
+        **_demand_params(body.demand),
         "demand_unit": body.demand_unit,
         "h3_resolution": body.h3_resolution,
         "travel": body.travel,
@@ -63,7 +69,6 @@ def _siting_params(body: SitingRequest) -> dict[str, Any]:
 
 
 def _route_params(body: RouteRequest) -> dict[str, Any]:
-    d = body.demand
     return {
         "stop_source": body.stop_source,
         "stop_site_ids": body.stop_site_ids,
@@ -79,13 +84,7 @@ def _route_params(body: RouteRequest) -> dict[str, Any]:
         "time_windows": {w.stop_id: (w.open, w.close) for w in body.time_windows},
         "allow_drop": body.allow_drop,
         "walk_m": body.walk_m,
-        "demand_source": d.source,
-        "classification": d.classification,
-        "segments": d.segments,
-        "service": d.service,
-        "date_from": d.date_from,
-        "date_to": d.date_to,
-        "percentile": d.percentile,
+        **_demand_params(body.demand),
         "time_limit_s": body.time_limit_s,
     }
 
