@@ -543,6 +543,49 @@ def _finish(
     return assigned, np.ones(cost.shape[0])
 
 
+def _capacitated_solution(
+    kind: Objective,
+    cost: np.ndarray,
+    weights: np.ndarray,
+    p: int,
+    fixed: np.ndarray,
+    capacities: np.ndarray,
+    threshold: float | None,
+    heuristic: tuple[np.ndarray, float, float],
+    time_limit_s: float,
+) -> SitingSolution:
+    """Solve the capacitated MILP, hinted by the heuristic's ``(open, value, seconds)``."""
+    h_open, h_val, h_secs = heuristic
+    t1 = time.perf_counter()
+    c_open, shares, val, bound, optimal = _capacitated_milp(
+        kind, cost, weights, p, fixed, capacities, threshold, h_open, time_limit_s
+    )
+    secs = time.perf_counter() - t1
+    if c_open is None:
+        if kind == "p_median":
+            raise Infeasible(
+                f"no capacity-feasible choice of sites was found within {time_limit_s:g} s; "
+                "allow more time or relax the capacities"
+            )
+        raise Infeasible(f"no solution was found within {time_limit_s:g} s; allow more time")
+    assigned, served = _finish(kind, cost, c_open, shares, threshold)
+    return SitingSolution(
+        kind,
+        c_open,
+        assigned,
+        served,
+        val,
+        bound,
+        0.0 if optimal else _gap(val, bound, kind == "p_median"),
+        "optimal" if optimal else "time_limit",
+        h_val,
+        h_secs,
+        secs,
+        "SCIP (OR-Tools)",
+        ["capacities bind: an area's demand may be split between sites"],
+    )
+
+
 def solve_p_median(
     cost: np.ndarray,
     weights: np.ndarray,
@@ -587,7 +630,6 @@ def solve_p_median(
     h_open, h_val = p_median_heuristic(cost, weights, p, fixed_arr)
     h_secs = time.perf_counter() - t0
     notes: list[str] = []
-    shares = None
     if capacities is not None:
         caps = _check_capacities(capacities, cost.shape[1])
         open_caps = np.sort(caps[~np.isin(np.arange(caps.size), fixed_arr)])[::-1][:p]
@@ -598,32 +640,8 @@ def solve_p_median(
             )
         if not exact:
             raise InvalidRequest("capacitated siting needs the exact solver (`exact` true)")
-        t1 = time.perf_counter()
-        c_open, shares, val, bound, optimal = _capacitated_milp(
-            "p_median", cost, weights, p, fixed_arr, caps, None, h_open, time_limit_s
-        )
-        secs = time.perf_counter() - t1
-        if c_open is None:
-            raise Infeasible(
-                f"no capacity-feasible choice of sites was found within {time_limit_s:g} s; "
-                "allow more time or relax the capacities"
-            )
-        assigned, served = _finish("p_median", cost, c_open, shares, None)
-        notes.append("capacities bind: an area's demand may be split between sites")
-        return SitingSolution(
-            "p_median",
-            c_open,
-            assigned,
-            served,
-            val,
-            bound,
-            0.0 if optimal else _gap(val, bound, True),
-            "optimal" if optimal else "time_limit",
-            h_val,
-            h_secs,
-            secs,
-            "SCIP (OR-Tools)",
-            notes,
+        return _capacitated_solution(
+            "p_median", cost, weights, p, fixed_arr, caps, None, (h_open, h_val, h_secs), time_limit_s
         )
     best_open, best_val, bound, status, secs = h_open, h_val, -np.inf, "heuristic", 0.0
     solver = "greedy+swap"
@@ -718,29 +736,8 @@ def solve_max_cover(
         if not exact:
             raise InvalidRequest("capacitated siting needs the exact solver (`exact` true)")
         caps = _check_capacities(capacities, cost.shape[1])
-        t1 = time.perf_counter()
-        c_open, shares, val, bound, optimal = _capacitated_milp(
-            "max_cover", cost, weights, p, fixed_arr, caps, threshold, h_open, time_limit_s
-        )
-        secs = time.perf_counter() - t1
-        if c_open is None:
-            raise Infeasible(f"no solution was found within {time_limit_s:g} s; allow more time")
-        assigned, served = _finish("max_cover", cost, c_open, shares, threshold)
-        notes.append("capacities bind: an area's demand may be split between sites")
-        return SitingSolution(
-            "max_cover",
-            c_open,
-            assigned,
-            served,
-            val,
-            bound,
-            0.0 if optimal else _gap(val, bound, False),
-            "optimal" if optimal else "time_limit",
-            h_val,
-            h_secs,
-            secs,
-            "SCIP (OR-Tools)",
-            notes,
+        return _capacitated_solution(
+            "max_cover", cost, weights, p, fixed_arr, caps, threshold, (h_open, h_val, h_secs), time_limit_s
         )
     best_open, best_val, bound, status, secs = h_open, h_val, np.inf, "heuristic", 0.0
     if exact:
