@@ -384,6 +384,15 @@ def _new_solver(time_limit_s: float) -> Any:
     return solver
 
 
+def _site_vars(solver: Any, m: int, p: int, fixed: np.ndarray) -> list[Any]:
+    """One open/closed binary per candidate: ``p`` new sites open, plus the ``fixed`` ones."""
+    y = [solver.BoolVar(f"y{j}") for j in range(m)]
+    solver.Add(solver.Sum(y) == p + fixed.size)
+    for j in fixed:
+        y[int(j)].SetLb(1)
+    return y
+
+
 def _run(solver: Any) -> tuple[int, Any]:
     from ortools.linear_solver import pywraplp
 
@@ -408,10 +417,7 @@ def _p_median_milp(
     """Elloumi's radius formulation; return (open sites or None, value, bound, optimal)."""
     n, m = cost.shape
     solver = _new_solver(time_limit_s)
-    y = [solver.BoolVar(f"y{j}") for j in range(m)]
-    solver.Add(solver.Sum(y) == p + fixed.size)
-    for j in fixed:
-        y[int(j)].SetLb(1)
+    y = _site_vars(solver, m, p, fixed)
     objective = solver.Objective()
     constant = 0.0
     # The nearest open site is never further than the nearest fixed site, nor beyond the
@@ -469,10 +475,7 @@ def _capacitated_milp(
     """Assignment formulation with capacities; return (open, shares, value, bound, optimal)."""
     n, m = cost.shape
     solver = _new_solver(time_limit_s)
-    y = [solver.BoolVar(f"y{j}") for j in range(m)]
-    solver.Add(solver.Sum(y) == p + fixed.size)
-    for j in fixed:
-        y[int(j)].SetLb(1)
+    y = _site_vars(solver, m, p, fixed)
     allowed = np.ones((n, m), dtype=bool) if kind == "p_median" else cost <= float(threshold or 0.0)
     allowed &= (weights > 0)[:, None]
     pairs = np.argwhere(allowed)
@@ -782,10 +785,7 @@ def _max_cover_milp(
     """Church-ReVelle model; return (open sites or None, value, bound, optimal)."""
     n, m = cover.shape
     solver = _new_solver(time_limit_s)
-    y = [solver.BoolVar(f"y{j}") for j in range(m)]
-    solver.Add(solver.Sum(y) == p + fixed.size)
-    for j in fixed:
-        y[int(j)].SetLb(1)
+    y = _site_vars(solver, m, p, fixed)
     objective = solver.Objective()
     for i in range(n):
         cols = np.flatnonzero(cover[i])
