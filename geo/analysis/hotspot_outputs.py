@@ -22,6 +22,7 @@ from geo.analysis.data import check_service
 from geo.analysis.demand import parse_profile
 from geo.analysis.jobs import Job, JobRunner, default_runner
 from geo.areas import resolve_geography
+from geo.cache import VersionedCache, cache_key
 from geo.disclosure import DisclosurePolicy
 from geo.errors import InvalidRequest
 
@@ -220,8 +221,18 @@ def _clean_meta(meta: dict[str, Any]) -> dict[str, Any]:
 def hotspots_output(
     conn: Connection, params: HotspotParams, policy: DisclosurePolicy | None, fmt: Format = "geojson"
 ) -> dict[str, Any] | str:
-    """The body of ``GET /services/{service}/hotspots``."""
-    return render_hotspots(conn, hotspot_table(conn, params), policy, fmt)
+    """The body of ``GET /services/{service}/hotspots``.
+
+    The analysis is cached per data version (``geo.cache``); disclosure and rendering run
+    on a copy for every caller.
+    """
+    table = _TABLES.get_or_compute(
+        conn, cache_key("hotspots", params.as_dict()), lambda: hotspot_table(conn, params)
+    )
+    return render_hotspots(conn, table.copy(), policy, fmt)
+
+
+_TABLES: VersionedCache[pd.DataFrame] = VersionedCache(128)
 
 
 # ---------------------------------------------------------------------------- jobs

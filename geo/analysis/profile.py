@@ -19,6 +19,7 @@ from geo.analysis.propensity import round_half_away, round_ratio_half_away, sign
 from geo.analysis.services import check_area, default_classification, natural_unit
 from geo.analysis.survey import poisson_ratio_interval
 from geo.areas import Geography
+from geo.cache import VersionedCache, cache_key
 from geo.db import load_sql
 
 #: A service is a key issue where its rate is at least this index against the district
@@ -112,7 +113,21 @@ def area_profile(conn: Connection, code: str, classification: str | None = None)
     issues of the area's most over-represented segments), ``neighbours`` (areas of the same
     level sharing a boundary, ST_Touches) and ``parent`` with their take-up, and a
     ``pen_portrait`` written from those figures.
+
+    Notes
+    -----
+    A profile takes some 80 queries; it is cached per data version (``geo.cache``), so an
+    officer clicking around the map recomputes it only after the data changes.
     """
+    return _PROFILES.get_or_compute(
+        conn, cache_key("profile", code, classification), lambda: _area_profile(conn, code, classification)
+    )
+
+
+_PROFILES: VersionedCache[dict[str, Any]] = VersionedCache(512)
+
+
+def _area_profile(conn: Connection, code: str, classification: str | None) -> dict[str, Any]:
     area = check_area(conn, code)
     classification = classification or default_classification(conn)
     check_classification(conn, classification)
