@@ -48,6 +48,10 @@ class VersionedCache(Generic[T]):
         version, dirty = data_version(conn)
         if dirty:
             return compute()
+        return self.get_or_compute_at(version, key, compute)
+
+    def get_or_compute_at(self, version: int, key: str, compute: Callable[[], T]) -> T:
+        """As :meth:`get_or_compute`, at a data version the caller already knows."""
         full = (version, key)
         with self._lock:
             if full in self._entries:

@@ -29,6 +29,8 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
+from geo.cache import VersionedCache, cache_key
+from geo.cache import data_version as cache_data_version
 from geo.db import load_sql
 from geo.disclosure import suppressed_label
 from geo.errors import InvalidTileAddress, UnknownLayer
@@ -305,9 +307,7 @@ def check_service(conn: Connection, service: str | None) -> None:
 #: class (``hot`` / ``not`` / ``as_expected``, exact Poisson test with Benjamini-Hochberg)
 #: and unmet demand, all from issue 5's ``hotspot_frame``.
 MEASURE_COLUMNS = ("expected", "ratio", "class", "unmet")
-_MEASURE_CACHE_ENTRIES = 64
-_measure_cache: OrderedDict[tuple[Any, ...], str | None] = OrderedDict()
-_measure_lock = threading.Lock()
+_measures: VersionedCache[str | None] = VersionedCache(64)
 
 
 def analysis_measures(conn: Connection, layer: TileLayer, service: str) -> pd.DataFrame:
@@ -331,22 +331,15 @@ def area_measures(conn: Connection, layer: TileLayer, service: str, version: int
     Computed once per (data version, layer geography, service) and kept: the analysis
     reads the whole study area, so per tile it would cost 0.2-0.3 s instead of a lookup.
     """
-    key = (version, layer.level, layer.set_code, service)
-    with _measure_lock:
-        if key in _measure_cache:
-            _measure_cache.move_to_end(key)
-            return _measure_cache[key]
-    frame = analysis_measures(conn, layer, service)
-    if frame.empty:
-        body = None
-    else:
+
+    def compute() -> str | None:
+        frame = analysis_measures(conn, layer, service)
+        if frame.empty:
+            return None
         out = frame.astype(object).where(frame.notna(), None)
-        body = json.dumps(out.to_dict(orient="records"))
-    with _measure_lock:
-        _measure_cache[key] = body
-        while len(_measure_cache) > _MEASURE_CACHE_ENTRIES:
-            _measure_cache.popitem(last=False)
-    return body
+        return json.dumps(out.to_dict(orient="records"))
+
+    return _measures.get_or_compute_at(version, cache_key(layer.level, layer.set_code, service), compute)
 
 
 # --------------------------------------------------------------------------- h3
@@ -514,7 +507,7 @@ _h3_store = _H3Store()
 
 def data_version(conn: Connection) -> int:
     """The database's data version: it grows with every write to what tiles show."""
-    return int(conn.execute(text("SELECT coalesce(sum(version), 0) FROM data_version")).scalar_one())
+    return cache_data_version(conn)[0]
 
 
 def render_tile(
