@@ -18,17 +18,12 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-demo: install
-	@url=$(DB) && export DATABASE_URL=$$url \
-	  && $(BIN)/wardwise db migrate \
-	  && $(BIN)/wardwise demo load \
-	  && echo "Officer key for the map page's sign-in (shown once; a new one each run):" \
-	  && $(BIN)/wardwise keys create --role officer --name "demo officer" --replace \
-	  && $(BIN)/wardwise serve --host 127.0.0.1 --port 8000
+# Both print each step's time at the end (scripts/run.sh).
+demo:
+	@bash scripts/run.sh demo
 
-test: install
-	@bash scripts/ensure-chromium.sh
-	@url=$(DB) && export DATABASE_URL=$$url && $(BIN)/python -m pytest $(PYTEST_ARGS)
+test:
+	@PYTEST_ARGS='$(PYTEST_ARGS)' bash scripts/run.sh test
 
 serve: install
 	@url=$(DB) && export DATABASE_URL=$$url && $(BIN)/wardwise serve

@@ -42,7 +42,7 @@ apt_install() {
 # 1. A server: the newest installed major version, or the distribution's default.
 major=""
 if [ -d /usr/lib/postgresql ]; then
-    major=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
+    major=$(ls /usr/lib/postgresql | sort -n | tail -n 1)   # no pipefail trap: tail reads all
 fi
 if [ -z "$major" ] || [ ! -x "/usr/lib/postgresql/$major/bin/postgres" ]; then
     command -v apt-get >/dev/null 2>&1 || die "$need_root_msg"
@@ -60,19 +60,20 @@ if [ ! -f "/usr/share/postgresql/$major/extension/postgis.control" ]; then
 fi
 
 # 3. A running cluster.
+clusters() { pg_lsclusters -h 2>/dev/null || true; }
 if command -v pg_lsclusters >/dev/null 2>&1; then
-    if [ -z "$(pg_lsclusters -h 2>/dev/null | awk -v m="$major" '$1==m')" ]; then
+    if [ -z "$(awk -v m="$major" '$1==m' <<<"$(clusters)")" ]; then
         say "creating cluster $major/main"
         as_root pg_createcluster "$major" main >&2 || die "could not create a PostgreSQL cluster"
     fi
-    if ! pg_lsclusters -h | awk -v m="$major" '$1==m && $4=="online"' | grep -q .; then
+    if [ -z "$(awk -v m="$major" '$1==m && $4=="online"' <<<"$(clusters)")" ]; then
         say "starting cluster $major/main"
         as_root pg_ctlcluster --skip-systemctl-redirect "$major" main start >&2 \
             || as_root pg_ctlcluster "$major" main start >&2 \
             || die "could not start PostgreSQL $major (see /var/log/postgresql/)"
     fi
 fi
-port=$(pg_lsclusters -h 2>/dev/null | awk -v m="$major" '$1==m {print $3; exit}')
+port=$(awk -v m="$major" '$1==m {print $3; exit}' <<<"$(clusters)")
 port=${port:-5432}
 
 # 4. Role and databases, created as the postgres superuser over the local socket.
