@@ -86,15 +86,42 @@ class RouteRequest(BaseModel):
     h3_resolution: int = Field(9, ge=7, le=10)
     depot_site_id: SiteId | None = Field(None, description="default: the first existing office")
     vehicles: int = Field(1, ge=1, le=10)
-    days: list[Weekday] = Field(default_factory=lambda: list[Weekday](["tue"]), min_length=1, max_length=7)
+    days: list[Weekday] = Field(
+        default_factory=lambda: list[Weekday](["tue"]),
+        min_length=1,
+        max_length=7,
+        description="weekdays the vans work, each once (every week of the period)",
+    )
+    frequency: Literal["weekly", "fortnightly", "four_weekly"] = Field(
+        "weekly", description="each stop is visited once per period of 1, 2 or 4 weeks"
+    )
     day_start: str = Field("09:00", pattern=CLOCK)
     day_end: str = Field("17:00", pattern=CLOCK)
-    service_min: float = Field(45.0, ge=0, le=480)
+    service_min: float = Field(45.0, ge=0, le=480, description="dwell at each stop, minutes")
     time_windows: list[TimeWindow] = Field(default_factory=list, max_length=200)
     allow_drop: bool = Field(True, description="leave out stops that do not fit (they are reported)")
     walk_m: float = Field(800.0, gt=0, le=5000)
+    walk_basis: Literal["network", "straight_line"] = Field(
+        "network", description="walk over the road network (no motorways) or the straight line"
+    )
+    stop_selection: Literal["unique_cover", "by_reach"] = Field(
+        "unique_cover", description="unique_cover: each household counted once; by_reach: double counting"
+    )
+    break_min: float = Field(0.0, ge=0, le=120, description="driver's break each route, minutes (0 = none)")
+    break_from: str = Field("12:00", pattern=CLOCK, description="earliest break start")
+    break_to: str = Field("14:00", pattern=CLOCK, description="latest break start")
     demand: DemandSpec = Field(default_factory=DemandSpec)
     time_limit_s: float = Field(2.0, gt=0, le=600, description="search time (inline at most 10)")
+
+    @model_validator(mode="after")
+    def _days_once(self) -> RouteRequest:
+        repeated = sorted({d for d in self.days if self.days.count(d) > 1})
+        if repeated:
+            raise ValueError(
+                f"days has {repeated} more than once: list each weekday once "
+                "(add vehicles for more vans a day, or frequency for alternate weeks)"
+            )
+        return self
 
 
 class SiteFigures(BaseModel):
@@ -102,7 +129,8 @@ class SiteFigures(BaseModel):
 
     site_ids: list[int]
     new_site_ids: list[int] | None = None
-    objective_value: float
+    objective_value: float = Field(description="in `summary.objective_unit`, for today's sites too")
+    weighted_travel: float | None = Field(None, description="demand x travel (seconds or metres)")
     mean_travel: float
     worst_travel: float
     covered_demand: float | None = None
@@ -158,14 +186,20 @@ class SitingPlan(BaseModel):
 
 
 class RouteSummary(BaseModel):
-    """Totals for the routes, and how they were found."""
+    """Totals for the routes, and how they were found (households each counted once)."""
 
     vehicles: int
     days: list[str]
+    frequency: str
+    period_weeks: int
+    route_days: int
     day_start: str
     day_end: str
     service_min: float
+    break_min: float
     stop_source: str
+    stop_selection: str
+    candidates: int
     stops_considered: int
     stops_visited: int
     stops_dropped: int
@@ -173,8 +207,15 @@ class RouteSummary(BaseModel):
     total_distance_km: float
     walk_m: float
     walk_basis: str
+    walk_speed_kph: float | None
     households_within_walk: int
     target_households_within_walk: int
+    demand_within_walk: float
+    target_households_counted_by_stop: int
+    greedy_demand_within_walk: float | None
+    by_reach_demand_within_walk: float | None
+    cover_status: str | None
+    total_demand: float
     demand: str
     depot_site_id: int
     depot: str
@@ -192,6 +233,9 @@ class RoutePlan(BaseModel):
     summary: RouteSummary
     routes: FeatureCollection
     stops: FeatureCollection
+    timetable: list[dict[str, Any]] = Field(
+        description="printable rows per route: depart, stops (arrive, start, depart, dwell), break, return"
+    )
     dropped: list[dict[str, Any]]
 
 

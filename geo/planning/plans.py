@@ -19,6 +19,7 @@ from sqlalchemy import Connection, text
 from geo.db import load_sql
 from geo.errors import Infeasible, InvalidRequest
 from geo.planning import network, routing, siting
+from geo.planning import stops as stops_mod
 from geo.planning.demand import DemandPoints, DemandSource, DemandUnit, demand_points
 from geo.planning.sites import SiteTable, load_sites
 
@@ -56,18 +57,42 @@ def _display(cost: np.ndarray, unit: str) -> tuple[np.ndarray, str]:
 
 
 def _figures(
-    cost: np.ndarray, weights: np.ndarray, open_cols: siting.Indices, threshold: float | None, unit: str
+    cost: np.ndarray,
+    weights: np.ndarray,
+    open_cols: siting.Indices,
+    threshold: float | None,
+    unit: str,
+    objective: siting.Objective,
+    shares: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    ev = siting.evaluate_sites(cost, weights, open_cols, threshold)
+    r"""Travel and coverage of an answer, from its own assignment.
+
+    Without ``shares`` each demand point uses its nearest open site; with them (a
+    capacitated answer) point ``i`` sends share :math:`s_{ij}` of its weight to ``j``:
+    weighted travel :math:`\sum_{ij} w_i s_{ij} c_{ij}`, mean travel that over the demand
+    served, worst travel the largest :math:`c_{ij}` with :math:`s_{ij} > 0`, and covered
+    demand :math:`\sum_{ij} w_i s_{ij} [c_{ij} \le S]`. ``objective_value`` is in the
+    objective's own unit: weighted travel for p-median, covered demand for max cover.
+    """
     scale = 1 / 60.0 if unit == "s" else 1.0
+    if shares is None:
+        ev = siting.evaluate_sites(cost, weights, open_cols, threshold)
+        travel_obj, mean, worst = ev["objective"], ev["mean_cost"], ev["worst_cost"]
+        covered = ev.get("covered_weight")
+    else:
+        ev = siting.evaluate_assignment(cost, weights, shares, threshold)
+        travel_obj, mean, worst = ev["objective"], ev["mean_cost"], ev["worst_cost"]
+        covered = ev.get("covered_weight")
+    total = float(weights.sum())
     out: dict[str, Any] = {
-        "objective_value": round(ev["objective"], 3),
-        "mean_travel": round(ev["mean_cost"] * scale, 2),
-        "worst_travel": round(ev["worst_cost"] * scale, 2),
+        "objective_value": round(travel_obj if objective == "p_median" else float(covered or 0.0), 3),
+        "weighted_travel": round(travel_obj, 3),
+        "mean_travel": round(mean * scale, 2),
+        "worst_travel": round(worst * scale, 2),
     }
     if threshold is not None:
-        out["covered_demand"] = round(ev["covered_weight"], 3)
-        out["coverage_share"] = round(ev["coverage_share"], 4)
+        out["covered_demand"] = round(float(covered or 0.0), 3)
+        out["coverage_share"] = round(float(covered or 0.0) / total, 4) if total > 0 else None
     return out
 
 
@@ -173,22 +198,36 @@ def plan_sites(
     open_cols = sol.open_sites
     existing_cols = np.flatnonzero(sites.is_existing)
     shown, shown_unit = _display(cost, unit)
-    travel_to = shown[np.arange(len(demand)), sol.assignment]
+    rows = np.arange(len(demand))
+    shares = sol.shares
+    if shares is None:
+        travel_to = shown[rows, sol.assignment]
+    else:
+        # A split area travels, on average over its shares, to each site it is sent to.
+        sent = shares.sum(axis=1)
+        mixed = (shares * shown).sum(axis=1) / np.where(sent > 0, sent, 1.0)
+        travel_to = np.where(sent > 0, mixed, shown[rows, sol.assignment])
     current_figures = None
     current_site = np.full(len(demand), -1)
     current_travel = np.full(len(demand), np.nan)
     if existing_cols.size:
-        current_figures = _figures(cost, demand.weights, existing_cols, threshold, unit)
+        current_figures = _figures(cost, demand.weights, existing_cols, threshold, unit, objective)
         current_figures["site_ids"] = sites.ids[existing_cols].tolist()
         near = existing_cols[cost[:, existing_cols].argmin(axis=1)]
         current_site = sites.ids[near]
-        current_travel = shown[np.arange(len(demand)), near]
-    proposed = _figures(cost, demand.weights, open_cols, threshold, unit)
+        current_travel = shown[rows, near]
+    proposed = _figures(cost, demand.weights, open_cols, threshold, unit, objective, shares)
     proposed["site_ids"] = sites.ids[open_cols].tolist()
     proposed["new_site_ids"] = sites.ids[open_cols[~sites.is_existing[open_cols]]].tolist()
-    if sol.objective_kind == "max_cover" or caps is not None:
+    if objective == "max_cover" and shares is not None:
+        # Capacitated covering counts only the demand a site within the standard takes on.
         proposed["objective_value"] = round(sol.objective, 3)
-        proposed["covered_demand"] = round(float(demand.weights @ sol.covered), 3) if threshold else None
+        proposed["covered_demand"] = round(sol.objective, 3)
+        proposed["coverage_share"] = round(sol.objective / float(demand.weights.sum()), 4)
+    if shares is None:
+        loads = np.bincount(sol.assignment, weights=demand.weights, minlength=len(sites))
+    else:
+        loads = demand.weights @ shares
     assigned_ids = sites.ids[sol.assignment]
     catchments = _catchments(conn, demand, sites, open_cols, sol, shown)
     summary = {
@@ -224,8 +263,13 @@ def plan_sites(
     }
     site_feats = []
     for col in open_cols:
-        served = sol.assignment == col
-        w = demand.weights[served]
+        if shares is None:
+            part = (sol.assignment == col).astype(float)
+        else:
+            part = shares[:, col]
+        served = part > 1e-9
+        flow = demand.weights * part
+        cap = None if caps is None or not np.isfinite(caps[col]) else round(float(caps[col]), 3)
         site_feats.append(
             {
                 "type": "Feature",
@@ -238,15 +282,18 @@ def plan_sites(
                     "is_existing": bool(sites.is_existing[col]),
                     "is_new": not bool(sites.is_existing[col]),
                     "capacity": None if np.isnan(sites.capacity[col]) else int(sites.capacity[col]),
-                    "demand": round(float(w.sum()), 3),
+                    "capacity_demand": cap,
+                    "demand": round(float(loads[col]), 3),
                     "demand_points": int(served.sum()),
-                    "mean_travel": round(float(w @ travel_to[served] / w.sum()), 2) if w.sum() > 0 else None,
-                    "worst_travel": round(float(travel_to[served].max()), 2) if served.any() else None,
+                    "mean_travel": (
+                        round(float(flow @ shown[:, col] / flow.sum()), 2) if flow.sum() > 0 else None
+                    ),
+                    "worst_travel": round(float(shown[served, col].max()), 2) if served.any() else None,
                 },
             }
         )
     demand_feats = _demand_features(
-        demand, assigned_ids, travel_to, sol.covered, current_site, current_travel
+        demand, assigned_ids, travel_to, sol.covered, current_site, current_travel, shares, sites.ids
     )
     return {
         "summary": summary,
@@ -265,8 +312,16 @@ def _demand_features(
     covered: np.ndarray,
     current_site: np.ndarray,
     current_travel: np.ndarray,
+    shares: np.ndarray | None = None,
+    site_ids: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     from pyproj import Transformer
+
+    def split(i: int) -> str | None:
+        if shares is None or site_ids is None:
+            return None
+        cols = np.flatnonzero(shares[i] > 1e-9)
+        return ";".join(f"{int(site_ids[j])}:{shares[i, j]:.8f}" for j in cols)
 
     lng, lat = Transformer.from_crs(27700, 4326, always_xy=True).transform(demand.xy[:, 0], demand.xy[:, 1])
     return [
@@ -282,19 +337,22 @@ def _demand_features(
                 "covered": round(float(c), 4),
                 "current_site_id": None if cs < 0 else int(cs),
                 "current_travel": None if np.isnan(ct) else round(float(ct), 2),
+                "site_shares": split(i),
             },
         }
-        for code, x, y, w, s, t, c, cs, ct in zip(
-            demand.codes,
-            lng,
-            lat,
-            demand.weights,
-            assigned_ids,
-            travel_to,
-            covered,
-            current_site,
-            current_travel,
-            strict=True,
+        for i, (code, x, y, w, s, t, c, cs, ct) in enumerate(
+            zip(
+                demand.codes,
+                lng,
+                lat,
+                demand.weights,
+                assigned_ids,
+                travel_to,
+                covered,
+                current_site,
+                current_travel,
+                strict=True,
+            )
         )
     ]
 
@@ -327,7 +385,9 @@ def _catchments(
         sid = int(sites.ids[col])
         served = sol.assignment == col
         geom, area_km2 = geoms.get(sid, (None, None))
-        w = demand.weights[served]
+        part = served.astype(float) if sol.shares is None else sol.shares[:, col]
+        flow = demand.weights * part
+        took = part > 1e-9
         feats.append(
             {
                 "type": "Feature",
@@ -339,9 +399,11 @@ def _catchments(
                     "is_new": not bool(sites.is_existing[col]),
                     "area_codes": [str(c) for c in demand.codes[served]],
                     "area_km2": area_km2,
-                    "demand": round(float(w.sum()), 3),
-                    "mean_travel": round(float(w @ shown[served, col] / w.sum()), 2) if w.sum() > 0 else None,
-                    "worst_travel": round(float(shown[served, col].max()), 2) if served.any() else None,
+                    "demand": round(float(flow.sum()), 3),
+                    "mean_travel": (
+                        round(float(flow @ shown[:, col] / flow.sum()), 2) if flow.sum() > 0 else None
+                    ),
+                    "worst_travel": round(float(shown[took, col].max()), 2) if took.any() else None,
                 },
             }
         )
@@ -349,6 +411,10 @@ def _catchments(
 
 
 # --------------------------------------------------------------------------- routes
+
+
+#: Weeks in the timetable's period for each visit frequency (each stop once a period).
+FREQUENCY_WEEKS: dict[str, int] = {"weekly": 1, "fortnightly": 2, "four_weekly": 4}
 
 
 def plan_routes(
@@ -362,12 +428,18 @@ def plan_routes(
     depot_site_id: int | None = None,
     vehicles: int = 1,
     days: Sequence[str] = ("tue",),
+    frequency: str = "weekly",
     day_start: str = "09:00",
     day_end: str = "17:00",
     service_min: float = 45.0,
     time_windows: dict[str, tuple[str, str]] | None = None,
     allow_drop: bool = True,
     walk_m: float = 800.0,
+    walk_basis: stops_mod.WalkBasis = "network",
+    stop_selection: Literal["unique_cover", "by_reach"] = "unique_cover",
+    break_min: float = 0.0,
+    break_from: str = "12:00",
+    break_to: str = "14:00",
     demand_source: DemandSource = "households",
     classification: str | None = None,
     segments: Sequence[str] | None = None,
@@ -378,33 +450,43 @@ def plan_routes(
     time_limit_s: float = 2.0,
     progress: routing.Progress | None = None,
 ) -> dict[str, Any]:
-    """Plan mobile-service routes: pick stops by demand and order them for each van and day.
+    """Plan a mobile-service timetable: stops chosen for unique coverage, routed over a period.
 
     Parameters
     ----------
     conn
         Database connection.
     stop_source
-        ``venues`` (candidate venues; those reaching the most target demand within
-        ``walk_m``, or ``stop_site_ids``) or ``h3`` (the H3 cells at ``h3_resolution``
-        with the most target demand, the van parking at the road node nearest the cell
-        centre).
+        ``venues`` (candidate venues, or ``stop_site_ids``) or ``h3`` (the H3 cells at
+        ``h3_resolution`` with the most demand, three per stop asked for, the van parking at
+        the road node nearest the cell centre).
+    stop_site_ids
+        Stops to use as given (no selection).
     max_stops
-        How many stops to consider (the best by demand).
+        How many stops to choose.
     depot_site_id
         Where routes start and end (default: the first existing office).
-    vehicles, days
-        Routes are planned for each van on each day (``mon`` ... ``sun``).
+    vehicles, days, frequency
+        The vans work ``days`` (distinct weekdays) every week; each stop is visited once
+        per period of 1 (``weekly``), 2 (``fortnightly``) or 4 (``four_weekly``) weeks, so
+        a fortnightly timetable has two weeks of route-days to share the stops between.
     day_start, day_end
         The working day (``HH:MM``); each route leaves and returns inside it.
     service_min
-        Minutes spent at each stop.
+        Dwell: minutes the van stays at each stop.
     time_windows
         ``{stop_id: (open, close)}`` for stops with their own hours (``HH:MM``).
     allow_drop
-        Let stops that do not fit be left out (reported), dropping low-demand stops first.
-    walk_m
-        Straight-line walking distance used to count the households each stop reaches.
+        Let stops that do not fit be left out (reported), those adding least coverage first.
+    walk_m, walk_basis
+        A household is served by a stop within ``walk_m`` metres on foot: over the walkable
+        road network (``network``, motorways excluded) or the straight line.
+    stop_selection
+        ``unique_cover`` (maximal covering: each household counted once) or ``by_reach``
+        (the stops with the most households each, the old double-counting pick).
+    break_min, break_from, break_to
+        A driver's break of ``break_min`` minutes starting between ``break_from`` and
+        ``break_to`` on every route (0 = none).
     demand_source, classification, segments, service, date_from, date_to, percentile
         The target demand (``geo.planning.demand``).
     time_limit_s
@@ -416,17 +498,37 @@ def plan_routes(
     -------
     dict
         ``summary``, ``routes`` (FeatureCollection of LineStrings following the roads),
-        ``stops`` (FeatureCollection of Points, in visiting order), ``dropped``.
+        ``stops`` (Points, in visiting order), ``timetable`` (printable rows), ``dropped``.
     """
+    from geo.analysis.hotspot_queries import default_classification
+
+    days = list(days)
     unknown_days = sorted(set(days) - set(routing.WEEKDAYS))
     if unknown_days or not days:
+        raise InvalidRequest(f"`days` was {days} but is expected to hold days among {list(routing.WEEKDAYS)}")
+    repeated = sorted({d for d in days if days.count(d) > 1}, key=routing.WEEKDAYS.index)
+    if repeated:
         raise InvalidRequest(
-            f"`days` was {list(days)} but is expected to hold days among {list(routing.WEEKDAYS)}"
+            f"`days` has {repeated} more than once: list each weekday once (add `vehicles` for "
+            "more vans a day, or `frequency` for visits in alternate weeks)"
         )
+    days = sorted(days, key=routing.WEEKDAYS.index)
+    if frequency not in FREQUENCY_WEEKS:
+        raise InvalidRequest(
+            f"`frequency` was {frequency!r} but is expected to be one of {list(FREQUENCY_WEEKS)}"
+        )
+    weeks = FREQUENCY_WEEKS[frequency]
     if max_stops < 1:
         raise InvalidRequest("`max_stops` must be at least 1")
     start = routing.parse_clock(day_start, "day_start")
     end = routing.parse_clock(day_end, "day_end")
+    break_window = None
+    if break_min and break_min > 0:
+        break_window = (
+            routing.parse_clock(break_from, "break_from"),
+            routing.parse_clock(break_to, "break_to"),
+            int(round(break_min * 60)),
+        )
     demand = demand_points(
         conn,
         source=demand_source,
@@ -439,6 +541,7 @@ def plan_routes(
         date_to=date_to,
         percentile=percentile,
     )
+    classification = classification or default_classification(conn)
     all_sites = load_sites(conn)
     if depot_site_id is None:
         offices = np.flatnonzero(all_sites.is_existing)
@@ -450,6 +553,7 @@ def plan_routes(
         if found.size == 0:
             raise InvalidRequest(f"`depot_site_id` was {depot_site_id}, which is not a site")
         depot_col = int(found[0])
+    # Candidate stops.
     if stop_source == "venues":
         mask = ~all_sites.is_existing
         if stop_site_ids:
@@ -461,29 +565,47 @@ def plan_routes(
             mask &= np.isin(np.array(all_sites.kinds, dtype=object), list(candidate_kinds))
         mask[depot_col] = False
         venues = all_sites.subset(mask)
-        reach = routing.stop_reach(demand.xy, demand.weights, venues.xy, walk_m)
-        order = np.argsort(-reach, kind="stable")
-        if not stop_site_ids:
-            order = order[reach[order] > 0]
-        order = order[:max_stops]
-        if order.size == 0:
-            raise Infeasible(f"no candidate venue has any target demand within {walk_m:g} m")
-        stop_ids = [str(int(v)) for v in venues.ids[order]]
-        stop_names = [venues.names[i] for i in order]
-        stop_xy = venues.xy[order]
-        stop_nodes = venues.road_node[order]
-        stop_lnglat = venues.lnglat[order]
-        stop_weight = reach[order]
-        if (stop_nodes < 0).any():
-            stop_nodes, _ = network.snap_to_nodes(conn, stop_xy)
+        c_ids = [str(int(v)) for v in venues.ids]
+        c_names = list(venues.names)
+        c_addr = [a or "" for a in (venues.addresses or [""] * len(venues))]
+        c_xy = venues.xy
+        c_nodes = venues.road_node.copy()
+        c_lnglat: np.ndarray | None = venues.lnglat
     else:
-        order = np.argsort(-demand.weights, kind="stable")[:max_stops]
-        stop_ids = [str(c) for c in demand.codes[order]]
-        stop_names = [f"H3 cell {c}" for c in stop_ids]
-        stop_xy = demand.xy[order]
+        order = np.argsort(-demand.weights, kind="stable")[: 3 * max_stops]
+        c_ids = [str(c) for c in demand.codes[order]]
+        c_names = [f"H3 cell {c}" for c in c_ids]
+        c_addr = [f"near the centre of H3 cell {c}" for c in c_ids]
+        c_xy = demand.xy[order]
+        c_nodes = np.full(len(c_ids), -1, dtype=np.int64)
+        c_lnglat = None
+    households = stops_mod.load_households(conn, demand, classification, segments)
+    walk_graph = network.walk_graph(conn) if walk_basis == "network" else None
+    cover = stops_mod.coverage(households.xy, c_xy, walk_m, walk_basis, walk_graph)
+    hw = households.weight
+    reach = hw @ cover
+    choice = None
+    if stop_site_ids:
+        order_ix = np.array(
+            [c_ids.index(str(int(v))) for v in dict.fromkeys(stop_site_ids) if str(int(v)) in c_ids]
+        )
+    elif stop_selection == "unique_cover":
+        choice = stops_mod.choose_stops(cover, hw, max_stops, time_limit_s=min(2.0, time_limit_s))
+        order_ix = choice.chosen
+    else:
+        order_ix = np.argsort(-reach, kind="stable")[:max_stops]
+        order_ix = order_ix[reach[order_ix] > 0]
+    if order_ix.size == 0:
+        raise Infeasible(f"no candidate stop has any target demand within a {walk_m:g} m walk")
+    stop_ids = [c_ids[i] for i in order_ix]
+    stop_names = [c_names[i] for i in order_ix]
+    stop_addr = [c_addr[i] for i in order_ix]
+    stop_xy = c_xy[order_ix]
+    stop_nodes = c_nodes[order_ix]
+    if (stop_nodes < 0).any():
         stop_nodes, _ = network.snap_to_nodes(conn, stop_xy)
-        stop_weight = demand.weights[order]
-        stop_lnglat = None
+    stop_cover = cover[:, order_ix]
+    only_here = stops_mod.marginal_weight(cover, hw, order_ix)
     graph = network.road_graph(conn)
     depot_node = all_sites.road_node[depot_col]
     if depot_node < 0:
@@ -505,13 +627,13 @@ def plan_routes(
             routing.parse_clock(close, "time_windows.close"),
         ]
     names = ["depot", *stop_names]
-    # Dropping a stop costs a day's worth of route time scaled by its share of the demand,
-    # so the solver drops low-demand stops first and only when they truly do not fit.
+    n_routes = vehicles * len(days) * weeks
+    # Dropping a stop costs a day's route time scaled by the demand only it reaches, so the
+    # solver drops the stops adding least unique coverage first, and only when they do not fit.
     penalty = None
     if allow_drop:
-        share = np.concatenate([[0.0], stop_weight / max(stop_weight.sum(), 1e-9)])
-        penalty = (end - start) * (1.0 + 10.0 * share) * len(days) * vehicles
-    n_routes = vehicles * len(days)
+        share = np.concatenate([[0.0], only_here / max(float(only_here.sum()), 1e-9)])
+        penalty = (end - start) * (1.0 + 10.0 * share) * n_routes
     sol = routing.solve_routes(
         travel_s,
         service_s,
@@ -522,20 +644,27 @@ def plan_routes(
         time_limit_s=time_limit_s,
         names=names,
         progress=progress,
+        break_window=break_window,
     )
-    walk = _walk_reach(conn, stop_xy, walk_m, classification, segments)
-    route_feats: list[dict[str, Any]] = []
-    stop_feats: list[dict[str, Any]] = []
     from pyproj import Transformer
 
     to_wgs = Transformer.from_crs(27700, 4326, always_xy=True)
-    if stop_lnglat is None:
+    if c_lnglat is None:
         lng, lat = to_wgs.transform(stop_xy[:, 0], stop_xy[:, 1])
         stop_lnglat = np.column_stack([lng, lat])
+    else:
+        stop_lnglat = c_lnglat[order_ix]
+    route_feats: list[dict[str, Any]] = []
+    stop_feats: list[dict[str, Any]] = []
+    timetable: list[dict[str, Any]] = []
     total_time = 0
     total_m = 0.0
+    per_day = vehicles * len(days)
+    depot_name = all_sites.names[depot_col]
     for r, seq in enumerate(sol.routes):
-        vehicle, day = r % vehicles + 1, days[r // vehicles]
+        week = r // per_day + 1
+        day = days[(r % per_day) // vehicles]
+        vehicle = r % vehicles + 1
         if not seq:
             continue
         full = [0, *seq, 0]
@@ -545,7 +674,9 @@ def plan_routes(
         duration = sol.return_s[r] - sol.depart_s[r]
         total_time += duration
         total_m += length_m
-        route_id = f"{day}-{vehicle}"
+        route_id = f"{day}-{vehicle}" if weeks == 1 else f"w{week}-{day}-{vehicle}"
+        brk = sol.break_starts[r] if sol.break_starts else None
+        brk_len = break_window[2] if break_window else 0
         route_feats.append(
             {
                 "type": "Feature",
@@ -553,6 +684,7 @@ def plan_routes(
                 "geometry": line,
                 "properties": {
                     "route_id": route_id,
+                    "week": week,
                     "vehicle": vehicle,
                     "day": day,
                     "depart": routing.format_clock(sol.depart_s[r]),
@@ -563,64 +695,169 @@ def plan_routes(
                     ),
                     "distance_km": round(length_m / 1000.0, 2),
                     "stops": len(seq),
+                    "break_start": None if brk is None else routing.format_clock(brk),
+                    "break_end": None if brk is None else routing.format_clock(brk + brk_len),
                 },
             }
         )
+        base = {"route_id": route_id, "week": week, "day": day, "vehicle": vehicle}
+        timetable.append(
+            {
+                **base,
+                "sequence": 0,
+                "kind": "depart",
+                "stop_id": None,
+                "name": depot_name,
+                "address": (all_sites.addresses or [None] * len(all_sites))[depot_col],
+                "arrive": None,
+                "start": None,
+                "depart": routing.format_clock(sol.depart_s[r]),
+                "dwell_min": 0,
+            }
+        )
         prev, clock = 0, sol.depart_s[r]
+        break_done = brk is None
         for order_no, (node, begin) in enumerate(zip(seq, sol.starts[r], strict=True), start=1):
             arrive = clock + int(round(travel_s[prev, node]))
+            if not break_done and brk is not None and brk < begin:
+                # The break falls on this leg (or while waiting): the van arrives after it.
+                timetable.append(
+                    {
+                        **base,
+                        "sequence": None,
+                        "kind": "break",
+                        "stop_id": None,
+                        "name": "driver's break",
+                        "address": None,
+                        "arrive": None,
+                        "start": routing.format_clock(brk),
+                        "depart": routing.format_clock(brk + brk_len),
+                        "dwell_min": round(brk_len / 60.0, 1),
+                    }
+                )
+                if brk < arrive:
+                    arrive += brk_len
+                break_done = True
+            arrive = min(arrive, begin)
             i = node - 1
+            props = {
+                "route_id": route_id,
+                "week": week,
+                "vehicle": vehicle,
+                "day": day,
+                "sequence": order_no,
+                "stop_id": stop_ids[i],
+                "name": stop_names[i],
+                "address": stop_addr[i],
+                "arrive": routing.format_clock(arrive),
+                "start": routing.format_clock(begin),
+                "depart": routing.format_clock(begin + service_s[node]),
+                "dwell_min": round(float(service_s[node]) / 60.0, 1),
+                "window_open": routing.format_clock(windows[node, 0]),
+                "window_close": routing.format_clock(windows[node, 1]),
+                "demand_within_walk": round(float(reach[order_ix[i]]), 3),
+                "demand_only_here": round(float(only_here[i]), 3),
+                "households_within_walk": int(stop_cover[:, i].sum()),
+                "target_households_within_walk": int((stop_cover[:, i] & households.target).sum()),
+            }
             stop_feats.append(
                 {
                     "type": "Feature",
                     "id": f"{route_id}-{order_no}",
                     "geometry": {"type": "Point", "coordinates": _round(stop_lnglat[i], 6)},
-                    "properties": {
-                        "route_id": route_id,
-                        "vehicle": vehicle,
-                        "day": day,
-                        "sequence": order_no,
-                        "stop_id": stop_ids[i],
-                        "name": stop_names[i],
-                        "arrive": routing.format_clock(arrive),
-                        "start": routing.format_clock(begin),
-                        "depart": routing.format_clock(begin + service_s[node]),
-                        "window_open": routing.format_clock(windows[node, 0]),
-                        "window_close": routing.format_clock(windows[node, 1]),
-                        "demand_within_walk": round(float(stop_weight[i]), 3),
-                        "households_within_walk": walk["households"][i],
-                        "target_households_within_walk": walk["target"][i],
+                    "properties": props,
+                }
+            )
+            timetable.append(
+                {
+                    **base,
+                    "sequence": order_no,
+                    "kind": "stop",
+                    **{
+                        k: props[k]
+                        for k in ("stop_id", "name", "address", "arrive", "start", "depart", "dwell_min")
                     },
                 }
             )
             prev, clock = node, begin + int(service_s[node])
+        timetable.append(
+            {
+                **base,
+                "sequence": len(seq) + 1,
+                "kind": "return",
+                "stop_id": None,
+                "name": depot_name,
+                "address": (all_sites.addresses or [None] * len(all_sites))[depot_col],
+                "arrive": routing.format_clock(sol.return_s[r]),
+                "start": None,
+                "depart": None,
+                "dwell_min": 0,
+            }
+        )
+        if not break_done and brk is not None:  # taken back at the depot, after the last stop
+            timetable.append(
+                {
+                    **base,
+                    "sequence": None,
+                    "kind": "break",
+                    "stop_id": None,
+                    "name": "driver's break",
+                    "address": None,
+                    "arrive": None,
+                    "start": routing.format_clock(brk),
+                    "depart": routing.format_clock(brk + brk_len),
+                    "dwell_min": round(brk_len / 60.0, 1),
+                }
+            )
     dropped = [
         {
             "stop_id": stop_ids[n - 1],
             "name": stop_names[n - 1],
-            "demand_within_walk": round(float(stop_weight[n - 1]), 3),
+            "demand_within_walk": round(float(reach[order_ix[n - 1]]), 3),
+            "demand_only_here": round(float(only_here[n - 1]), 3),
         }
         for n in sol.dropped
     ]
+    visited_cols = np.array(sorted({n - 1 for seq in sol.routes for n in seq}), dtype=int)
+    reached = stop_cover[:, visited_cols].any(axis=1) if visited_cols.size else np.zeros(len(hw), bool)
     summary = {
         "vehicles": vehicles,
-        "days": list(days),
+        "days": days,
+        "frequency": frequency,
+        "period_weeks": weeks,
+        "route_days": n_routes,
         "day_start": day_start,
         "day_end": day_end,
         "service_min": service_min,
+        "break_min": break_min if break_window else 0,
         "stop_source": stop_source,
+        "stop_selection": "as given" if stop_site_ids else stop_selection,
+        "candidates": len(c_ids),
         "stops_considered": len(stop_ids),
-        "stops_visited": len(stop_ids) - len(dropped),
+        "stops_visited": int(visited_cols.size),
         "stops_dropped": len(dropped),
         "total_duration_min": round(total_time / 60.0, 1),
         "total_distance_km": round(total_m / 1000.0, 2),
         "walk_m": walk_m,
-        "walk_basis": f"straight line within {walk_m:g} m of the stop",
-        "households_within_walk": walk["unique_households"],
-        "target_households_within_walk": walk["unique_target"],
+        "walk_basis": (
+            f"on foot over the road network (no motorways) within {walk_m:g} m of the stop"
+            if walk_basis == "network"
+            else f"straight line within {walk_m:g} m of the stop"
+        ),
+        "walk_speed_kph": network.WALK_SPEED_KPH if walk_basis == "network" else None,
+        "households_within_walk": int(reached.sum()),
+        "target_households_within_walk": int((reached & households.target).sum()),
+        "demand_within_walk": round(float(hw @ reached), 3),
+        "target_households_counted_by_stop": int(
+            sum((stop_cover[:, j] & households.target).sum() for j in visited_cols)
+        ),
+        "greedy_demand_within_walk": None if choice is None else round(choice.greedy_weight, 3),
+        "by_reach_demand_within_walk": None if choice is None else round(choice.by_reach_weight, 3),
+        "cover_status": None if choice is None else choice.status,
+        "total_demand": round(float(demand.weights.sum()), 3),
         "demand": demand.description,
         "depot_site_id": int(all_sites.ids[depot_col]),
-        "depot": all_sites.names[depot_col],
+        "depot": depot_name,
         "objective_s": sol.objective,
         "status": sol.status,
         "solutions_found": sol.solutions_found,
@@ -632,6 +869,7 @@ def plan_routes(
         "summary": summary,
         "routes": {"type": "FeatureCollection", "features": route_feats},
         "stops": {"type": "FeatureCollection", "features": stop_feats},
+        "timetable": timetable,
         "dropped": dropped,
     }
 
@@ -643,32 +881,3 @@ def _links_length(conn: Connection, links: np.ndarray) -> float:
     ).all()
     lengths = {int(r.id): float(r.length_m) for r in rows}
     return float(sum(lengths[int(v)] for v in links))
-
-
-def _walk_reach(
-    conn: Connection,
-    stop_xy: np.ndarray,
-    walk_m: float,
-    classification: str | None,
-    segments: Sequence[str] | None,
-) -> dict[str, Any]:
-    from geo.analysis.hotspot_queries import default_classification
-
-    rows = conn.execute(
-        load_sql("planning/households_within_walk"),
-        {
-            "xs": stop_xy[:, 0].tolist(),
-            "ys": stop_xy[:, 1].tolist(),
-            "walk_m": float(walk_m),
-            "classification": classification or default_classification(conn),
-            "segments": list(segments) if segments else None,
-        },
-    ).all()
-    by_ord = {int(r.ord): (int(r.households), int(r.target_households)) for r in rows}
-    k = stop_xy.shape[0]
-    return {
-        "households": [by_ord[i + 1][0] for i in range(k)],
-        "target": [by_ord[i + 1][1] for i in range(k)],
-        "unique_households": by_ord[0][0],
-        "unique_target": by_ord[0][1],
-    }

@@ -106,3 +106,33 @@ def test_long_route_searches_run_as_jobs_with_progress(client, auth_headers) -> 
     assert job["progress"] == 1.0 and seen == sorted(seen)
     assert job["result"]["summary"]["days"] == ["tue", "thu"]
     assert client.get("/api/v1/planning/jobs/" + "0" * 32, headers=h).status_code == 404
+
+
+def test_a_weekday_twice_is_a_422_and_the_timetable_prints(client, auth_headers) -> None:
+    h = auth_headers[Role.officer]
+    r = client.post("/api/v1/planning/routes", json={"days": ["tue", "tue"]}, headers=h)
+    assert r.status_code == 422 and "more than once" in r.text
+    body = {"days": ["tue"], "frequency": "fortnightly", "max_stops": 6, "time_limit_s": 1, "break_min": 30}
+    r = client.post(
+        "/api/v1/planning/routes", params={"format": "csv", "table": "timetable"}, json=body, headers=h
+    )
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert list(rows[0]) == [
+        "week",
+        "day",
+        "vehicle",
+        "route_id",
+        "sequence",
+        "kind",
+        "stop_id",
+        "name",
+        "address",
+        "arrive",
+        "start",
+        "depart",
+        "dwell_min",
+    ]
+    stops = [x for x in rows if x["kind"] == "stop"]
+    assert stops and {x["week"] for x in rows} <= {"1", "2"}
+    assert len({x["stop_id"] for x in stops}) == len(stops)
