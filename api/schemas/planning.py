@@ -174,6 +174,20 @@ class FeatureCollection(BaseModel):
     features: list[dict[str, Any]]
 
 
+class SegmentTable(BaseModel):
+    """Who is served how well, per segment: households, travel, and those left out.
+
+    Sites: `{segment, name, households, proposed_mean_travel, proposed_worst_travel,
+    proposed_left_out, current_..., left_out_change}` with left out = travel beyond
+    `standard` (`cover_within`, else 15 min / 5,000 m). Routes: `{segment, name, households,
+    reached, left_out, reached_share}` within the walk.
+    """
+
+    standard: float
+    unit: str
+    rows: list[dict[str, Any]]
+
+
 class SitingPlan(BaseModel):
     """Chosen sites, their catchments, and the demand used, with today's figures beside them."""
 
@@ -183,6 +197,7 @@ class SitingPlan(BaseModel):
     sites: FeatureCollection
     catchments: FeatureCollection
     demand: FeatureCollection
+    segments: SegmentTable | None = None
 
 
 class RouteSummary(BaseModel):
@@ -231,6 +246,7 @@ class RoutePlan(BaseModel):
     """Routes (LineStrings along the roads), stops in visiting order, and dropped stops."""
 
     summary: RouteSummary
+    segments: SegmentTable | None = None
     routes: FeatureCollection
     stops: FeatureCollection
     timetable: list[dict[str, Any]] = Field(
@@ -244,3 +260,75 @@ class PlanningJob(JobState):
 
     result: dict[str, Any] | None = None
     status_url: str | None = None
+
+
+class ScenarioRequest(BaseModel):
+    """Solve a siting or a route request and keep its answer under a name."""
+
+    name: str = Field(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f]+$")
+    description: str | None = Field(None, max_length=2000)
+    sites: SitingRequest | None = None
+    routes: RouteRequest | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ScenarioRequest:
+        if (self.sites is None) == (self.routes is None):
+            raise ValueError("give exactly one of `sites` (a siting request) or `routes` (a route request)")
+        return self
+
+
+class Scenario(BaseModel):
+    """A saved scenario: its request, comparable figures and (when asked) the whole answer."""
+
+    id: int
+    name: str
+    kind: Literal["sites", "routes"]
+    description: str | None
+    created_at: str
+    created_by: str | None
+    request: dict[str, Any]
+    figures: dict[str, Any]
+    result: dict[str, Any] | None = None
+
+
+class ScenarioComparison(BaseModel):
+    """Scenarios side by side, and households left out per segment and scenario."""
+
+    scenarios: list[dict[str, Any]]
+    segments: list[dict[str, Any]]
+    notes: list[str]
+
+
+class LscpRequest(BaseModel):
+    """The fewest new sites that put a share of the demand within a standard."""
+
+    cover_within: float = Field(gt=0, description="minutes for drive_time, metres otherwise")
+    share: float = Field(1.0, gt=0, le=1, description="share of the demand to cover (1 = all)")
+    keep_existing: bool = True
+    candidate_kinds: list[SiteKind] | None = None
+    candidate_site_ids: list[SiteId] | None = Field(None, max_length=1000)
+    travel: Literal["drive_time", "drive_distance", "straight_line"] = "drive_time"
+    demand: DemandSpec = Field(default_factory=DemandSpec)
+    demand_unit: Literal["oa", "h3"] = "oa"
+    h3_resolution: int = Field(8, ge=6, le=10)
+    time_limit_s: float = Field(10.0, gt=0, le=30)
+
+
+class AccessibilityRequest(BaseModel):
+    """Two-step floating catchment accessibility to sites, per demand area."""
+
+    within: float = Field(gt=0, description="catchment: minutes for drive_time, metres otherwise")
+    supply: Literal["capacity", "equal"] = "capacity"
+    site_ids: list[SiteId] | None = Field(None, max_length=1000, description="default: today's offices")
+    travel: Literal["drive_time", "drive_distance", "straight_line"] = "drive_time"
+    demand: DemandSpec = Field(default_factory=DemandSpec)
+    demand_unit: Literal["oa", "h3"] = "oa"
+    h3_resolution: int = Field(8, ge=6, le=10)
+
+
+class PointsAnswer(BaseModel):
+    """A summary with the sites and demand points it speaks of (GeoJSON, WGS84)."""
+
+    summary: dict[str, Any]
+    sites: FeatureCollection
+    demand: FeatureCollection

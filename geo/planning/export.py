@@ -65,8 +65,17 @@ TIMETABLE_COLUMNS = (
 )
 
 
-def rows_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
-    """CSV of plain rows with the given columns (missing values blank)."""
+def rows_csv(rows: list[dict[str, Any]], columns: tuple[str, ...] | None = None) -> str:
+    """CSV of plain rows with the given columns (default: every key, in first-seen order).
+
+    Missing values are blank; nested dicts and lists are written as JSON.
+    """
+    if columns is None:
+        seen: list[str] = []
+        for row in rows:
+            seen.extend(k for k in row if k not in seen)
+        columns = tuple(seen)
+    rows = [{k: (json.dumps(v) if isinstance(v, dict | list) else v) for k, v in r.items()} for r in rows]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
     writer.writeheader()

@@ -96,6 +96,54 @@ def _figures(
     return out
 
 
+#: Travel beyond which a household counts as left out when no `cover_within` is given
+#: (minutes by road, or metres for distance travel).
+DEFAULT_STANDARD = {"s": 15.0, "m": 5000.0}
+
+
+def segment_figures(
+    conn: Connection,
+    demand: DemandPoints,
+    travel: dict[str, np.ndarray],
+    standard: float,
+) -> list[dict[str, Any]]:
+    """Who is served how well: per segment, households, mean and worst travel, and left out.
+
+    ``travel`` maps a label (``proposed``, ``current``) to each demand unit's travel in
+    display units. Households are those living in the demand units (every household of
+    each segment there, whatever the demand source), :math:`H_{as}`; per segment ``s``:
+    mean :math:`\\sum_a H_{as} t_a / \\sum_a H_{as}`, worst :math:`\\max_{a: H_{as} > 0} t_a`
+    and left out :math:`\\sum_a H_{as} [t_a > \text{standard}]`.
+    """
+    frame = demand.households
+    if frame is None or frame.empty:
+        return []
+    pos = {str(c): i for i, c in enumerate(demand.codes)}
+    frame = frame[frame["area_code"].astype(str).isin(pos)]
+    names = dict(conn.execute(text("SELECT code, name FROM segment")).all())
+    out: list[dict[str, Any]] = []
+    for seg, part in frame.groupby(frame["segment_code"].fillna("unclassified"), sort=True):
+        idx = np.array([pos[str(c)] for c in part["area_code"]], dtype=int)
+        h = part["households"].to_numpy(dtype=float)
+        total = float(h.sum())
+        if total <= 0:
+            continue
+        row: dict[str, Any] = {
+            "segment": str(seg),
+            "name": names.get(seg, "unclassified"),
+            "households": int(total),
+        }
+        for label, t in travel.items():
+            tt = t[idx]
+            row[f"{label}_mean_travel"] = round(float(h @ tt / total), 2)
+            row[f"{label}_worst_travel"] = round(float(tt[h > 0].max()), 2)
+            row[f"{label}_left_out"] = int(round(float(h @ (tt > standard + 1e-9))))
+        if "current" in travel:
+            row["left_out_change"] = row["proposed_left_out"] - row["current_left_out"]
+        out.append(row)
+    return out
+
+
 def plan_sites(
     conn: Connection,
     *,
@@ -230,6 +278,11 @@ def plan_sites(
         loads = demand.weights @ shares
     assigned_ids = sites.ids[sol.assignment]
     catchments = _catchments(conn, demand, sites, open_cols, sol, shown)
+    standard = cover_within if cover_within is not None else DEFAULT_STANDARD[unit]
+    by_travel = {"proposed": travel_to}
+    if existing_cols.size:
+        by_travel["current"] = current_travel
+    by_segment = segment_figures(conn, demand, by_travel, standard)
     summary = {
         "objective": objective,
         "objective_value": round(sol.objective, 3),
@@ -302,6 +355,7 @@ def plan_sites(
         "sites": {"type": "FeatureCollection", "features": site_feats},
         "catchments": catchments,
         "demand": {"type": "FeatureCollection", "features": demand_feats},
+        "segments": {"standard": standard, "unit": shown_unit, "rows": by_segment},
     }
 
 
@@ -865,8 +919,24 @@ def plan_routes(
         "time_limit_s": time_limit_s,
         "travel_basis": "drive time over road_link.cost_s; vans park at the road node nearest each stop",
     }
+    names = dict(conn.execute(text("SELECT code, name FROM segment")).all())
+    seg_rows = []
+    for seg in sorted(set(households.segment.tolist())):
+        mine = households.segment == seg
+        n_seg, n_reached = int(mine.sum()), int((mine & reached).sum())
+        seg_rows.append(
+            {
+                "segment": str(seg),
+                "name": names.get(seg, "unclassified"),
+                "households": n_seg,
+                "reached": n_reached,
+                "left_out": n_seg - n_reached,
+                "reached_share": round(n_reached / n_seg, 4) if n_seg else None,
+            }
+        )
     return {
         "summary": summary,
+        "segments": {"standard": walk_m, "unit": "m walk", "rows": seg_rows},
         "routes": {"type": "FeatureCollection", "features": route_feats},
         "stops": {"type": "FeatureCollection", "features": stop_feats},
         "timetable": timetable,
@@ -881,3 +951,334 @@ def _links_length(conn: Connection, links: np.ndarray) -> float:
     ).all()
     lengths = {int(r.id): float(r.length_m) for r in rows}
     return float(sum(lengths[int(v)] for v in links))
+
+
+# --------------------------------------------------------------------------- LSCP, 2SFCA
+
+
+def _demand_and_cost(
+    conn: Connection,
+    *,
+    candidate_kinds: Sequence[str] | None,
+    candidate_site_ids: Sequence[int] | None,
+    demand_kw: dict[str, Any],
+    travel: Travel,
+) -> tuple[DemandPoints, SiteTable, np.ndarray, str]:
+    demand = demand_points(conn, **demand_kw)
+    sites = load_sites(conn, kinds=candidate_kinds, ids=candidate_site_ids)
+    cost, unit = cost_matrix(conn, demand.xy, sites, travel)
+    return demand, sites, cost, unit
+
+
+def _demand_kw(
+    demand_source: DemandSource,
+    classification: str | None,
+    segments: Sequence[str] | None,
+    service: str | None,
+    demand_unit: DemandUnit,
+    h3_resolution: int,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    percentile: float,
+) -> dict[str, Any]:
+    return {
+        "source": demand_source,
+        "classification": classification,
+        "segments": segments,
+        "service": service,
+        "unit": demand_unit,
+        "resolution": h3_resolution,
+        "date_from": date_from,
+        "date_to": date_to,
+        "percentile": percentile,
+    }
+
+
+def _site_points(
+    sites: SiteTable, cols: np.ndarray, extra: dict[int, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    feats = []
+    for col in cols:
+        props = {
+            "site_id": int(sites.ids[col]),
+            "name": sites.names[col],
+            "kind": sites.kinds[col],
+            "is_existing": bool(sites.is_existing[col]),
+            "capacity": None if np.isnan(sites.capacity[col]) else int(sites.capacity[col]),
+        }
+        props.update((extra or {}).get(int(col), {}))
+        feats.append(
+            {
+                "type": "Feature",
+                "id": int(sites.ids[col]),
+                "geometry": {"type": "Point", "coordinates": _round(sites.lnglat[col], 6)},
+                "properties": props,
+            }
+        )
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _demand_layer(demand: DemandPoints, props: dict[str, np.ndarray]) -> dict[str, Any]:
+    from pyproj import Transformer
+
+    lng, lat = Transformer.from_crs(27700, 4326, always_xy=True).transform(demand.xy[:, 0], demand.xy[:, 1])
+    feats = []
+    for i, code in enumerate(demand.codes):
+        p: dict[str, Any] = {"code": str(code), "weight": round(float(demand.weights[i]), 4)}
+        for k, v in props.items():
+            val = v[i]
+            p[k] = bool(val) if isinstance(val, np.bool_) else round(float(val), 6)
+        feats.append(
+            {
+                "type": "Feature",
+                "id": str(code),
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [round(float(lng[i]), 6), round(float(lat[i]), 6)],
+                },
+                "properties": p,
+            }
+        )
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def plan_lscp(
+    conn: Connection,
+    *,
+    cover_within: float,
+    share: float = 1.0,
+    keep_existing: bool = True,
+    candidate_kinds: Sequence[str] | None = None,
+    candidate_site_ids: Sequence[int] | None = None,
+    travel: Travel = "drive_time",
+    demand_source: DemandSource = "households",
+    classification: str | None = None,
+    segments: Sequence[str] | None = None,
+    service: str | None = None,
+    demand_unit: DemandUnit = "oa",
+    h3_resolution: int = 8,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    percentile: float = 80.0,
+    time_limit_s: float = 10.0,
+) -> dict[str, Any]:
+    """The fewest new sites (besides today's offices) putting ``share`` of demand within ``cover_within``.
+
+    ``cover_within`` is minutes for ``drive_time`` and metres otherwise; see
+    ``siting.solve_lscp``. Returns ``summary`` (sites needed, covered share, status, the
+    greedy count and a lower bound), ``sites`` (Points) and ``demand`` (Points with
+    ``covered``).
+    """
+    if cover_within <= 0:
+        raise InvalidRequest(f"`cover_within` was {cover_within} but is expected to be positive")
+    kw = _demand_kw(
+        demand_source,
+        classification,
+        segments,
+        service,
+        demand_unit,
+        h3_resolution,
+        date_from,
+        date_to,
+        percentile,
+    )
+    demand, sites, cost, unit = _demand_and_cost(
+        conn,
+        candidate_kinds=candidate_kinds,
+        candidate_site_ids=candidate_site_ids,
+        demand_kw=kw,
+        travel=travel,
+    )
+    threshold = cover_within * 60.0 if unit == "s" else cover_within
+    fixed = np.flatnonzero(sites.is_existing) if keep_existing else np.array([], dtype=int)
+    sol = siting.solve_lscp(cost, demand.weights, threshold, share, fixed=fixed, time_limit_s=time_limit_s)
+    total = float(demand.weights.sum())
+    near = cost[:, sol.open_sites].min(axis=1)
+    covered = near <= threshold
+    today = float(demand.weights @ (cost[:, fixed].min(axis=1) <= threshold)) if fixed.size else 0.0
+    shown, shown_unit = _display(cost, unit)
+    summary = {
+        "share_asked": share,
+        "cover_within": cover_within,
+        "travel": travel,
+        "travel_unit": shown_unit,
+        "new_sites_needed": int(sol.open_sites.size - fixed.size),
+        "sites_open": int(sol.open_sites.size),
+        "site_ids": sites.ids[sol.open_sites].tolist(),
+        "new_site_ids": sites.ids[sol.open_sites[~np.isin(sol.open_sites, fixed)]].tolist(),
+        "kept_existing": sites.ids[fixed].tolist(),
+        "covered_demand": round(sol.covered_weight, 3),
+        "coverage_share": round(sol.covered_weight / total, 4),
+        "coverage_share_today": round(today / total, 4),
+        "total_demand": round(total, 3),
+        "status": sol.status,
+        "lower_bound": sol.lower_bound,
+        "greedy_new_sites": sol.greedy_sites,
+        "solve_seconds": round(sol.seconds, 3),
+        "demand": demand.description,
+        "demand_points": len(demand),
+        "solver": "location set covering MILP (HiGHS), greedy start",
+    }
+    return {
+        "summary": summary,
+        "sites": _site_points(sites, sol.open_sites),
+        "demand": _demand_layer(
+            demand,
+            {
+                "covered": covered,
+                "travel": shown[
+                    np.arange(len(demand)), sol.open_sites[cost[:, sol.open_sites].argmin(axis=1)]
+                ],
+            },
+        ),
+    }
+
+
+def plan_accessibility(
+    conn: Connection,
+    *,
+    within: float,
+    supply: Literal["capacity", "equal"] = "capacity",
+    site_ids: Sequence[int] | None = None,
+    travel: Travel = "drive_time",
+    demand_source: DemandSource = "households",
+    classification: str | None = None,
+    segments: Sequence[str] | None = None,
+    service: str | None = None,
+    demand_unit: DemandUnit = "oa",
+    h3_resolution: int = 8,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    percentile: float = 80.0,
+) -> dict[str, Any]:
+    """Two-step floating catchment accessibility per demand area (``siting.two_step_fca``).
+
+    Supply is each site's ``capacity`` (or 1 each, ``equal``); sites are today's offices,
+    or ``site_ids``. The index is reported per 1,000 demand (e.g. capacity per 1,000
+    households within ``within`` minutes, or metres for distance travel).
+    """
+    if within <= 0:
+        raise InvalidRequest(f"`within` was {within} but is expected to be positive")
+    kw = _demand_kw(
+        demand_source,
+        classification,
+        segments,
+        service,
+        demand_unit,
+        h3_resolution,
+        date_from,
+        date_to,
+        percentile,
+    )
+    demand = demand_points(conn, **kw)
+    every = load_sites(conn, ids=site_ids)
+    if site_ids:
+        mask = np.isin(every.ids, list(site_ids))
+    else:
+        mask = every.is_existing.copy()
+    if not mask.any():
+        raise InvalidRequest("no sites to measure access to: give `site_ids` or keep an existing office")
+    sites = every.subset(mask)
+    cost, unit = cost_matrix(conn, demand.xy, sites, travel)
+    threshold = within * 60.0 if unit == "s" else within
+    if supply == "capacity":
+        if np.isnan(sites.capacity).any():
+            bad = sites.ids[np.isnan(sites.capacity)].tolist()
+            raise InvalidRequest(f"sites {bad} have no capacity: ask with supply 'equal'")
+        s = sites.capacity
+    else:
+        s = np.ones(len(sites))
+    access, ratio = siting.two_step_fca(cost, demand.weights, s, threshold)
+    per_k = access * 1000.0
+    w = demand.weights
+    summary = {
+        "within": within,
+        "travel": travel,
+        "supply": supply,
+        "site_ids": sites.ids.tolist(),
+        "demand": demand.description,
+        "demand_points": len(demand),
+        "mean_access_per_1000": round(float(w @ per_k / w.sum()), 4),
+        "demand_without_access": round(float(w @ (access == 0)), 3),
+        "share_without_access": round(float(w @ (access == 0) / w.sum()), 4),
+        "method": "two-step floating catchment area (Luo and Wang, 2003)",
+    }
+    extra = {i: {"ratio_per_1000": round(float(ratio[i] * 1000), 6)} for i in range(len(sites))}
+    return {
+        "summary": summary,
+        "sites": _site_points(sites, np.arange(len(sites)), extra),
+        "demand": _demand_layer(demand, {"access_per_1000": per_k}),
+    }
+
+
+# --------------------------------------------------------------------------- isochrones
+
+
+def plan_isochrones(
+    conn: Connection,
+    *,
+    site_id: int,
+    mode: Literal["drive", "walk"] = "drive",
+    minutes: Sequence[float] = (5.0, 10.0, 15.0),
+) -> dict[str, Any]:
+    """Areas reachable from a site within each number of minutes, as polygons (WGS84).
+
+    Drive: Dijkstra over the road graph's times (``road_link.cost_s``); walk: over the
+    walkable graph (no motorways) at ``network.WALK_SPEED_KPH``. The site's own access leg
+    to its road node is taken off each budget. Each band is the concave hull of the road
+    nodes reached, buffered by 60 m (walk) or 150 m (drive) so the streets at its edge are
+    inside; bands are nested (a 10-minute polygon contains the 5-minute one's nodes).
+    """
+    mins = sorted({float(m) for m in minutes})
+    if not mins or mins[0] <= 0 or mins[-1] > 120:
+        raise InvalidRequest(f"`minutes` was {list(minutes)} but is expected to hold values in (0, 120]")
+    sites = load_sites(conn, ids=[site_id])
+    hit = np.flatnonzero(sites.ids == site_id)
+    if hit.size == 0:
+        raise InvalidRequest(f"`site_id` was {site_id}, which is not a site")
+    col = int(hit[0])
+    if mode == "walk":
+        graph = network.walk_graph(conn)
+        [node], [leg] = network.snap_xy(graph, sites.xy[[col]])
+        speed = network.WALK_SPEED_KPH
+    else:
+        graph = network.road_graph(conn)
+        nodes, legs = network.snap_to_nodes(conn, sites.xy[[col]])
+        node, leg = int(graph.index_of(nodes)[0]), float(legs[0])
+        speed = network.ACCESS_SPEED_KPH
+    from scipy.sparse.csgraph import dijkstra
+
+    leg_s = leg * 3.6 / speed
+    dist = dijkstra(graph.time, directed=False, indices=int(node), limit=mins[-1] * 60.0)
+    feats = []
+    for m in mins:
+        budget = m * 60.0 - leg_s
+        reached = np.flatnonzero(dist <= budget)
+        if reached.size < 3:
+            geom, area = None, 0.0
+        else:
+            row = conn.execute(
+                load_sql("planning/isochrone"),
+                {
+                    "node_ids": [int(v) for v in graph.node_ids[reached]],
+                    "concavity": 0.3,
+                    "buffer_m": 60.0 if mode == "walk" else 150.0,
+                },
+            ).one()
+            geom, area = json.loads(row.geojson), float(row.area_km2)
+        feats.append(
+            {
+                "type": "Feature",
+                "id": f"{site_id}-{mode}-{m:g}",
+                "geometry": geom,
+                "properties": {
+                    "site_id": int(site_id),
+                    "name": sites.names[col],
+                    "mode": mode,
+                    "minutes": m,
+                    "road_nodes": int(reached.size),
+                    "area_km2": round(area, 3),
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": feats[::-1]}

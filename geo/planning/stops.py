@@ -42,6 +42,7 @@ class Households:
     xy: np.ndarray
     target: np.ndarray
     weight: np.ndarray
+    segment: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def load_households(
     xy = np.array([[r.x, r.y] for r in rows], dtype=float).reshape(-1, 2)
     target = np.array([bool(r.target) for r in rows], dtype=bool)
     weight = household_weights(oa, target, demand)
-    return Households(uprn, oa, xy, target, weight)
+    segment = np.array([r.segment_code or "unclassified" for r in rows], dtype=object)
+    return Households(uprn, oa, xy, target, weight, segment)
 
 
 def household_weights(oa_code: np.ndarray, target: np.ndarray, demand: DemandPoints) -> np.ndarray:
