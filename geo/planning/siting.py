@@ -640,9 +640,10 @@ def _capacitated_solution(
     solver = "swap search + transport LP (HiGHS), Lagrangian bound"
     if optimal:
         notes.append("optimality proved by the Lagrangian bound")
-    elif remaining > 0.5:
+    elif remaining > 1.5:
+        # HiGHS reads its clock after building and presolving the model: leave it room.
         c_open, _, _, m_bound, m_optimal = _capacitated_milp(
-            kind, cost, weights, p, fixed, capacities, threshold, best_open, remaining
+            kind, cost, weights, p, fixed, capacities, threshold, best_open, 0.7 * remaining
         )
         solver += ", MILP (HiGHS)"
         if c_open is not None:
