@@ -245,7 +245,8 @@ def bench_cover_tour(args: argparse.Namespace) -> None:
             time_limit_s=args.route_limit / 2,
         )
         visited = np.array([cols[n - 1] for seq in sol.routes for n in seq], dtype=int)
-        return unique_weight(cover, weight, visited), len(visited), sol.objective
+        hours_s = sum(b - a for a, b, seq in zip(sol.depart_s, sol.return_s, sol.routes, strict=True) if seq)
+        return unique_weight(cover, weight, visited), len(visited), hours_s
 
     t = time.perf_counter()
     ours = choose_stops(cover, weight, k, time_limit_s=10).chosen

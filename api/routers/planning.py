@@ -13,6 +13,7 @@ from api.schemas.planning import (
     AccessibilityRequest,
     DemandSpec,
     FeatureCollection,
+    HuffRequest,
     LscpRequest,
     PlanningJob,
     PointsAnswer,
@@ -29,7 +30,14 @@ from geo.analysis.jobs import Job
 from geo.errors import InvalidRequest
 from geo.planning.export import RouteTable, SitingTable, routes_csv, rows_csv, siting_csv
 from geo.planning.jobs import planning_job, submit_routes_job, submit_sites_job
-from geo.planning.plans import plan_accessibility, plan_isochrones, plan_lscp, plan_routes, plan_sites
+from geo.planning.plans import (
+    plan_accessibility,
+    plan_huff,
+    plan_isochrones,
+    plan_lscp,
+    plan_routes,
+    plan_sites,
+)
 from geo.planning.scenarios import (
     compare_scenarios,
     delete_scenario,
@@ -290,6 +298,22 @@ def plan_accessibility_route(conn: ConnDep, viewer: OfficerDep, body: Accessibil
         within=body.within,
         supply=body.supply,
         site_ids=body.site_ids,
+        travel=body.travel,
+        demand_unit=body.demand_unit,
+        h3_resolution=body.h3_resolution,
+        **_demand_params(body.demand),
+    )
+
+
+@router.post("/planning/huff", operation_id="plan_huff", response_model=PointsAnswer)
+def plan_huff_route(conn: ConnDep, viewer: OfficerDep, body: HuffRequest) -> Any:
+    """Huff-style share of demand drawn by our sites beside partner or competitor venues."""
+    return plan_huff(
+        conn,
+        competitor_site_ids=body.competitor_site_ids,
+        site_ids=body.site_ids,
+        attractiveness=body.attractiveness,
+        beta=body.beta,
         travel=body.travel,
         demand_unit=body.demand_unit,
         h3_resolution=body.h3_resolution,

@@ -326,6 +326,19 @@ class AccessibilityRequest(BaseModel):
     h3_resolution: int = Field(8, ge=6, le=10)
 
 
+class HuffRequest(BaseModel):
+    """What share of demand our sites draw when partner or competitor venues serve it too."""
+
+    competitor_site_ids: list[SiteId] = Field(min_length=1, max_length=1000)
+    site_ids: list[SiteId] | None = Field(None, max_length=1000, description="ours; default: today's offices")
+    attractiveness: Literal["capacity", "equal"] = "equal"
+    beta: float = Field(2.0, gt=0, le=5, description="distance decay exponent")
+    travel: Literal["drive_time", "drive_distance", "straight_line"] = "drive_time"
+    demand: DemandSpec = Field(default_factory=DemandSpec)
+    demand_unit: Literal["oa", "h3"] = "oa"
+    h3_resolution: int = Field(8, ge=6, le=10)
+
+
 class PointsAnswer(BaseModel):
     """A summary with the sites and demand points it speaks of (GeoJSON, WGS84)."""
 

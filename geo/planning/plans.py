@@ -1282,3 +1282,85 @@ def plan_isochrones(
             }
         )
     return {"type": "FeatureCollection", "features": feats[::-1]}
+
+
+def plan_huff(
+    conn: Connection,
+    *,
+    competitor_site_ids: Sequence[int],
+    site_ids: Sequence[int] | None = None,
+    attractiveness: Literal["capacity", "equal"] = "equal",
+    beta: float = 2.0,
+    travel: Travel = "drive_time",
+    demand_source: DemandSource = "households",
+    classification: str | None = None,
+    segments: Sequence[str] | None = None,
+    service: str | None = None,
+    demand_unit: DemandUnit = "oa",
+    h3_resolution: int = 8,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    percentile: float = 80.0,
+) -> dict[str, Any]:
+    """Huff-style share of demand our sites draw when partner or competitor venues also serve it.
+
+    Our sites are ``site_ids`` (default: today's offices); the others are
+    ``competitor_site_ids`` (venues that already serve the demand, e.g. surgeries giving
+    advice). Each area's demand is shared by ``siting.huff_shares`` with attractiveness 1
+    each (``equal``) or ``site.capacity``; travel floored at one minute (or 100 m).
+    Returns ``summary`` (our share of all demand), ``sites`` (expected demand each draws) and
+    ``demand`` (each area's share going to our sites).
+    """
+    if not competitor_site_ids:
+        raise InvalidRequest("`competitor_site_ids` must name at least one venue")
+    kw = _demand_kw(
+        demand_source,
+        classification,
+        segments,
+        service,
+        demand_unit,
+        h3_resolution,
+        date_from,
+        date_to,
+        percentile,
+    )
+    demand = demand_points(conn, **kw)
+    every = load_sites(conn, ids=list(site_ids or []) + list(competitor_site_ids))
+    ours_mask = np.isin(every.ids, list(site_ids)) if site_ids else every.is_existing.copy()
+    theirs_mask = np.isin(every.ids, list(competitor_site_ids))
+    both = sorted(set(every.ids[ours_mask].tolist()) & set(every.ids[theirs_mask].tolist()))
+    if both:
+        raise InvalidRequest(f"sites {both} are both ours and competitors'")
+    sites = every.subset(ours_mask | theirs_mask)
+    ours = np.isin(sites.ids, every.ids[ours_mask])
+    cost, unit = cost_matrix(conn, demand.xy, sites, travel)
+    if attractiveness == "capacity":
+        if np.isnan(sites.capacity).any():
+            raise InvalidRequest(f"sites {sites.ids[np.isnan(sites.capacity)].tolist()} have no capacity")
+        attr = sites.capacity
+    else:
+        attr = np.ones(len(sites))
+    shares = siting.huff_shares(cost, attr, beta, floor=60.0 if unit == "s" else 100.0)
+    w = demand.weights
+    drawn = w @ shares
+    our_share = shares[:, ours].sum(axis=1)
+    summary = {
+        "beta": beta,
+        "attractiveness": attractiveness,
+        "travel": travel,
+        "our_site_ids": sites.ids[ours].tolist(),
+        "competitor_site_ids": sites.ids[~ours].tolist(),
+        "our_demand": round(float(w @ our_share), 3),
+        "our_share": round(float(w @ our_share / w.sum()), 4),
+        "total_demand": round(float(w.sum()), 3),
+        "demand": demand.description,
+        "method": "Huff (1963) gravity shares, travel floored at one minute (or 100 m)",
+    }
+    extra = {
+        i: {"ours": bool(ours[i]), "expected_demand": round(float(drawn[i]), 3)} for i in range(len(sites))
+    }
+    return {
+        "summary": summary,
+        "sites": _site_points(sites, np.arange(len(sites)), extra),
+        "demand": _demand_layer(demand, {"our_share": our_share}),
+    }

@@ -1143,3 +1143,29 @@ def two_step_fca(
     )
     access: np.ndarray = within.astype(float) @ ratio
     return access, ratio
+
+
+def huff_shares(
+    cost: np.ndarray, attractiveness: np.ndarray, beta: float = 2.0, floor: float = 60.0
+) -> np.ndarray:
+    """Huff (1963) probabilities that demand row ``i`` uses site ``j``.
+
+    :math:`P_{ij} = A_j d_{ij}^{-\\beta} / \\sum_k A_k d_{ik}^{-\\beta}`, with travel floored
+    at ``floor`` (a minute, or 100 m for distances) so a site on the doorstep is not
+    infinitely attractive; unreachable sites (``inf``) get 0. Rows sum to 1.
+
+    Reference: Huff, D. L. (1963) A probabilistic analysis of shopping center trade areas.
+    Land Economics 39(1), 81-90.
+    """
+    if beta <= 0:
+        raise InvalidRequest(f"`beta` was {beta} but is expected to be positive")
+    a = np.asarray(attractiveness, dtype=float)
+    if (a < 0).any() or not np.isfinite(a).all():
+        raise InvalidRequest("attractiveness must be finite and non-negative")
+    d = np.maximum(np.asarray(cost, dtype=float), floor)
+    util = np.where(np.isfinite(d), a[None, :] * d ** (-beta), 0.0)
+    total = util.sum(axis=1, keepdims=True)
+    if (total <= 0).any():
+        raise Infeasible("a demand point can reach no site with positive attractiveness")
+    shares: np.ndarray = util / total
+    return shares

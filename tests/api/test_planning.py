@@ -208,6 +208,10 @@ def test_lscp_accessibility_and_isochrones_over_http(client, auth_headers) -> No
     assert r.json()["summary"]["coverage_share"] >= 0.9 - 1e-4
     r = client.post("/api/v1/planning/accessibility", json={"within": 10}, headers=h)
     assert r.status_code == 200 and r.json()["demand"]["features"]
+    surgeries = [f["id"] for f in client.get("/api/v1/sites", params={"kind": "surgery"}).json()["features"]]
+    r = client.post("/api/v1/planning/huff", json={"competitor_site_ids": surgeries}, headers=h)
+    assert r.status_code == 200, r.text
+    assert 0 < r.json()["summary"]["our_share"] < 1
     office = client.get("/api/v1/sites", params={"existing": "true"}).json()["features"][0]["id"]
     r = client.get(
         "/api/v1/planning/isochrones", params={"site_id": office, "mode": "walk", "minutes": [5, 10]}

@@ -169,3 +169,34 @@ def test_isochrones_are_nested_polygons_that_hold_what_is_reachable(conn) -> Non
     drive5 = plan_isochrones(conn, site_id=office, mode="drive", minutes=[5])["features"][0]
     # 5 minutes on foot (400 m at 4.8 km/h) covers far less than 5 minutes by road.
     assert walk5["properties"]["area_km2"] < drive5["properties"]["area_km2"]
+
+
+def test_huff_shares_by_hand() -> None:
+    from geo.planning.siting import huff_shares
+
+    # One area 120 s from site A (attractiveness 1) and 240 s from B (attractiveness 2), beta 2:
+    # A: 1/120^2, B: 2/240^2 = 1/(2 x 120^2): shares 2/3 and 1/3. A doorstep site is floored.
+    p = huff_shares(np.array([[120.0, 240.0], [0.0, 60.0]]), np.array([1.0, 2.0]), beta=2.0, floor=60.0)
+    assert p[0].tolist() == pytest.approx([2 / 3, 1 / 3])
+    assert p[1].tolist() == pytest.approx([1 / 3, 2 / 3])
+
+
+def test_huff_on_the_demo_recomputed_with_loops(conn) -> None:
+    from geo.planning.plans import plan_huff
+
+    surgeries = conn.execute(text("SELECT id FROM site WHERE kind = 'surgery' ORDER BY id")).scalars().all()
+    plan = plan_huff(conn, competitor_site_ids=surgeries, beta=2.0)
+    demand = demand_points(conn)
+    every = load_sites(conn, ids=list(surgeries))
+    cost, _ = cost_matrix(conn, demand.xy, every, "drive_time")
+    ours = every.is_existing
+    got = {f["id"]: f["properties"]["our_share"] for f in plan["demand"]["features"]}
+    total = 0.0
+    for i, code in enumerate(demand.codes):
+        util = [max(cost[i, j], 60.0) ** -2 for j in range(len(every))]
+        share = sum(u for u, o in zip(util, ours, strict=True) if o) / sum(util)
+        assert got[str(code)] == pytest.approx(share, rel=1e-5, abs=1e-6)
+        total += demand.weights[i] * share
+    assert plan["summary"]["our_demand"] == pytest.approx(total, abs=1e-2)
+    drawn = sum(f["properties"]["expected_demand"] for f in plan["sites"]["features"])
+    assert drawn == pytest.approx(demand.weights.sum(), abs=0.1)
