@@ -201,21 +201,41 @@ class CapacitatedInstance:
         out.sort(key=lambda t: t[2])
         return out
 
-    def greedy(self, p: int, fixed: np.ndarray, deadline: float, shortlist: int = 6) -> np.ndarray:
-        """Add sites one at a time, each the best of a shortlist by its transport value."""
+    def greedy(self, p: int, fixed: np.ndarray, deadline: float, shortlist: int = 12) -> np.ndarray:
+        """Add sites one at a time, each the best addition by its transport value.
+
+        The ``shortlist`` candidates best by their uncapacitated value are tried; one whose
+        lower bound (the capacity duals of the current set, 0 for the newcomer, as in
+        :meth:`swap_order`) cannot beat the best addition found is skipped unsolved. Past
+        ``deadline`` only the first is solved.
+        """
         unc = self.uncapacitated_cost()
-        chosen = list(fixed)
-        current = unc[:, fixed].min(axis=1) if fixed.size else np.full(self.rows.size, self.penalty)
+        chosen = [int(v) for v in fixed]
         for _ in range(p):
             closed = np.setdiff1d(np.arange(self.m), chosen)
-            est = self.w @ np.minimum(unc[:, closed], current[:, None])
-            short = closed[np.argsort(est, kind="stable")[:shortlist]]
-            if time.perf_counter() > deadline:
-                short = short[:1]
-            vals = [self.transport(np.array([*chosen, j])).value for j in short]
-            pick = int(short[int(np.argmin(vals))])
-            chosen.append(pick)
-            current = np.minimum(current, unc[:, pick])
+            if chosen:
+                cur = np.sort(np.array(chosen, dtype=int))
+                t = self.transport(cur)
+                caps = np.where(np.isfinite(self.caps[cur]), self.caps[cur], 0.0)
+                base = np.minimum((unc[:, cur] + t.duals[None, :]).min(axis=1), self.penalty)
+                const = float(caps @ t.duals)
+            else:
+                base, const = np.full(self.rows.size, self.penalty), 0.0
+            bounds = self.w @ np.minimum(unc[:, closed], base[:, None]) - const
+            current = unc[:, chosen].min(axis=1) if chosen else np.full(self.rows.size, self.penalty)
+            estimate = self.w @ np.minimum(unc[:, closed], current[:, None])
+            order = np.argsort(estimate, kind="stable")[:shortlist]
+            best_j, best_v = int(closed[order[0]]), np.inf
+            for n_solved, pos in enumerate(order):
+                if n_solved and time.perf_counter() > deadline:
+                    break
+                if bounds[pos] >= best_v - _TOL * max(1.0, abs(best_v)):
+                    continue  # cannot beat the best addition found
+                j = int(closed[pos])
+                v = self.transport(np.array([*chosen, j])).value
+                if v < best_v:
+                    best_j, best_v = j, v
+            chosen.append(best_j)
         return np.sort(np.array(chosen, dtype=int))
 
     def local_search(
