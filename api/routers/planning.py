@@ -100,6 +100,7 @@ def _route_params(body: RouteRequest) -> dict[str, Any]:
         "vehicles": body.vehicles,
         "days": body.days,
         "frequency": body.frequency,
+        "weekly_stop_ids": body.weekly_stop_ids,
         "day_start": body.day_start,
         "day_end": body.day_end,
         "service_min": body.service_min,

@@ -95,6 +95,9 @@ class RouteRequest(BaseModel):
     frequency: Literal["weekly", "fortnightly", "four_weekly"] = Field(
         "weekly", description="each stop is visited once per period of 1, 2 or 4 weeks"
     )
+    weekly_stop_ids: list[Annotated[str, Field(max_length=32, pattern=CODE)]] | None = Field(
+        None, max_length=100, description="stops visited every week of a longer period (same day and van)"
+    )
     day_start: str = Field("09:00", pattern=CLOCK)
     day_end: str = Field("17:00", pattern=CLOCK)
     service_min: float = Field(45.0, ge=0, le=480, description="dwell at each stop, minutes")

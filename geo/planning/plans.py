@@ -483,6 +483,7 @@ def plan_routes(
     vehicles: int = 1,
     days: Sequence[str] = ("tue",),
     frequency: str = "weekly",
+    weekly_stop_ids: Sequence[str] | None = None,
     day_start: str = "09:00",
     day_end: str = "17:00",
     service_min: float = 45.0,
@@ -524,6 +525,9 @@ def plan_routes(
         The vans work ``days`` (distinct weekdays) every week; each stop is visited once
         per period of 1 (``weekly``), 2 (``fortnightly``) or 4 (``four_weekly``) weeks, so
         a fortnightly timetable has two weeks of route-days to share the stops between.
+    weekly_stop_ids
+        Stops (ids as strings) to visit every week of a longer period, on the same weekday
+        by the same van (a busy town-centre stop in a fortnightly timetable).
     day_start, day_end
         The working day (``HH:MM``); each route leaves and returns inside it.
     service_min
@@ -664,7 +668,28 @@ def plan_routes(
     depot_node = all_sites.road_node[depot_col]
     if depot_node < 0:
         depot_node = int(network.snap_to_nodes(conn, all_sites.xy[[depot_col]])[0][0])
-    nodes = np.concatenate([[depot_node], stop_nodes]).astype(np.int64)
+    # Nodes: the depot, each stop once, then a copy of each weekly stop for weeks 2.. of
+    # the period (linked to the original: same weekday and van, a week later).
+    per_week = vehicles * len(days)
+    weekly = [str(v) for v in dict.fromkeys(weekly_stop_ids or [])]
+    unknown = [v for v in weekly if v not in stop_ids]
+    if unknown:
+        raise InvalidRequest(f"`weekly_stop_ids` has {unknown}, which are not among the stops {stop_ids}")
+    if weekly and weeks == 1:
+        raise InvalidRequest(
+            "`weekly_stop_ids` needs a longer period: ask for `frequency` fortnightly or four_weekly"
+        )
+    node_stop = [-1, *range(len(stop_ids))]
+    linked: list[tuple[int, int, int]] = []
+    first_routes: dict[int, int] = {}
+    for sid in weekly:
+        orig = 1 + stop_ids.index(sid)
+        first_routes[orig] = per_week
+        for w in range(1, weeks):
+            node_stop.append(orig - 1)
+            linked.append((orig, len(node_stop) - 1, w * per_week))
+    node_stop_arr = np.array(node_stop)
+    nodes = np.concatenate([[depot_node], stop_nodes[node_stop_arr[1:]]]).astype(np.int64)
     travel_s = network.network_cost_matrix(graph, nodes, nodes, metric="time")
     k1 = nodes.size
     service_s = np.full(k1, service_min * 60.0)
@@ -675,18 +700,18 @@ def plan_routes(
             raise InvalidRequest(
                 f"`time_windows` names stop {stop_id!r}, which is not among the stops {stop_ids}"
             )
-        i = 1 + stop_ids.index(stop_id)
-        windows[i] = [
+        i = stop_ids.index(stop_id)
+        windows[node_stop_arr == i] = [
             routing.parse_clock(open_, "time_windows.open"),
             routing.parse_clock(close, "time_windows.close"),
         ]
-    names = ["depot", *stop_names]
-    n_routes = vehicles * len(days) * weeks
+    names = ["depot", *[stop_names[i] for i in node_stop_arr[1:]]]
+    n_routes = per_week * weeks
     # Dropping a stop costs a day's route time scaled by the demand only it reaches, so the
     # solver drops the stops adding least unique coverage first, and only when they do not fit.
     penalty = None
     if allow_drop:
-        share = np.concatenate([[0.0], only_here / max(float(only_here.sum()), 1e-9)])
+        share = np.concatenate([[0.0], only_here[node_stop_arr[1:]] / max(float(only_here.sum()), 1e-9)])
         penalty = (end - start) * (1.0 + 10.0 * share) * n_routes
     sol = routing.solve_routes(
         travel_s,
@@ -699,6 +724,8 @@ def plan_routes(
         names=names,
         progress=progress,
         break_window=break_window,
+        linked_visits=linked,
+        first_routes=first_routes,
     )
     from pyproj import Transformer
 
@@ -793,7 +820,7 @@ def plan_routes(
                     arrive += brk_len
                 break_done = True
             arrive = min(arrive, begin)
-            i = node - 1
+            i = int(node_stop_arr[node])
             props = {
                 "route_id": route_id,
                 "week": week,
@@ -871,8 +898,9 @@ def plan_routes(
             "demand_only_here": round(float(only_here[n - 1]), 3),
         }
         for n in sol.dropped
+        if n <= len(stop_ids)
     ]
-    visited_cols = np.array(sorted({n - 1 for seq in sol.routes for n in seq}), dtype=int)
+    visited_cols = np.array(sorted({int(node_stop_arr[n]) for seq in sol.routes for n in seq}), dtype=int)
     reached = stop_cover[:, visited_cols].any(axis=1) if visited_cols.size else np.zeros(len(hw), bool)
     summary = {
         "vehicles": vehicles,

@@ -118,6 +118,8 @@ def solve_routes(
     progress: Progress | None = None,
     improve: bool = True,
     break_window: tuple[int, int, int] | None = None,
+    linked_visits: Sequence[tuple[int, int, int]] = (),
+    first_routes: dict[int, int] | None = None,
 ) -> RouteSolution:
     """Solve the vehicle-routing problem with time windows and a working-day limit.
 
@@ -149,6 +151,12 @@ def solve_routes(
         ``(earliest start, latest start, duration)`` in seconds of a break each route
         must take (OR-Tools break intervals: the break falls between visits, never during
         one; the van waits while the driver rests).
+    linked_visits
+        ``(a, b, offset)``: node ``b`` is served by route ``route(a) + offset`` (the same
+        weekday and van ``offset`` routes later, i.e. a week later) and is left out exactly
+        when ``a`` is; used to visit a stop every week of a longer period.
+    first_routes
+        ``{node: n}``: the node may only be on routes ``0 .. n-1`` (the first week).
 
     Returns
     -------
@@ -193,6 +201,13 @@ def solve_routes(
     if drop_penalty is not None:
         for node in range(1, k1):
             routing.AddDisjunction([manager.NodeToIndex(node)], int(max(1, drop_penalty[node])))
+    cp = routing.solver()
+    for node, n_first in (first_routes or {}).items():
+        routing.VehicleVar(manager.NodeToIndex(node)).SetValues([-1, *range(int(n_first))])
+    for a, b, offset in linked_visits:
+        ia, ib = manager.NodeToIndex(a), manager.NodeToIndex(b)
+        cp.Add(routing.ActiveVar(ia) == routing.ActiveVar(ib))
+        cp.Add(routing.VehicleVar(ib) == routing.VehicleVar(ia) + int(offset) * routing.ActiveVar(ia))
     breaks: list[object] = []
     if break_window is not None:
         b_from, b_to, b_len = (int(v) for v in break_window)

@@ -259,3 +259,33 @@ def test_fortnightly_timetable_visits_each_stop_once_with_breaks(conn) -> None:
             assert _minutes(brk["depart"]) <= a or b <= _minutes(brk["start"])
         assert all(b1 <= a2 for (_, b1), (a2, _) in zip(busy, busy[1:], strict=False))
         assert _minutes(route["return"]) <= 17 * 60
+
+
+def test_a_weekly_stop_in_a_fortnightly_timetable_comes_every_week_same_day_and_van(conn) -> None:
+    first = plan_routes(
+        conn,
+        max_stops=6,
+        days=["tue", "thu"],
+        frequency="fortnightly",
+        time_limit_s=0.5,
+        walk_basis="straight_line",
+    )
+    weekly = first["stops"]["features"][0]["properties"]["stop_id"]
+    plan = plan_routes(
+        conn,
+        max_stops=6,
+        days=["tue", "thu"],
+        frequency="fortnightly",
+        weekly_stop_ids=[weekly],
+        allow_drop=False,
+        time_limit_s=1,
+        walk_basis="straight_line",
+    )
+    visits = [f["properties"] for f in plan["stops"]["features"]]
+    mine = [v for v in visits if v["stop_id"] == weekly]
+    assert sorted(v["week"] for v in mine) == [1, 2]
+    assert len({(v["day"], v["vehicle"]) for v in mine}) == 1
+    others = [v["stop_id"] for v in visits if v["stop_id"] != weekly]
+    assert len(others) == len(set(others)) == plan["summary"]["stops_considered"] - 1
+    with pytest.raises(InvalidRequest, match="longer period"):
+        plan_routes(conn, max_stops=3, weekly_stop_ids=[weekly], time_limit_s=0.5)
