@@ -257,11 +257,11 @@ def bench_cover_tour(args: argparse.Namespace) -> None:
         "maximal covering (ours)": ours,
     }
     for label, cols in picks.items():
-        uniq, visited, obj = routed(np.asarray(cols, dtype=int))
+        uniq, n_visited, obj = routed(np.asarray(cols, dtype=int))
         counted = int(reach[np.asarray(cols, dtype=int)].sum())
         print(
             f"  {label:<32} reached once {uniq:8,.0f}   counted stop by stop {counted:8,d}   "
-            f"visited {visited}   route time {obj / 3600:.2f} h"
+            f"visited {n_visited}   route time {obj / 3600:.2f} h"
         )
     print(f"  (our stop choice took {t_ours:.2f} s)")
     # OR-Tools' own answer: every candidate, each stop's own household count as its prize.

@@ -120,7 +120,7 @@ def segment_figures(
         return []
     pos = {str(c): i for i, c in enumerate(demand.codes)}
     frame = frame[frame["area_code"].astype(str).isin(pos)]
-    names = dict(conn.execute(text("SELECT code, name FROM segment")).all())
+    names: dict[str, str] = {r.code: r.name for r in conn.execute(text("SELECT code, name FROM segment"))}
     out: list[dict[str, Any]] = []
     for seg, part in frame.groupby(frame["segment_code"].fillna("unclassified"), sort=True):
         idx = np.array([pos[str(c)] for c in part["area_code"]], dtype=int)
@@ -947,7 +947,7 @@ def plan_routes(
         "time_limit_s": time_limit_s,
         "travel_basis": "drive time over road_link.cost_s; vans park at the road node nearest each stop",
     }
-    names = dict(conn.execute(text("SELECT code, name FROM segment")).all())
+    seg_names: dict[str, str] = {r.code: r.name for r in conn.execute(text("SELECT code, name FROM segment"))}
     seg_rows = []
     for seg in sorted(set(households.segment.tolist())):
         mine = households.segment == seg
@@ -955,7 +955,7 @@ def plan_routes(
         seg_rows.append(
             {
                 "segment": str(seg),
-                "name": names.get(seg, "unclassified"),
+                "name": seg_names.get(seg, "unclassified"),
                 "households": n_seg,
                 "reached": n_reached,
                 "left_out": n_seg - n_reached,
