@@ -44,6 +44,18 @@ class Settings(BaseSettings):
     suppression_threshold: int = 4
     round_to_base: int | None = None
 
+    # Exports and OGC API: the licence and attribution every file carries; the origins
+    # allowed to embed the map in a frame (CSP frame-ancestors; empty: none may).
+    licence_id: str = "OGL-UK-3.0"
+    licence_title: str = "Open Government Licence v3.0"
+    licence_url: str = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
+    attribution: str = (
+        "Contains public sector information licensed under the Open Government Licence v3.0. "
+        "Boundaries: Office for National Statistics licensed under the OGL; contains OS data "
+        "(c) Crown copyright and database right."
+    )
+    frame_ancestors: list[str] = []
+
     @field_validator("database_url")
     @classmethod
     def _use_psycopg_driver(cls, value: str) -> str:
