@@ -405,9 +405,11 @@ def _link(href: str, rel: str, type_: str, title: str | None = None, **extra: An
     return {**link, **extra}
 
 
-def collection_document(conn: Connection, spec: Collection, base: str) -> dict[str, Any]:
-    """The ``/collections/{id}`` document: links, extent, CRSs."""
-    bounds, _ = district_bounds(conn)
+def collection_document(
+    conn: Connection, spec: Collection, base: str, bounds: list[float] | None = None
+) -> dict[str, Any]:
+    """The ``/collections/{id}`` document: links, extent (the districts' bounds), CRSs."""
+    bounds = bounds or district_bounds(conn)[0]
     url = f"{base}/collections/{spec.id}"
     links = [
         _link(url, "self", JSON, "This collection"),
@@ -447,9 +449,12 @@ def _instant(day: dt.date | None, *, end: bool = False) -> str | None:
 
 def collections_document(conn: Connection, base: str) -> dict[str, Any]:
     """The ``/collections`` document."""
+    bounds, _ = district_bounds(conn)
     return {
         "links": [_link(f"{base}/collections", "self", JSON, "The collections")],
-        "collections": [collection_document(conn, c, base) for c in collection_registry(conn).values()],
+        "collections": [
+            collection_document(conn, c, base, bounds) for c in collection_registry(conn).values()
+        ],
     }
 
 
