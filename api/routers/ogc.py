@@ -88,6 +88,7 @@ def _root(request: Request) -> str:
 
 
 @router.get("", operation_id="ogc_landing_page", openapi_extra=PUBLIC)
+@router.get("/", include_in_schema=False, openapi_extra=PUBLIC)  # a pasted URL often ends in /
 def get_landing_page(request: Request, f: Format = None) -> Any:
     """The OGC API landing page: links to the conformance classes, collections and tile matrix sets."""
     return landing_page(_base(request), _root(request))

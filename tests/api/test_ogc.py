@@ -60,6 +60,7 @@ def _one_service(engine: Any) -> str:
 
 def test_landing_page_links_conformance_collections_and_tiling_schemes(client):
     body = client.get("/ogc").json()
+    assert client.get("/ogc/").json() == body
     rels = {link["rel"]: link["href"] for link in body["links"]}
     for rel in (
         "self",
