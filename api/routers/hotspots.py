@@ -99,8 +99,11 @@ class HotspotQuery:
     level: LevelQuery = "oa"
     resolution: ResolutionQuery = None
     method: Annotated[
-        Literal["ratio", "gistar", "moran"],
-        Query(description="ratio: exact Poisson O/E; gistar: Getis-Ord Gi*; moran: local Moran's I"),
+        Literal["ratio", "gistar", "moran", "scan"],
+        Query(
+            description="ratio: O/E with per-area tests; gistar: Getis-Ord Gi*; moran: local Moran's I; "
+            "scan: Kulldorff's spatial scan statistic (clusters in meta.clusters)"
+        ),
     ] = "ratio"
     weights: Annotated[
         Literal["queen", "knn", "distance"], Query(description="spatial weights for gistar/moran")
@@ -136,6 +139,20 @@ class HotspotQuery:
     date_from: Annotated[dt.date | None, Query(description="First day counted (inclusive)")] = None
     date_to: Annotated[dt.date | None, Query(description="Last day counted (inclusive)")] = None
     percentile: PercentileQuery = 80.0
+    dispersion: Annotated[
+        Literal["auto", "none", "multiplicative", "additive", "negbin"],
+        Query(
+            description="area test's allowance for overdispersion (Spiegelhalter 2005): auto (negbin "
+            "when the winsorised phi > 1 or its test rejects), none (exact Poisson), "
+            "multiplicative (quasi-Poisson), additive, negbin; phi is in meta.dispersion"
+        ),
+    ] = "auto"
+    max_share: Annotated[
+        float, Query(gt=0, le=0.5, description="scan: largest window, share of the expected count")
+    ] = 0.1
+    direction: Annotated[
+        Literal["both", "high", "low"], Query(description="scan: elevated and/or reduced clusters")
+    ] = "both"
 
     def params(self, service: str) -> HotspotParams:
         """As the domain's parameter object."""
@@ -158,7 +175,8 @@ def get_service_hotspots(
     query: Annotated[HotspotQuery, Depends()],
     format: MapFormat = "geojson",
 ) -> Any:
-    """Where use differs from what the population predicts: O/E with exact tests, Gi* or local Moran."""
+    """Where use differs from what the population predicts: O/E with per-area tests, Gi*, local Moran
+    or Kulldorff's scan statistic."""
     if disclosure is not None and (query.reference or "").startswith("area:"):
         _check_public_source(conn, (query.reference or "")[len("area:") :])
     body = hotspots_output(conn, query.params(service), disclosure, format)
@@ -201,7 +219,7 @@ def _job_info(request: Request, job: Job) -> dict[str, Any]:
 def start_service_hotspot_job(
     request: Request, engine: EngineDep, viewer: OfficerDep, service: ServiceCode, body: HotspotJobRequest
 ) -> Any:
-    """Start a Gi* or local Moran permutation run in the background; poll it for progress."""
+    """Start a Gi*, local Moran or scan-statistic run in the background; poll it for progress."""
     params = HotspotParams(service=service, **body.model_dump())
     job = start_hotspot_job(engine, params)
     return JSONResponse(_job_info(request, job), status_code=202)

@@ -64,6 +64,18 @@ class HotSpotProperties(BaseModel):
     value: float | None = Field(None, description="gistar/moran: the value analysed (see meta.variable)")
     statistic: float | None = Field(None, description="gistar/moran: G*_i or I_i")
     z: float | None = Field(None, description="gistar/moran: analytical z-score (matches PySAL esda)")
+    poisson_p_value: float | None = Field(
+        None, description="exact Poisson p-value, whatever dispersion model p_value follows"
+    )
+    mdrr_high: float | None = Field(
+        None, description="smallest ratio this area would be flagged at alone with 80% power"
+    )
+    mdrr_low: float | None = Field(
+        None, description="largest ratio a not spot here would be flagged at (null: undetectable)"
+    )
+    cluster: int | None = Field(None, description="scan: the cluster (meta.clusters id) holding this area")
+    cluster_relative_risk: float | None = Field(None, description="scan: the cluster's relative risk")
+    cluster_llr: float | None = Field(None, description="scan: the cluster's log-likelihood ratio")
 
 
 class HotSpotFeature(_AreaFeature):
@@ -232,13 +244,16 @@ class HotspotRequest(BaseModel):
     rates_csv: str | None = Field(None, max_length=100_000, description="the same as CSV: segment_code,rate")
     level: str = Field("oa", max_length=64, pattern=CODE)
     resolution: int | None = Field(None, ge=5, le=12)
-    method: Literal["ratio", "gistar", "moran"] = "ratio"
+    method: Literal["ratio", "gistar", "moran", "scan"] = "ratio"
     weights: Literal["queen", "knn", "distance"] = "queen"
     k: int = Field(8, ge=1, le=50)
     distance_m: float | None = Field(None, gt=0, le=50_000)
     transform: Literal["B", "R"] | None = None
     variable: Literal["ratio", "rate"] = "ratio"
     fdr: float = Field(0.05, gt=0, lt=1)
+    dispersion: Literal["auto", "none", "multiplicative", "additive", "negbin"] = "auto"
+    max_share: float = Field(0.1, gt=0, le=0.5)
+    direction: Literal["both", "high", "low"] = "both"
     classification: str | None = Field(None, max_length=64, pattern=CODE)
     within: str | None = Field(None, max_length=32, pattern=CODE)
     unit: Literal["events", "households"] | None = None
@@ -255,11 +270,11 @@ class HotspotRequest(BaseModel):
 
 
 class HotspotJobRequest(BaseModel):
-    """A permutation run of Gi* or local Moran's I, as a background job."""
+    """A permutation run of Gi*, local Moran's I or the scan statistic, as a background job."""
 
     level: str = Field("oa", max_length=64, pattern=CODE)
     resolution: int | None = Field(None, ge=5, le=12)
-    method: Literal["gistar", "moran"] = "gistar"
+    method: Literal["gistar", "moran", "scan"] = "gistar"
     weights: Literal["queen", "knn", "distance"] = "queen"
     k: int = Field(8, ge=1, le=50)
     distance_m: float | None = Field(None, gt=0, le=50_000)
@@ -268,6 +283,9 @@ class HotspotJobRequest(BaseModel):
     permutations: int = Field(999, ge=1, le=9_999)
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     fdr: float = Field(0.05, gt=0, lt=1)
+    dispersion: Literal["auto", "none", "multiplicative", "additive", "negbin"] = "auto"
+    max_share: float = Field(0.1, gt=0, le=0.5)
+    direction: Literal["both", "high", "low"] = "both"
     reference: str | None = Field(None, max_length=2000)
     classification: str | None = Field(None, max_length=64, pattern=CODE)
     within: str | None = Field(None, max_length=32, pattern=CODE)
