@@ -153,6 +153,13 @@ class HotspotQuery:
     direction: Annotated[
         Literal["both", "high", "low"], Query(description="scan: elevated and/or reduced clusters")
     ] = "both"
+    members: Annotated[
+        Literal["significant", "window"],
+        Query(
+            description="scan: flag the areas of a significant cluster whose own test points its way "
+            "(significant), or every area of the window"
+        ),
+    ] = "significant"
 
     def params(self, service: str) -> HotspotParams:
         """As the domain's parameter object."""

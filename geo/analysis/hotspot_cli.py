@@ -49,6 +49,7 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
         dispersion=args.dispersion,
         max_share=args.max_share,
         direction=args.direction,
+        members=args.members,
     )
 
     def progress(fraction: float) -> None:
@@ -77,6 +78,7 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
                 seed=params.seed,
                 max_share=params.max_share,
                 direction=params.direction,
+                members=params.members,
             ),
             progress=progress if params.permutations else None,
         )
@@ -135,6 +137,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--max-share", type=float, default=0.1, help="scan: largest window, share of expected")
     p.add_argument("--direction", choices=["both", "high", "low"], default="both", help="scan clusters")
+    p.add_argument(
+        "--members",
+        choices=["significant", "window"],
+        default="significant",
+        help="scan: flag the cluster areas whose own test points its way, or the whole window",
+    )
     p.add_argument("--weights", choices=["queen", "knn", "distance"], default="queen")
     p.add_argument("--k", type=int, default=8)
     p.add_argument("--distance-m", type=float)

@@ -92,6 +92,7 @@ class HotspotParams:
     #: Scan statistic: largest window (share of the expected count) and direction.
     max_share: float = 0.1
     direction: Literal["both", "high", "low"] = "both"
+    members: Literal["significant", "window"] = "significant"
     #: An uploaded table of reference rates (a mapping, records or CSV text, as
     #: ``demand.parse_profile`` reads them); overrides ``reference``.
     rates: Any = None
@@ -171,6 +172,7 @@ def _run(
         seed=params.seed,
         max_share=params.max_share,
         direction=params.direction,
+        members=params.members,
     )
     return q.hotspot_frame(
         conn,

@@ -374,6 +374,10 @@ class SpatialOptions:
     #: Scan statistic: largest window as a share of the expected count, and direction.
     max_share: float = 0.1
     direction: Literal["both", "high", "low"] = "both"
+    #: Scan statistic: which areas of a significant cluster are flagged: ``significant``
+    #: (those whose own test, at level ``fdr``, points the cluster's way) or ``window``
+    #: (every area of the circle).
+    members: Literal["significant", "window"] = "significant"
 
     def resolved_transform(self, method: Method) -> Literal["B", "R"]:
         """Gi* defaults to binary weights, local Moran to row-standardised (esda's defaults)."""
@@ -599,9 +603,15 @@ def _scan_frame(
 ) -> pd.DataFrame:
     """Kulldorff's scan on the frame's observed and expected counts; clusters into columns and meta.
 
-    Members of a cluster whose Monte Carlo p-value is at most ``fdr`` are ``hot`` (elevated)
-    or ``not`` (reduced). The p-value of the maximum statistic controls the family-wise
-    error over all windows, so no further adjustment is made (``q_value = p_value``).
+    A cluster is significant when its Monte Carlo p-value is at most ``fdr``; the p-value
+    of the maximum statistic controls the family-wise error over all windows, so no
+    further adjustment is made (``q_value = p_value``). Circular windows are blunt: a
+    strong cluster drags in the null areas that share its circle (on the test borough,
+    half the areas flagged). So by default (``members='significant'``) an area of a
+    significant cluster is flagged ``hot`` (``not``) only if its own area test (the
+    dispersion model's, two-sided ``p <= fdr``, not adjusted across areas because the
+    cluster is already established) points the same way: a two-stage procedure, cluster
+    first, then the members that carry it. ``members='window'`` flags the whole circle.
     """
     permutations = opts.permutations or SCAN_DEFAULT_PERMUTATIONS
     n = len(frame)
@@ -627,6 +637,7 @@ def _scan_frame(
         seed=opts.seed,
     )
     codes = frame.index.to_numpy()
+    area_p = frame["p_value"].to_numpy()
     cluster = np.full(n, np.nan)
     cluster_p = np.ones(n)
     cluster_rr = np.full(n, np.nan)
@@ -638,14 +649,19 @@ def _scan_frame(
         cluster_p[c.members] = c.p_value
         cluster_rr[c.members] = c.relative_risk
         cluster_llr[c.members] = c.llr
+        flagged = c.members
+        if opts.members == "significant":
+            side = np.sign(o[c.members] - e[c.members]) == (1 if c.kind == "hot" else -1)
+            flagged = c.members[side & (area_p[c.members] <= fdr)]
         if c.p_value <= fdr:
-            classes[c.members] = c.kind
+            classes[flagged] = c.kind
         described.append(
             {
                 "id": number,
                 "class": c.kind if c.p_value <= fdr else "as_expected",
                 "direction": "elevated" if c.kind == "hot" else "reduced",
                 "areas": codes[c.members].tolist(),
+                "flagged_areas": codes[flagged].tolist() if c.p_value <= fdr else [],
                 "centre": str(codes[c.centre]),
                 "radius_m": round(c.radius, 1),
                 "observed": c.observed,
@@ -673,6 +689,7 @@ def _scan_frame(
             "secondary clusters: no geographical overlap, compared with the maximum's null distribution",
             "max_share": opts.max_share,
             "direction": opts.direction,
+            "members": opts.members,
             "windows": result.windows,
             "permutations": permutations,
             "seed": opts.seed,

@@ -19,7 +19,13 @@ def _planted(truth: dict[str, Any], service: str, kind: str) -> set[str]:
 
 
 def test_hotspots_geojson_for_officers_has_every_property(client, auth_headers, truth):
-    r = client.get(URL.format("asb_reports"), params={"level": "oa"}, headers=auth_headers[Role.officer])
+    # dispersion=none: the demo's counts are Poisson (the default may widen the test, see
+    # tests/geo/analysis/test_hotspots_scan_db.py).
+    r = client.get(
+        URL.format("asb_reports"),
+        params={"level": "oa", "dispersion": "none"},
+        headers=auth_headers[Role.officer],
+    )
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/geo+json")
     body = r.json()
@@ -51,6 +57,7 @@ def test_hotspots_geojson_for_officers_has_every_property(client, auth_headers, 
     planted = _planted(truth, "asb_reports", "hot")
     assert len(hot & planted) >= 0.8 * len(planted)
     assert body["meta"]["variable"] == "ratio" and body["meta"]["unit"] == "events"
+    assert body["meta"]["dispersion"]["applied"] == "none" and body["meta"]["dispersion"]["phi"] > 0
 
 
 def test_public_callers_get_small_counts_suppressed(client):

@@ -96,7 +96,12 @@ def test_scan_clusters_are_area_sets_with_their_own_counts(scan_frames):
             members["expected"].sum() * frame["observed"].sum() / frame["expected"].sum()
         )
         assert (members["cluster"] == c["id"]).all()
-        assert (members["class"] == c["class"]).all()
+        flagged = by_code.loc[c["flagged_areas"]]
+        assert (flagged["class"] == c["class"]).all()
+        assert set(members["class"]) <= {c["class"], "as_expected"}
+        # Flagged members point the cluster's way with their own p <= fdr.
+        side = np.sign(flagged["observed"] - flagged["expected"])
+        assert (side == (1 if c["class"] == "hot" else -1)).all() and (flagged["ratio_p_value"] <= 0.05).all()
         total = frame["observed"].sum()
         o, e = c["observed"], c["expected"]
         llr = o * np.log(o / e) + (total - o) * np.log((total - o) / (total - e))
@@ -107,5 +112,20 @@ def test_scan_clusters_are_area_sets_with_their_own_counts(scan_frames):
 def test_scan_finds_the_planted_clusters_pooled_over_services(scan_frames, truth):
     precision, recall = _score(scan_frames, truth)
     print(f"scan: precision {precision:.3f} recall {recall:.3f}")
-    assert precision >= 0.9, precision
-    assert recall >= 0.9, recall
+    # Measured: 0.977 and 0.977 on the 40,000-household test borough (199 replicates).
+    assert precision >= 0.95, precision
+    assert recall >= 0.95, recall
+
+
+def test_auto_dispersion_on_the_poisson_demo_stays_precise(engine, truth):
+    # The planted clusters are more than the winsorised 10 % of this borough's OAs, so
+    # Spiegelhalter's phi exceeds 1 for some services and `auto` tests them as negative
+    # binomial: more conservative (fewer planted OAs found) but never less precise.
+    with engine.connect() as conn:
+        frames = {service: hotspot_frame(conn, service, OA) for service in truth["services"]}
+    applied = {s: f.attrs["meta"]["dispersion"]["applied"] for s, f in frames.items()}
+    for s, f in frames.items():
+        assert (applied[s] == "negbin") == (f.attrs["meta"]["dispersion"]["phi"] > 1)
+    precision, recall = _score(frames, truth)
+    print(f"ratio, dispersion=auto: precision {precision:.3f} recall {recall:.3f}; {applied}")
+    assert precision >= 0.97 and recall >= 0.8
