@@ -330,12 +330,12 @@ def brute_force_scan(
     n = len(o)
     seen: dict[frozenset[int], float] = {}
     for i in range(n):
-        d = [float(np.hypot(*(pts[j] - pts[i]))) for j in range(n)]
-        for r in sorted(set(d)):
-            members = frozenset(j for j in range(n) if d[j] <= r)
-            ew = sum(e[j] for j in members)
+        d = np.hypot(pts[:, 0] - pts[i, 0], pts[:, 1] - pts[i, 1])
+        for r in np.unique(d):
+            inside = np.flatnonzero(d <= r)
+            ew = float(e[inside].sum())
             if ew > limit * (1 + 1e-12):
                 break
-            cw = sum(o[j] for j in members)
-            seen[members] = float(poisson_llr(cw, ew, total, direction))
+            members = frozenset(inside.tolist())
+            seen[members] = float(poisson_llr(float(o[inside].sum()), ew, total, direction))
     return sorted(((v, k) for k, v in seen.items()), key=lambda t: -t[0])

@@ -124,11 +124,41 @@ def test_csv_and_h3(client, auth_headers):
         ({"reference": "rates:A=-1"}, "rates"),
         ({"reference": "bogus"}, "reference"),
         ({"method": "gistar", "weights": "distance"}, "distance_m"),
+        ({"dispersion": "gamma"}, "dispersion"),
+        ({"method": "scan", "max_share": 0.9}, "max_share"),
+        ({"method": "scan", "members": "all"}, "members"),
     ],
 )
 def test_bad_requests_name_the_field(client, params, field):
     r = client.get(URL.format("asb_reports"), params=params)
     assert r.status_code == 422 and field in r.json()["detail"]
+
+
+def test_scan_method_returns_clusters_with_their_areas(client, auth_headers, truth):
+    params = {"level": "oa", "method": "scan", "permutations": 99, "seed": 3}
+    body = client.get(URL.format("asb_reports"), params=params, headers=auth_headers[Role.officer]).json()
+    meta = body["meta"]
+    assert meta["method"] == "scan" and meta["permutations"] == 99 and "dispersion" in meta
+    clusters = meta["clusters"]
+    assert clusters and {"areas", "relative_risk", "llr", "p_value", "observed", "expected"} <= set(clusters[0])
+    props = {f["id"]: f["properties"] for f in body["features"]}
+    for c in clusters:
+        assert all(props[a]["cluster"] == c["id"] for a in c["areas"])
+        assert all(props[a]["class"] == c["class"] for a in c["flagged_areas"])
+    hot = {f["id"] for f in body["features"] if f["properties"]["class"] == "hot"}
+    planted = _planted(truth, "asb_reports", "hot")
+    assert len(hot & planted) >= 0.8 * len(planted) and len(hot & planted) >= 0.9 * len(hot)
+    # 99 replicates cannot reach p <= 0.01 at fdr 0.01: the answer says so.
+    low = client.get(
+        URL.format("asb_reports"),
+        params={**params, "permutations": 19, "fdr": 0.01},
+        headers=auth_headers[Role.officer],
+    ).json()
+    assert any("no cluster can be significant" in w for w in low["meta"]["warnings"])
+    # Public callers get cluster counts through the small-count rule.
+    public = client.get(URL.format("asb_reports"), params=params).json()
+    for c in public["meta"]["clusters"]:
+        assert isinstance(c["observed"], int) or c["observed"] == "<5"
 
 
 def test_unknown_service_is_404(client):
