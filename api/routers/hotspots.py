@@ -117,8 +117,11 @@ class HotspotQuery:
         Query(description="B binary, R row-standardised (default: B for gistar, R for moran)"),
     ] = None
     variable: Annotated[
-        Literal["ratio", "rate"],
-        Query(description="gistar/moran: O/E, or use per 1000 households"),
+        Literal["ratio", "rate", "eb_rate", "seb_rate"],
+        Query(
+            description="gistar/moran: O/E, use per 1000 households, or that rate empirical-Bayes "
+            "smoothed globally (eb_rate) or towards each area's neighbours (seb_rate)"
+        ),
     ] = "ratio"
     permutations: Annotated[
         int, Query(ge=0, le=9_999, description="conditional randomisation; 0 = analytical z-scores")

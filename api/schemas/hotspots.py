@@ -249,7 +249,7 @@ class HotspotRequest(BaseModel):
     k: int = Field(8, ge=1, le=50)
     distance_m: float | None = Field(None, gt=0, le=50_000)
     transform: Literal["B", "R"] | None = None
-    variable: Literal["ratio", "rate"] = "ratio"
+    variable: Literal["ratio", "rate", "eb_rate", "seb_rate"] = "ratio"
     fdr: float = Field(0.05, gt=0, lt=1)
     dispersion: Literal["auto", "none", "multiplicative", "additive", "negbin"] = "auto"
     max_share: float = Field(0.1, gt=0, le=0.5)
@@ -280,7 +280,7 @@ class HotspotJobRequest(BaseModel):
     k: int = Field(8, ge=1, le=50)
     distance_m: float | None = Field(None, gt=0, le=50_000)
     transform: Literal["B", "R"] | None = None
-    variable: Literal["ratio", "rate"] = "ratio"
+    variable: Literal["ratio", "rate", "eb_rate", "seb_rate"] = "ratio"
     permutations: int = Field(999, ge=1, le=9_999)
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     fdr: float = Field(0.05, gt=0, lt=1)

@@ -147,7 +147,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--k", type=int, default=8)
     p.add_argument("--distance-m", type=float)
     p.add_argument("--transform", choices=["B", "R"])
-    p.add_argument("--variable", choices=["ratio", "rate"], default="ratio")
+    p.add_argument("--variable", choices=["ratio", "rate", "eb_rate", "seb_rate"], default="ratio")
     p.add_argument("--permutations", type=int, default=0)
     p.add_argument("--seed", type=int)
     p.add_argument("--fdr", type=float, default=0.05)

@@ -35,7 +35,7 @@ from geo.db import load_sql
 from geo.errors import InvalidRequest, UnknownArea
 
 Method = Literal["ratio", "gistar", "moran", "scan"]
-Variable = Literal["ratio", "rate"]
+Variable = Literal["ratio", "rate", "eb_rate", "seb_rate"]
 Unit = Literal["events", "households"]
 
 #: Permutation draws (areas × permutations) a request may run inline; more needs a job.
@@ -525,9 +525,23 @@ def hotspot_frame(
         if opts.variable == "ratio":
             value = np.divide(o, e, out=np.ones_like(o), where=e > 0)
             described = "ratio of observed to expected use (O/E); 1 where nothing is expected"
-        else:
+        elif opts.variable == "rate":
             value = 1000 * np.divide(o, hh, out=np.zeros_like(o), where=hh > 0)
             described = f"{unit} per 1000 households"
+        elif opts.variable == "eb_rate":
+            value = 1000 * spatial.eb_global(o, hh)
+            described = f"{unit} per 1000 households, global empirical-Bayes smoothed (Marshall 1991)"
+        elif opts.variable == "seb_rate":
+            value = 1000 * spatial.eb_spatial(o, hh, w)
+            described = (
+                f"{unit} per 1000 households, spatial empirical-Bayes smoothed (prior from each "
+                "area and its neighbours)"
+            )
+        else:
+            raise InvalidRequest(
+                f"`variable` was {opts.variable!r} but is expected to be 'ratio', 'rate', 'eb_rate' or "
+                "'seb_rate'"
+            )
         if method == "gistar":
             result = spatial.gi_star(value, w, transform)
             quadrant = None
