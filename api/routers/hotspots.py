@@ -21,6 +21,7 @@ from api.schemas.hotspots import (
     JobInfo,
     PredictCollection,
     PredictRequest,
+    ReachTable,
     TargetingList,
 )
 from geo.analysis.hotspot_outputs import (
@@ -30,6 +31,7 @@ from geo.analysis.hotspot_outputs import (
     hotspot_job_output,
     hotspots_output,
     predict_output,
+    reach_output,
     start_hotspot_job,
     targeting_output,
 )
@@ -256,6 +258,56 @@ def get_hotspot_job_result(
     """The result of a finished hot-spot job, as GeoJSON or CSV."""
     body = hotspot_job_output(conn, default_runner().get(job_id), None, format)
     return _body(body, format, f"hotspots_job_{job_id}")
+
+
+@router.get(
+    "/services/{service}/reach",
+    operation_id="get_service_reach",
+    response_model=ReachTable,
+    responses={200: {"content": {"application/json": {}, CSV: {}}}, 404: {"description": "Unknown service"}},
+)
+def get_service_reach(
+    conn: ConnDep,
+    disclosure: DisclosureDep,
+    service: ServiceCode,
+    reference: Annotated[
+        str | None,
+        Query(
+            max_length=2000,
+            description="reference rate per segment: 'district' (the study's overall rate), "
+            "'area:<code>' (learnt in another area) or 'rates:A=0.2,B=0.1,...' (a published table)",
+        ),
+    ] = None,
+    classification: ClassificationQuery = None,
+    unit: UnitQuery = None,
+    within: WithinQuery = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    fdr: Annotated[float, Query(gt=0, lt=1, description="Benjamini-Hochberg level across segments")] = 0.05,
+    format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",
+) -> Any:
+    """Reach per segment (users / eligible households, with intervals) against a reference rate:
+    which segments are least reached, and whether a whole segment is under-served."""
+    if disclosure is not None and (reference or "").startswith("area:"):
+        _check_public_source(conn, (reference or "")[len("area:") :])
+    body = reach_output(
+        conn,
+        service,
+        reference=reference,
+        classification=classification,
+        unit=unit,
+        within=within,
+        date_from=date_from,
+        date_to=date_to,
+        fdr=fdr,
+        policy=disclosure,
+        fmt=format,
+    )
+    if format == "csv":
+        assert isinstance(body, str)
+        headers = {"Content-Disposition": f'attachment; filename="reach_{service}.csv"'}
+        return Response(body, media_type=CSV, headers=headers)
+    return body
 
 
 @router.get(

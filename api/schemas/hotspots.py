@@ -301,3 +301,32 @@ class JobInfo(JobState):
     """A background job's state."""
 
     links: dict[str, str] = Field(default_factory=dict)
+
+
+class ReachRow(BaseModel):
+    """One segment's reach against its reference rate."""
+
+    model_config = ConfigDict(extra="allow")
+
+    segment_code: str
+    name: str | None = None
+    eligible: float = Field(description="eligible households of the segment")
+    observed: Count | None = Field(description="users (membership) or events")
+    reach: float | None = Field(description="observed / eligible")
+    reach_low: float | None
+    reach_high: float | None
+    reference_rate: float | None
+    expected: Count | None = Field(description="eligible x reference rate")
+    ratio: float | None = Field(description="observed / expected, least reached first")
+    ratio_low: float | None
+    ratio_high: float | None
+    p_value: float | None
+    q_value: float | None
+    class_: str = Field(alias="class", description="under_served | over_served | as_expected")
+
+
+class ReachTable(BaseModel):
+    """Segments least reached first, with what was compared in ``meta``."""
+
+    meta: dict[str, Any]
+    rows: list[ReachRow]

@@ -300,6 +300,59 @@ def hotspot_job_output(
     return render_hotspots(conn, job.result, policy, fmt)
 
 
+# ---------------------------------------------------------------------------- reach
+
+
+def reach_output(
+    conn: Connection,
+    service: str,
+    *,
+    reference: str | None = None,
+    classification: str | None = None,
+    unit: q.Unit | None = None,
+    within: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    fdr: float = 0.05,
+    policy: DisclosurePolicy | None = None,
+    fmt: Literal["json", "csv"] = "json",
+) -> dict[str, Any] | str:
+    """The body of ``GET /services/{service}/reach``: segments least reached first."""
+    frame = q.reach_frame(
+        conn,
+        service,
+        classification=classification,
+        reference=reference,
+        unit=unit,
+        within=within,
+        date_from=date_from,
+        date_to=date_to,
+        fdr=fdr,
+    )
+    meta = dict(frame.attrs["meta"])
+    out = _round(frame, ["expected"], 2)
+    out = _round(out, ["reach", "reach_low", "reach_high", "ratio", "ratio_low", "ratio_high"], 6)
+    if policy is not None:
+        revealing = [
+            "reach",
+            "reach_low",
+            "reach_high",
+            "ratio",
+            "ratio_low",
+            "ratio_high",
+            "p_value",
+            "q_value",
+        ]
+        out["expected"] = out["expected"].round(0)
+        out = policy.columns(out, ["observed", "expected"], {"observed": revealing})
+        meta["disclosure"] = (
+            f"counts 1 to {policy.threshold} shown as {policy.label!r}; figures revealing them null"
+        )
+    if fmt == "csv":
+        return out.to_csv(index=False, lineterminator="\n") or ""
+    return {"meta": _clean_meta(meta), "rows": _records(out, list(out.columns))}
+
+
 # ---------------------------------------------------------------------------- demand
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, text
 from geo.analysis import demand as demand_mod
 from geo.analysis import evaluation as evaluation_mod
 from geo.analysis import h3grid, spatial
+from geo.analysis import reach as reach_mod
 from geo.analysis import scan as scan_mod
 from geo.analysis.data import (
     check_classification,
@@ -759,6 +760,61 @@ def dispersion_warnings(dispersion_meta: dict[str, Any]) -> list[str]:
             "many areas; use dispersion=auto, additive, multiplicative or negbin"
         ]
     return []
+
+
+def reach_frame(
+    conn: Connection,
+    service: str,
+    *,
+    classification: str | None = None,
+    reference: Reference | str | None = None,
+    unit: Unit | None = None,
+    within: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    fdr: float = 0.05,
+) -> pd.DataFrame:
+    """Reach of every segment against a reference (``reach.segment_reach``), least reached first.
+
+    ``reference``: ``district`` (the study's overall rate per household), ``area:<code>``
+    (each segment's rate learnt in another area) or ``rates:A=0.2,...`` (a published table).
+    """
+    classification = classification or default_classification(conn)
+    unit = unit or service_unit(conn, service)
+    ref = reference if isinstance(reference, Reference) else parse_reference(reference)
+    households, counts = study_inputs(
+        conn,
+        service,
+        Geography("oa"),
+        classification,
+        unit=unit,
+        date_from=date_from,
+        date_to=date_to,
+        within=within,
+    )
+    if households.empty:
+        raise InvalidRequest("the study area has no households: check `within`")
+    rates = _reference_rates(conn, service, ref, classification, unit, date_from, date_to)
+    out = reach_mod.segment_reach(households, counts, reference=rates, unit=unit, fdr=fdr)
+    names = segment_portraits(conn, classification).set_index("segment_code")["name"]
+    out.insert(1, "name", names.reindex(out["segment_code"]).to_numpy())
+    out.attrs["meta"] = {
+        "service": service,
+        "classification": classification,
+        "unit": unit,
+        "reference": ref.describe(),
+        "reference_rate": out.attrs["reference"],
+        "within": within,
+        "fdr": fdr,
+        "date_from": date_from.isoformat() if date_from else None,
+        "date_to": date_to.isoformat() if date_to else None,
+        "reach": "households using / eligible households (Wilson interval)"
+        if unit == "households"
+        else "events per eligible household (Garwood interval)",
+        "test": "exact Poisson of observed against eligible x reference rate; "
+        "Benjamini-Hochberg across segments",
+    }
+    return out
 
 
 def permutation_draws(n_areas: int, permutations: int) -> int:

@@ -140,7 +140,9 @@ def test_scan_method_returns_clusters_with_their_areas(client, auth_headers, tru
     meta = body["meta"]
     assert meta["method"] == "scan" and meta["permutations"] == 99 and "dispersion" in meta
     clusters = meta["clusters"]
-    assert clusters and {"areas", "relative_risk", "llr", "p_value", "observed", "expected"} <= set(clusters[0])
+    assert clusters and {"areas", "relative_risk", "llr", "p_value", "observed", "expected"} <= set(
+        clusters[0]
+    )
     props = {f["id"]: f["properties"] for f in body["features"]}
     for c in clusters:
         assert all(props[a]["cluster"] == c["id"] for a in c["areas"])
@@ -261,3 +263,26 @@ def test_hotspots_against_an_uploaded_rate_table(client, truth):
     assert c.status_code == 200 and len(c.text.strip().splitlines()) == 27
     neither = client.post(URL.format("asb_reports"), json={"level": "ward"})
     assert neither.status_code == 422 and "rates" in neither.json()["detail"]
+
+
+def test_reach_lists_segments_least_reached_first(client, auth_headers, truth):
+    rates = truth["services"]["bus_pass"]["rates"]
+    target = max(rates, key=lambda k: rates[k])
+    table = "rates:" + ",".join(f"{k}={2 * v if k == target else v}" for k, v in rates.items())
+    r = client.get(
+        "/api/v1/services/bus_pass/reach", params={"reference": table}, headers=auth_headers[Role.officer]
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["meta"]["unit"] == "households" and body["meta"]["reference"]["kind"] == "rates"
+    first = body["rows"][0]
+    assert first["segment_code"] == target and first["class"] == "under_served"
+    assert first["reach_low"] <= first["reach"] <= first["reach_high"]
+    ratios = [row["ratio"] for row in body["rows"]]
+    assert ratios == sorted(ratios)
+    csv_text = client.get("/api/v1/services/bus_pass/reach", params={"format": "csv"}).text
+    assert csv_text.startswith("segment_code,name,eligible,observed,reach")
+    assert (
+        client.get("/api/v1/services/bus_pass/reach", params={"reference": "area:ZO000001"}).status_code
+        == 403
+    )
