@@ -34,6 +34,7 @@ from geo.analysis.hotspot_outputs import (
     reach_output,
     start_hotspot_job,
     targeting_output,
+    trends_output,
 )
 from geo.analysis.jobs import Job, default_runner
 from geo.areas import area_feature
@@ -258,6 +259,52 @@ def get_hotspot_job_result(
     """The result of a finished hot-spot job, as GeoJSON or CSV."""
     body = hotspot_job_output(conn, default_runner().get(job_id), None, format)
     return _body(body, format, f"hotspots_job_{job_id}")
+
+
+@router.get(
+    "/services/{service}/hotspots/trends",
+    operation_id="get_service_hotspot_trends",
+    responses={200: {"content": {GEOJSON: {}, CSV: {}}}, 404: {"description": "Unknown service"}},
+)
+def get_service_hotspot_trends(
+    conn: ConnDep,
+    viewer: ViewerDep,
+    service: ServiceCode,
+    level: LevelQuery = "oa",
+    resolution: ResolutionQuery = None,
+    slice: Annotated[Literal["month", "quarter"], Query(description="time slice")] = "quarter",
+    date_from: Annotated[dt.date | None, Query(description="First day (default: the first event)")] = None,
+    date_to: Annotated[dt.date | None, Query(description="Last day (default: the last event)")] = None,
+    fdr: Annotated[float, Query(gt=0, lt=1, description="Benjamini-Hochberg level within each slice")] = 0.05,
+    weights: Annotated[Literal["queen", "knn", "distance"], Query(description="spatial weights")] = "queen",
+    k: Annotated[int, Query(ge=1, le=50, description="neighbours for knn weights")] = 8,
+    distance_m: Annotated[float | None, Query(gt=0, le=50_000, description="band, metres")] = None,
+    classification: ClassificationQuery = None,
+    unit: UnitQuery = None,
+    within: WithinQuery = None,
+    format: MapFormat = "geojson",
+) -> Any:
+    """Emerging hot spots: Gi* per month or quarter, a Mann-Kendall trend of each area's z, and
+    Esri's categories (new, consecutive, intensifying, persistent, diminishing, sporadic,
+    oscillating, historical; hot and cold)."""
+    body = trends_output(
+        conn,
+        service,
+        level,
+        resolution=resolution,
+        slice=slice,
+        date_from=date_from,
+        date_to=date_to,
+        fdr=fdr,
+        weights=weights,
+        k=k,
+        distance_m=distance_m,
+        classification=classification,
+        unit=unit,
+        within=within,
+        fmt=format,
+    )
+    return _body(body, format, f"hotspot_trends_{service}_{level}")
 
 
 @router.get(

@@ -300,6 +300,64 @@ def hotspot_job_output(
     return render_hotspots(conn, job.result, policy, fmt)
 
 
+# ---------------------------------------------------------------------------- trends
+
+TREND_COLUMNS = [
+    "code",
+    "name",
+    "category",
+    "trend_z",
+    "trend_p",
+    "slices_hot",
+    "slices_cold",
+    "z_last",
+    "classes",
+]
+
+
+def trends_output(
+    conn: Connection,
+    service: str,
+    level: str,
+    *,
+    resolution: int | None = None,
+    slice: Literal["month", "quarter"] = "quarter",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    fdr: float = 0.05,
+    weights: Literal["queen", "knn", "distance"] = "queen",
+    k: int = 8,
+    distance_m: float | None = None,
+    classification: str | None = None,
+    unit: q.Unit | None = None,
+    within: str | None = None,
+    fmt: Format = "geojson",
+) -> dict[str, Any] | str:
+    """The body of ``GET /services/{service}/hotspots/trends``: emerging hot spot categories.
+
+    Only categories, Gi* z-scores and their trend leave: no counts, so nothing to suppress.
+    """
+    geography = q.resolve_analysis_geography(conn, level, resolution)
+    frame = q.trend_frame(
+        conn,
+        service,
+        geography,
+        slice=slice,
+        date_from=date_from,
+        date_to=date_to,
+        fdr=fdr,
+        classification=classification,
+        unit=unit,
+        within=within,
+        options=q.SpatialOptions(weights=weights, k=k, distance_m=distance_m),
+    )
+    meta = dict(frame.attrs["meta"])
+    out = _round(frame.rename(columns={"area_code": "code"}), ["trend_z", "trend_p", "z_last"], 6)
+    if fmt == "csv":
+        return out[TREND_COLUMNS].to_csv(index=False, lineterminator="\n") or ""
+    return _features(conn, out, geography, TREND_COLUMNS, meta)
+
+
 # ---------------------------------------------------------------------------- reach
 
 

@@ -23,6 +23,7 @@ from geo.analysis import evaluation as evaluation_mod
 from geo.analysis import h3grid, spatial
 from geo.analysis import reach as reach_mod
 from geo.analysis import scan as scan_mod
+from geo.analysis import trends as trends_mod
 from geo.analysis.data import (
     check_classification,
     check_service,
@@ -760,6 +761,96 @@ def dispersion_warnings(dispersion_meta: dict[str, Any]) -> list[str]:
             "many areas; use dispersion=auto, additive, multiplicative or negbin"
         ]
     return []
+
+
+def trend_frame(
+    conn: Connection,
+    service: str,
+    geography: AnalysisGeography,
+    *,
+    slice: Literal["month", "quarter"] = "quarter",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    fdr: float = 0.05,
+    classification: str | None = None,
+    unit: Unit | None = None,
+    within: str | None = None,
+    options: SpatialOptions | None = None,
+) -> pd.DataFrame:
+    """Emerging hot spots (``trends.emerging_hot_spots``) of the O/E ratio over time slices.
+
+    Each slice's expected counts come from that slice's own segment rates (internal
+    standardisation per slice), so a borough-wide rise or a season moves no area; the
+    value analysed is each slice's ratio (1 where nothing is expected). The period
+    defaults to the service's first and last event; slices are calendar months or quarters
+    (at least 3).
+    """
+    if slice not in ("month", "quarter"):
+        raise InvalidRequest(f"`slice` was {slice!r} but is expected to be 'month' or 'quarter'")
+    classification = classification or default_classification(conn)
+    unit = unit or service_unit(conn, service)
+    opts = options or SpatialOptions()
+    period = conn.execute(load_sql("analysis/service_period"), {"service": service}).one()
+    start = date_from or period.first_day
+    end = date_to or period.last_day
+    if start is None or end is None or start > end:
+        raise InvalidRequest("the service has no events in the period: nothing to trend")
+    periods = pd.period_range(pd.Timestamp(start), pd.Timestamp(end), freq="M" if slice == "month" else "Q")
+    if len(periods) < 3:
+        raise InvalidRequest(f"the period {start} to {end} holds {len(periods)} {slice}s; a trend needs 3")
+    codes: list[str] | None = None
+    columns = []
+    labels = []
+    for p in periods:
+        lo = max(p.start_time.date(), start)
+        hi = min(p.end_time.date(), end)
+        households, counts = study_inputs(
+            conn, service, geography, classification, unit=unit, date_from=lo, date_to=hi, within=within
+        )
+        table = hot_spots(households, counts, dispersion="none")
+        table = table[table["households"] > 0]
+        if codes is None:
+            codes = table.index.tolist()
+        table = table.reindex(codes)
+        o = table["observed"].fillna(0.0).to_numpy()
+        e = table["expected"].fillna(0.0).to_numpy()
+        columns.append(np.divide(o, e, out=np.ones_like(o), where=e > 0))
+        labels.append(str(p))
+    assert codes is not None
+    values = np.column_stack(columns)
+    w = area_weights(conn, geography, codes, opts.weights, k=opts.k, distance_m=opts.distance_m)
+    result = trends_mod.emerging_hot_spots(values, w, fdr=fdr)
+    cls = result["classes"]
+    frame = pd.DataFrame(
+        {
+            "area_code": codes,
+            "name": area_names(conn, geography, codes).to_numpy(),
+            "category": result["category"],
+            "trend_z": result["trend_z"],
+            "trend_p": result["trend_p"],
+            "slices_hot": (cls == 1).sum(axis=1),
+            "slices_cold": (cls == -1).sum(axis=1),
+            "z_last": result["z"][:, -1],
+            "classes": [",".join({1: "hot", -1: "cold", 0: "-"}[int(c)] for c in row) for row in cls],
+        }
+    )
+    frame.attrs["meta"] = {
+        "service": service,
+        "geography": geography.label,
+        "method": "emerging hot spots",
+        "classification": classification,
+        "unit": unit,
+        "slice": slice,
+        "slices": labels,
+        "fdr": fdr,
+        "weights": w.describe(),
+        "variable": "ratio of each slice (expected from that slice's segment rates)",
+        "statistic": "Getis-Ord Gi* per slice (binary weights, Benjamini-Hochberg within the slice); "
+        "Mann-Kendall trend of each area's z",
+        "categories": "Esri Emerging Hot Spot Analysis: new, consecutive, intensifying, persistent, "
+        "diminishing, sporadic, oscillating, historical (hot_spot / cold_spot), else no_pattern",
+    }
+    return frame
 
 
 def reach_frame(

@@ -286,3 +286,15 @@ def test_reach_lists_segments_least_reached_first(client, auth_headers, truth):
         client.get("/api/v1/services/bus_pass/reach", params={"reference": "area:ZO000001"}).status_code
         == 403
     )
+
+
+def test_trends_endpoint_names_categories(client):
+    r = client.get(
+        "/api/v1/services/asb_reports/hotspots/trends", params={"level": "ward", "slice": "quarter"}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["meta"]["slice"] == "quarter" and len(body["features"]) == 26
+    assert {"category", "trend_z", "trend_p", "classes"} <= set(body["features"][0]["properties"])
+    bad = client.get("/api/v1/services/asb_reports/hotspots/trends", params={"slice": "week"})
+    assert bad.status_code == 422 and "slice" in bad.text
