@@ -160,10 +160,11 @@ class HotspotQuery:
         Literal["both", "high", "low"], Query(description="scan: elevated and/or reduced clusters")
     ] = "both"
     members: Annotated[
-        Literal["significant", "window"],
+        Literal["significant", "cluster", "window"],
         Query(
-            description="scan: flag the areas of a significant cluster whose own test points its way "
-            "(significant), or every area of the window"
+            description="scan: flag the areas of significant clusters whose own test (p <= fdr/2) points "
+            "its way plus the areas flagged on their own (significant), the former only (cluster), or "
+            "every area of the windows (window)"
         ),
     ] = "significant"
 

@@ -254,7 +254,7 @@ class HotspotRequest(BaseModel):
     dispersion: Literal["auto", "none", "multiplicative", "additive", "negbin"] = "auto"
     max_share: float = Field(0.1, gt=0, le=0.5)
     direction: Literal["both", "high", "low"] = "both"
-    members: Literal["significant", "window"] = "significant"
+    members: Literal["significant", "cluster", "window"] = "significant"
     classification: str | None = Field(None, max_length=64, pattern=CODE)
     within: str | None = Field(None, max_length=32, pattern=CODE)
     unit: Literal["events", "households"] | None = None
@@ -287,7 +287,7 @@ class HotspotJobRequest(BaseModel):
     dispersion: Literal["auto", "none", "multiplicative", "additive", "negbin"] = "auto"
     max_share: float = Field(0.1, gt=0, le=0.5)
     direction: Literal["both", "high", "low"] = "both"
-    members: Literal["significant", "window"] = "significant"
+    members: Literal["significant", "cluster", "window"] = "significant"
     reference: str | None = Field(None, max_length=2000)
     classification: str | None = Field(None, max_length=64, pattern=CODE)
     within: str | None = Field(None, max_length=32, pattern=CODE)

@@ -139,7 +139,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--direction", choices=["both", "high", "low"], default="both", help="scan clusters")
     p.add_argument(
         "--members",
-        choices=["significant", "window"],
+        choices=["significant", "cluster", "window"],
         default="significant",
         help="scan: flag the cluster areas whose own test points its way, or the whole window",
     )

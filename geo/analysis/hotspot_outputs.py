@@ -92,7 +92,7 @@ class HotspotParams:
     #: Scan statistic: largest window (share of the expected count) and direction.
     max_share: float = 0.1
     direction: Literal["both", "high", "low"] = "both"
-    members: Literal["significant", "window"] = "significant"
+    members: Literal["significant", "cluster", "window"] = "significant"
     #: An uploaded table of reference rates (a mapping, records or CSV text, as
     #: ``demand.parse_profile`` reads them); overrides ``reference``.
     rates: Any = None

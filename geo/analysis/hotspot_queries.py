@@ -376,10 +376,11 @@ class SpatialOptions:
     #: Scan statistic: largest window as a share of the expected count, and direction.
     max_share: float = 0.1
     direction: Literal["both", "high", "low"] = "both"
-    #: Scan statistic: which areas of a significant cluster are flagged: ``significant``
-    #: (those whose own test, at level ``fdr``, points the cluster's way) or ``window``
-    #: (every area of the circle).
-    members: Literal["significant", "window"] = "significant"
+    #: Scan statistic: which areas are flagged: ``significant`` (the areas of significant
+    #: clusters whose own test, two-sided p <= fdr / 2, points the cluster's way, plus the
+    #: areas the area test flags after FDR control), ``cluster`` (the former only) or
+    #: ``window`` (every area of a significant cluster's circle).
+    members: Literal["significant", "cluster", "window"] = "significant"
 
     def resolved_transform(self, method: Method) -> Literal["B", "R"]:
         """Gi* defaults to binary weights, local Moran to row-standardised (esda's defaults)."""
@@ -623,11 +624,14 @@ def _scan_frame(
     of the maximum statistic controls the family-wise error over all windows, so no
     further adjustment is made (``q_value = p_value``). Circular windows are blunt: a
     strong cluster drags in the null areas that share its circle (on the test borough,
-    half the areas flagged). So by default (``members='significant'``) an area of a
-    significant cluster is flagged ``hot`` (``not``) only if its own area test (the
-    dispersion model's, two-sided ``p <= fdr``, not adjusted across areas because the
-    cluster is already established) points the same way: a two-stage procedure, cluster
-    first, then the members that carry it. ``members='window'`` flags the whole circle.
+    half the areas flagged), and misses the members of irregular clusters that no circle
+    fits. So by default (``members='significant'``) an area is flagged ``hot`` (``not``)
+    when it is in a significant cluster and its own area test (the dispersion model's,
+    two-sided ``p <= fdr / 2``, not adjusted across areas because the cluster is already
+    established) points the same way, or when the area test flags it on its own after
+    false-discovery control. ``members='cluster'`` keeps the first rule only and
+    ``members='window'`` flags whole circles. The member level ``fdr / 2`` was chosen on
+    the demo boroughs (docs/hotspots.md gives the figures for the neighbouring levels).
     """
     permutations = opts.permutations or SCAN_DEFAULT_PERMUTATIONS
     n = len(frame)
@@ -654,6 +658,7 @@ def _scan_frame(
     )
     codes = frame.index.to_numpy()
     area_p = frame["p_value"].to_numpy()
+    area_class = frame["class"].to_numpy()
     cluster = np.full(n, np.nan)
     cluster_p = np.ones(n)
     cluster_rr = np.full(n, np.nan)
@@ -661,15 +666,18 @@ def _scan_frame(
     classes = np.full(n, "as_expected", dtype=object)
     described = []
     for number, c in enumerate(result.clusters, start=1):
-        cluster[c.members] = number
-        cluster_p[c.members] = c.p_value
-        cluster_rr[c.members] = c.relative_risk
-        cluster_llr[c.members] = c.llr
+        # An area in an elevated and a reduced window keeps the stronger (first) one.
+        own = c.members[np.isnan(cluster[c.members])]
+        cluster[own] = number
+        cluster_p[own] = c.p_value
+        cluster_rr[own] = c.relative_risk
+        cluster_llr[own] = c.llr
         flagged = c.members
-        if opts.members == "significant":
+        if opts.members != "window":
             side = np.sign(o[c.members] - e[c.members]) == (1 if c.kind == "hot" else -1)
-            flagged = c.members[side & (area_p[c.members] <= fdr)]
+            flagged = c.members[side & (area_p[c.members] <= fdr / 2)]
         if c.p_value <= fdr:
+            flagged = flagged[classes[flagged] == "as_expected"]
             classes[flagged] = c.kind
         described.append(
             {
@@ -688,6 +696,9 @@ def _scan_frame(
                 "p_value": c.p_value,
             }
         )
+    if opts.members == "significant":
+        alone = (classes == "as_expected") & np.isin(area_class, ["hot", "not"])
+        classes[alone] = area_class[alone]
     frame = frame.rename(
         columns={"p_value": "ratio_p_value", "q_value": "ratio_q_value", "class": "ratio_class"}
     )

@@ -16,7 +16,10 @@ observed maximum against the maxima of ``permutations`` null data sets (the tota
 spread over areas as a multinomial with probabilities ``e_i / C``), ``p = (1 + #{null
 max >= LLR}) / (P + 1)``. Secondary clusters are the next windows by LLR that do not
 overlap any cluster already reported (SaTScan's default), each compared with the same
-null distribution of the maximum (conservative, as in SaTScan). A window is a set of
+null distribution of the maximum (conservative, as in SaTScan). With ``direction='both'``
+elevated and reduced clusters are picked separately (no overlap within each kind; an
+area may sit in an elevated and a reduced window), while every p-value still compares
+with the maximum over both directions. A window is a set of
 areas: areas at the same distance from the centre as its farthest member are always
 in it (ties are never split), so results do not depend on the order of tied neighbours.
 
@@ -285,10 +288,51 @@ def spatial_scan(
         sim_llr = windows.llr(windows.counts(sims))
         null_max[start:stop] = sim_llr.max(axis=1) if sim_llr.shape[1] else 0.0
 
+    ordered_null = np.sort(null_max)
+    counts = np.zeros(nn.size)
+    counts[windows.cells] = windows.counts(o)
+    counts = counts.reshape(nn.shape)
+    cum_e = np.cumsum(e[nn], axis=1)
+    # Elevated and reduced clusters are picked separately, each without overlap among its
+    # own kind: otherwise a big elevated window could swallow a reduced cluster beside it.
+    sides = {"high": [counts > cum_e], "low": [counts < cum_e], "both": [counts > cum_e, counts < cum_e]}
+    clusters: list[Cluster] = []
+    for side in sides[direction]:
+        clusters += _pick(
+            np.where(side, llr, 0.0), nn, dist, o, e, total, ordered_null, permutations, alpha, max_clusters
+        )
+    clusters.sort(key=lambda c: -c.llr)
+    if clusters:
+        # Secondary clusters beyond alpha are dropped; the most likely one is always kept.
+        clusters = [clusters[0]] + [c for c in clusters[1:] if c.p_value <= alpha]
+    clusters = clusters[:max_clusters]
+    return ScanResult(
+        clusters=clusters,
+        null_max=null_max,
+        windows=int(valid.sum()),
+        max_share=max_share,
+        direction=direction,
+        params={"permutations": permutations, "alpha": alpha, "seed": seed},
+    )
+
+
+def _pick(
+    llr: np.ndarray,
+    nn: np.ndarray,
+    dist: np.ndarray,
+    o: np.ndarray,
+    e: np.ndarray,
+    total: float,
+    ordered_null: np.ndarray,
+    permutations: int,
+    alpha: float,
+    max_clusters: int,
+) -> list[Cluster]:
+    """Windows in descending LLR order, each overlapping none picked before (SaTScan's rule)."""
     clusters: list[Cluster] = []
     used = np.zeros(len(o), dtype=bool)
     current = llr.copy()
-    ordered_null = np.sort(null_max)
+    columns = np.arange(nn.shape[1])[None, :]
     while len(clusters) < max_clusters:
         flat = int(np.argmax(current))
         best = float(current.flat[flat])
@@ -315,15 +359,8 @@ def spatial_scan(
         # No window overlapping a reported cluster: a window is cut at its first used area.
         hit = used[nn]
         first = np.where(hit.any(axis=1), hit.argmax(axis=1), nn.shape[1])
-        current[np.arange(nn.shape[1])[None, :] >= first[:, None]] = 0.0
-    return ScanResult(
-        clusters=clusters,
-        null_max=null_max,
-        windows=int(valid.sum()),
-        max_share=max_share,
-        direction=direction,
-        params={"permutations": permutations, "alpha": alpha, "seed": seed},
-    )
+        current[columns >= first[:, None]] = 0.0
+    return clusters
 
 
 def brute_force_scan(

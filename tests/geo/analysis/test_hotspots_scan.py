@@ -62,12 +62,12 @@ def test_every_window_and_its_llr_match_the_brute_force_reference(direction):
     assert frozenset(best.members.tolist()) == reference[0][1]
     assert best.llr == pytest.approx(reference[0][0], rel=1e-12)
     assert result.windows >= len(ours)  # (centre, radius) pairs; several may give one area set
-    # Secondary clusters never overlap and come in descending LLR order.
-    seen: set[int] = set()
+    # Secondary clusters of a kind never overlap and all come in descending LLR order.
+    seen: dict[str, set[int]] = {"hot": set(), "not": set()}
     for c in result.clusters:
         members = set(c.members.tolist())
-        assert not members & seen
-        seen |= members
+        assert not members & seen[c.kind]
+        seen[c.kind] |= members
         assert ref[frozenset(members)] == pytest.approx(c.llr)
     assert [c.llr for c in result.clusters] == sorted((c.llr for c in result.clusters), reverse=True)
 

@@ -89,30 +89,36 @@ def test_scan_clusters_are_area_sets_with_their_own_counts(scan_frames):
     meta = frame.attrs["meta"]
     assert meta["method"] == "scan" and meta["clusters"] and meta["permutations"] == 199
     by_code = frame.set_index("area_code")
+    all_flagged = [a for c in meta["clusters"] for a in c["flagged_areas"]]
     for c in meta["clusters"]:
         members = by_code.loc[c["areas"]]
         assert c["observed"] == pytest.approx(members["observed"].sum())
         assert c["expected"] == pytest.approx(
             members["expected"].sum() * frame["observed"].sum() / frame["expected"].sum()
         )
-        assert (members["cluster"] == c["id"]).all()
+        assert (members["cluster"] == c["id"]).sum() >= 1
         flagged = by_code.loc[c["flagged_areas"]]
         assert (flagged["class"] == c["class"]).all()
-        assert set(members["class"]) <= {c["class"], "as_expected"}
-        # Flagged members point the cluster's way with their own p <= fdr.
+        # Others are flagged only by the area test on its own (FDR).
+        others = members[~members.index.isin(all_flagged) & (members["class"] != "as_expected")]
+        assert (others["class"] == others["ratio_class"]).all()
+        # Flagged members point the cluster's way with their own p <= fdr / 2.
         side = np.sign(flagged["observed"] - flagged["expected"])
-        assert (side == (1 if c["class"] == "hot" else -1)).all() and (flagged["ratio_p_value"] <= 0.05).all()
+        assert (side == (1 if c["class"] == "hot" else -1)).all() and (
+            flagged["ratio_p_value"] <= 0.025
+        ).all()
         total = frame["observed"].sum()
         o, e = c["observed"], c["expected"]
         llr = o * np.log(o / e) + (total - o) * np.log((total - o) / (total - e))
         assert c["llr"] == pytest.approx(llr, rel=1e-9)
-    assert set(frame.loc[frame["cluster"].isna(), "class"]) <= {"as_expected"}
+    outside = frame[frame["cluster"].isna()]
+    assert (outside["class"] == outside["ratio_class"]).all()
 
 
 def test_scan_finds_the_planted_clusters_pooled_over_services(scan_frames, truth):
     precision, recall = _score(scan_frames, truth)
     print(f"scan: precision {precision:.3f} recall {recall:.3f}")
-    # Measured: 0.977 and 0.977 on the 40,000-household test borough (199 replicates).
+    # Measured: 0.988 and 0.966 on the 40,000-household test borough (199 replicates).
     assert precision >= 0.95, precision
     assert recall >= 0.95, recall
 
