@@ -114,6 +114,8 @@ def _clean(value: Any) -> Any:
         return [_clean(v) for v in value.tolist()]
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
     return value
 
 

@@ -188,6 +188,26 @@ def test_permutation_job_runs_with_progress(client, auth_headers):
     assert client.post(URL.format("asb_reports") + "/jobs", json={"method": "gistar"}).status_code == 401
 
 
+def test_scan_runs_as_a_job(client, auth_headers):
+    officer = auth_headers[Role.officer]
+    r = client.post(
+        URL.format("fire_hsv") + "/jobs",
+        json={"level": "oa", "method": "scan", "permutations": 99, "seed": 2, "direction": "low"},
+        headers=officer,
+    )
+    assert r.status_code == 202, r.text
+    job = r.json()
+    deadline = time.monotonic() + 120
+    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = client.get(f"/api/v1/hotspot-jobs/{job['id']}", headers=officer).json()
+    assert job["status"] == "done" and job["progress"] == 1.0
+    result = client.get(f"/api/v1/hotspot-jobs/{job['id']}/result", headers=officer).json()
+    meta = result["meta"]
+    assert meta["method"] == "scan" and meta["direction"] == "low" and meta["permutations"] == 99
+    assert meta["clusters"] and all(c["direction"] == "reduced" for c in meta["clusters"])
+
+
 def test_demand_and_prediction(client, truth):
     d = client.get("/api/v1/services/bus_pass/demand", params={"level": "ward", "percentile": 90})
     assert d.status_code == 200, d.text
