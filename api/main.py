@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from api.answers import AnswerHeaders
 from api.auth import install_role_declarations
 from api.errors import install_error_handlers
 from api.routers import admin, areas, health, mappage, tiles
@@ -18,6 +19,8 @@ from api.routers import ingest as ingest_router
 from api.routers import planning as planning_router
 from api.security import install_security
 from api.settings import Settings, get_settings
+from geo.analysis.jobs import bind_jobs, unbind_jobs
+from geo.cache import configure_staleness
 from geo.db import check_database, make_engine, make_session_factory
 
 log = logging.getLogger("wardwise")
@@ -40,9 +43,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # API keys are checked on a pool of their own: a request holding a connection from
         # the main pool must never wait for a second one from it (a pool deadlock under load).
         app.state.auth_engine = make_engine(settings.database_url, pool_size=2)
+        configure_staleness(settings.stale_max_s)
+        # Jobs live in PostgreSQL: any worker process sees, runs and answers for them.
+        bind_jobs(engine, run_locally=settings.run_jobs)
         try:
             yield
         finally:
+            watcher = getattr(app.state, "tile_version_watcher", None)
+            if watcher is not None:
+                watcher.stop()
+            unbind_jobs()
             app.state.auth_engine.dispose()
             engine.dispose()
 
@@ -60,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_security(app, settings.max_request_bytes, settings.max_upload_bytes)
+    app.add_middleware(AnswerHeaders)
     app.include_router(health.router)
     app.include_router(areas.router)
     app.include_router(admin.router)

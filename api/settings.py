@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     tile_buffer: int = 64
     tile_max_features: int = 50_000
     tile_cache_entries: int = 4096
+    # Stale-while-revalidate bound (s): after a write, cached tiles, profiles and hot-spot
+    # tables are served as they were (with Age and Warning headers) for at most this long
+    # while the new answer is computed in the background. 0 turns it off.
+    stale_max_s: float = 0.0
+    # Run queued jobs in this process too (False: only `wardwise worker` processes run them).
+    run_jobs: bool = True
 
     # Pagination and request limits
     default_limit: int = 1000

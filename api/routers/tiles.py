@@ -47,7 +47,9 @@ def _tile_cache(request: Request, settings: Settings) -> TileCache:
     """The app's tile cache, created on first use."""
     cache: TileCache | None = getattr(request.app.state, "tile_cache", None)
     if cache is None:
-        cache = request.app.state.tile_cache = TileCache(settings.tile_cache_entries)
+        cache = request.app.state.tile_cache = TileCache(
+            settings.tile_cache_entries, max_stale_s=settings.stale_max_s
+        )
     return cache
 
 
@@ -125,7 +127,11 @@ async def get_tile(
         "Cache-Control": PUBLIC_CACHE if viewer.role is Role.public else PRIVATE_CACHE,
         "Vary": "Accept-Encoding, Authorization",
         "X-Data-Version": str(tile.version),
+        "X-Wardwise-Data-Version": str(tile.version),
     }
+    if tile.stale_age_s is not None:
+        headers["Age"] = str(int(tile.stale_age_s))
+        headers["Warning"] = '110 - "Response is Stale"'
     if tile.not_modified:
         return Response(status_code=304, headers=headers)
     if tile.body_gzip is None:
