@@ -39,21 +39,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version = check_database(engine)
         log.info("connected to PostGIS %s", ".".join(map(str, version)))
         app.state.engine = engine
+        # Read-only work goes to the replica when there is one (api.deps.get_connection).
+        app.state.read_engine = (
+            make_engine(settings.database_read_url) if settings.database_read_url else engine
+        )
         app.state.session_factory = make_session_factory(engine)
         # API keys are checked on a pool of their own: a request holding a connection from
         # the main pool must never wait for a second one from it (a pool deadlock under load).
         app.state.auth_engine = make_engine(settings.database_url, pool_size=2)
         configure_staleness(settings.stale_max_s)
         # Jobs live in PostgreSQL: any worker process sees, runs and answers for them.
-        bind_jobs(engine, run_locally=settings.run_jobs)
+        jobs_before = bind_jobs(engine, run_locally=settings.run_jobs)
         try:
             yield
         finally:
             watcher = getattr(app.state, "tile_version_watcher", None)
             if watcher is not None:
                 watcher.stop()
-            unbind_jobs()
+            unbind_jobs(jobs_before)
             app.state.auth_engine.dispose()
+            if app.state.read_engine is not engine:
+                app.state.read_engine.dispose()
             engine.dispose()
 
     app = FastAPI(

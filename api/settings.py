@@ -23,6 +23,9 @@ class Settings(BaseSettings):
         default=DEFAULT_DATABASE_URL,
         validation_alias="DATABASE_URL",
     )
+    # A streaming replica for read-only work (tiles, analyses, area look-ups): GET requests
+    # outside admin, ingest and jobs read from it. Unset: everything uses database_url.
+    database_read_url: str | None = Field(default=None, validation_alias="DATABASE_READ_URL")
     static_dir: Path = REPO_ROOT / "frontend_static"
     # Per-installation secret for hashing person/case identifiers and API keys.
     secret_salt: SecretStr = SecretStr("wardwise-dev-salt-change-me")
@@ -54,6 +57,11 @@ class Settings(BaseSettings):
     @classmethod
     def _use_psycopg_driver(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @field_validator("database_read_url")
+    @classmethod
+    def _read_url_driver(cls, value: str | None) -> str | None:
+        return normalise_database_url(value) if value else None
 
     @model_validator(mode="after")
     def _check_limits(self) -> Self:

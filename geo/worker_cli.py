@@ -41,14 +41,15 @@ def run_worker(
     from geo.analysis.jobs import bind_jobs, unbind_jobs
 
     stop = stop or threading.Event()
-    runners = bind_jobs(engine, run_locally=False)
+    previous = bind_jobs(engine, run_locally=False)
+    runners = [runner for runner, _, _ in previous]
     url = make_url(engine.url.render_as_string(hide_password=False)).set(drivername="postgresql")
     try:
         with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as listener:
             listener.execute("LISTEN wardwise_jobs")
             ran = _loop(engine, runners, listener, poll_s, refresh_every_s, stop, once)
     finally:
-        unbind_jobs()
+        unbind_jobs(previous)
     return ran
 
 

@@ -413,19 +413,33 @@ def default_runner() -> JobRunner:
     return JobRunner()
 
 
-def bind_jobs(engine: Engine, *, run_locally: bool = True) -> list[JobRunner]:
-    """Keep every queue's jobs in PostgreSQL (the API and ``wardwise worker`` call this)."""
+#: What :func:`bind_jobs` replaced, so :func:`unbind_jobs` can put it back.
+Binding = list[tuple[JobRunner, "JobStore | None", bool]]
+
+
+def bind_jobs(engine: Engine, *, run_locally: bool = True) -> Binding:
+    """Keep every queue's jobs in PostgreSQL (the API and ``wardwise worker`` call this).
+
+    Returns what was bound before, for :func:`unbind_jobs` (two apps in one process, as in
+    tests, each put back what they found).
+    """
     from geo.planning.jobs import planning_runner
 
-    runners = [default_runner(), planning_runner()]
-    for runner in runners:
-        runner.bind(engine, run_locally=run_locally)
-    return runners
-
-
-def unbind_jobs() -> None:
-    """Back to in-memory jobs (app shutdown, tests)."""
-    from geo.planning.jobs import planning_runner
-
+    previous: Binding = []
     for runner in (default_runner(), planning_runner()):
-        runner.unbind()
+        previous.append((runner, runner.store, runner.run_locally))
+        runner.bind(engine, run_locally=run_locally)
+    return previous
+
+
+def unbind_jobs(previous: Binding | None = None) -> None:
+    """Undo :func:`bind_jobs`: back to what it replaced (default: in-memory jobs)."""
+    from geo.planning.jobs import planning_runner
+
+    if previous is None:
+        previous = [(runner, None, True) for runner in (default_runner(), planning_runner())]
+    for runner, store, run_locally in previous:
+        if store is None:
+            runner.unbind()
+        else:
+            runner.bind(store.engine, run_locally=run_locally, lease_s=store.lease_s)

@@ -147,8 +147,9 @@ def test_the_worker_command_runs_what_is_queued(engine) -> None:
     from geo.worker_cli import run_worker
 
     tag = uuid.uuid4().hex
+    before = default_runner().store
     api = _runner(engine, "analysis", "api-1")
     job = api.submit("test.square", {}, _nobody, payload={"tag": tag, "n": 12})
     assert run_worker(engine, once=True, refresh_every_s=-1) >= 1
     assert api.get(job.id).result == {"square": 144}
-    assert default_runner().store is None  # the worker unbinds the process-wide runners when it stops
+    assert default_runner().store is before  # the worker puts the process-wide runners back as it found them
