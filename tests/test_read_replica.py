@@ -57,7 +57,18 @@ def _start(data: Path, port: int, socket_dir: Path, log: Path) -> None:
 def _stop(data: Path) -> None:
     if (data / "postmaster.pid").exists():
         subprocess.run(
-            ["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(data),
+                "-m",
+                "immediate",
+                "stop",
+            ],
             capture_output=True,
             timeout=60,
             check=False,
@@ -79,9 +90,13 @@ def clusters() -> Iterator[dict[str, str]]:
     primary, replica = root / "primary", root / "replica"
     p1, p2 = _free_port(), _free_port()
     try:
-        _as_postgres(PG_BIN / "initdb", "-D", primary, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        _as_postgres(
+            PG_BIN / "initdb", "-D", primary, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"
+        )
         _start(primary, p1, root, root / "primary.log")
-        _as_postgres(PG_BIN / "psql", "-h", "127.0.0.1", "-p", p1, "-U", "postgres", "-c", f"CREATE DATABASE {DB}")
+        _as_postgres(
+            PG_BIN / "psql", "-h", "127.0.0.1", "-p", p1, "-U", "postgres", "-c", f"CREATE DATABASE {DB}"
+        )
         primary_url = f"postgresql+psycopg://postgres@127.0.0.1:{p1}/{DB}"
         upgrade_database(primary_url, "head")
         _as_postgres(
@@ -155,7 +170,9 @@ def test_reads_come_from_the_replica_and_see_an_ingest_on_the_primary(clusters, 
                 )
             assert report.rows_loaded == 1
             with primary.connect() as conn:
-                assert conn.execute(text("SELECT count(*) FROM area WHERE level = 'district'")).scalar_one() == 1
+                assert (
+                    conn.execute(text("SELECT count(*) FROM area WHERE level = 'district'")).scalar_one() == 1
+                )
             assert districts() == []  # the replica has not replayed it: reads really go there
             # ...while writes and the ingest routes still use the primary
             assert client.get("/api/v1/ingest/batches").status_code == 401  # (auth first, as ever)
