@@ -170,3 +170,45 @@ def test_a_write_to_one_service_leaves_anothers_answer_cached(engine) -> None:
     _probe(engine, a)
     get(a), get(b)
     assert calls == [a, b, a]  # b was not recomputed
+
+
+def test_tiles_turn_over_only_for_their_own_data_and_may_be_served_stale(engine) -> None:
+    from geo.tiles import TileCache, TileConfig, TileParams, fetch_tile
+
+    with engine.connect() as conn:
+        x, y = conn.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_PointOnSurface(geom), 4326) AS p "
+                "FROM area WHERE level = 'ward' ORDER BY code LIMIT 1) q"
+            )
+        ).one()
+        service = conn.execute(text("SELECT min(service_code) FROM service_event")).scalar_one()
+    import math
+
+    z = 12
+    tx = int((x + 180) / 360 * 2**z)
+    ty = int((1 - math.asinh(math.tan(math.radians(y))) / math.pi) / 2 * 2**z)
+    cache = TileCache(64, max_stale_s=5.0)
+    params, config = TileParams(service=service), TileConfig()
+
+    def tile():
+        return fetch_tile(engine, cache, "wards", z, tx, ty, params, config)
+
+    first = tile()
+    assert first.body_gzip is not None and first.stale_age_s is None
+    assert tile().etag == first.etag  # cached
+    _probe(engine, f"other_{time.time_ns()}")  # another service's write: the same tile, same ETag
+    assert tile().etag == first.etag
+    with engine.begin() as c:  # a write to the wards' geography
+        c.execute(
+            text(
+                "UPDATE data_version_scope SET version = version + 1 "
+                "WHERE scope = 'geography' AND subject = 'level:ward'"
+            )
+        )
+    stale = tile()
+    assert stale.stale_age_s is not None and stale.etag == first.etag and stale.body_gzip == first.body_gzip
+    cache.wait_idle()
+    fresh = tile()
+    assert fresh.stale_age_s is None and fresh.version > first.version and fresh.etag != first.etag
+    assert fresh.body_gzip == first.body_gzip  # the data itself did not change
