@@ -133,13 +133,18 @@ _PROFILES: VersionedCache[dict[str, Any]] = register_for_staleness(VersionedCach
 
 def _profile_depends(conn: Connection, code: str) -> Depends:
     """A profile reads the events (every service) of its district and of the districts its
-    neighbours lie in (any district within 1 m of the area), and every geography."""
+    neighbours lie in, and every geography.
+
+    The districts are those whose bounding box meets the area's grown by 1 m: a superset of
+    the districts of its touching neighbours (so never too few), answered from the GiST
+    index alone in a millisecond or so.
+    """
     districts = [
         r[0]
         for r in conn.execute(
             text(
                 "SELECT d.code FROM area a JOIN area d ON d.level = 'district' "
-                "AND ST_DWithin(d.geom, a.geom, 1) WHERE a.code = :c"
+                "AND d.geom && ST_Expand(a.geom, 1) WHERE a.code = :c"
             ),
             {"c": code},
         )
