@@ -58,7 +58,7 @@ def refresh_aggregates(conn: Connection, *, concurrently: bool | None = None) ->
             "SELECT scope, district_code, subject, version FROM data_version_scope"
         )
     )
-    populated = dict(
+    populated: dict[str, bool] = dict(
         conn.execute(
             text("SELECT matviewname, ispopulated FROM pg_matviews WHERE matviewname = ANY(:v)"),
             {"v": list(VIEWS)},
