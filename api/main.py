@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,7 @@ from api.routers import ingest as ingest_router
 from api.routers import planning as planning_router
 from api.security import install_security
 from api.settings import Settings, get_settings
+from geo.analysis.aggregates import keep_aggregates_current
 from geo.analysis.jobs import bind_jobs, unbind_jobs
 from geo.cache import configure_staleness
 from geo.db import check_database, make_engine, make_session_factory
@@ -50,12 +52,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_staleness(settings.stale_max_s)
         # Jobs live in PostgreSQL: any worker process sees, runs and answers for them.
         jobs_before = bind_jobs(engine, run_locally=settings.run_jobs)
+        stop_maintenance = threading.Event()
+        if settings.aggregate_refresh_s > 0:
+            keep_aggregates_current(engine, settings.aggregate_refresh_s, stop_maintenance)
         try:
             yield
         finally:
             watcher = getattr(app.state, "tile_version_watcher", None)
             if watcher is not None:
                 watcher.stop()
+            stop_maintenance.set()
             unbind_jobs(jobs_before)
             app.state.auth_engine.dispose()
             if app.state.read_engine is not engine:

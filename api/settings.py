@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # tables are served as they were (with Age and Warning headers) for at most this long
     # while the new answer is computed in the background. 0 turns it off.
     stale_max_s: float = 0.0
+    # Refresh stale profiling aggregates (CONCURRENTLY, one process at a time) this often, s;
+    # 0: never here (run `wardwise worker`, or `wardwise profiling refresh` after loads).
+    aggregate_refresh_s: float = 0.0
     # Run queued jobs in this process too (False: only `wardwise worker` processes run them).
     run_jobs: bool = True
 

@@ -62,7 +62,7 @@ def _loop(
     stop: threading.Event,
     once: bool,
 ) -> int:
-    from geo.analysis.aggregates import aggregates_fresh, refresh_aggregates
+    from geo.analysis.aggregates import refresh_if_stale
 
     ran = 0
     last_refresh = float("-inf")
@@ -70,11 +70,9 @@ def _loop(
         for runner in runners:
             ran += runner.drain()
         if refresh_every_s >= 0 and time.monotonic() - last_refresh >= refresh_every_s:
-            with engine.begin() as conn:
-                if not aggregates_fresh(conn):
-                    started = time.perf_counter()
-                    refresh_aggregates(conn)
-                    log.info("refreshed the aggregates in %.1f s", time.perf_counter() - started)
+            started = time.perf_counter()
+            if refresh_if_stale(engine):
+                log.info("refreshed the aggregates in %.1f s", time.perf_counter() - started)
             last_refresh = time.monotonic()
         if once:
             break

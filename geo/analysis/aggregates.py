@@ -28,9 +28,14 @@ when the aggregates are stale (it is safe to call any time).
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
+import time
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
+
+log = logging.getLogger("wardwise.aggregates")
 
 VIEWS = ("service_use_oa_segment", "service_use_oa_segment_month", "household_oa_segment")
 
@@ -74,6 +79,39 @@ def refresh_aggregates(conn: Connection, *, concurrently: bool | None = None) ->
         {"v": version},
     )
     return int(version)
+
+
+def refresh_if_stale(engine: Engine) -> bool:
+    """Refresh the aggregates (concurrently) if a write made them stale; return whether it did.
+
+    Any number of processes may call this: a transaction-scoped advisory lock lets one
+    refresh at a time, and the others return at once rather than queue behind it.
+    """
+    with engine.begin() as conn:
+        locked = conn.execute(text("SELECT pg_try_advisory_xact_lock(hashtext('wardwise_aggregates'))"))
+        if not locked.scalar():
+            return False
+        if aggregates_fresh(conn):
+            return False
+        refresh_aggregates(conn)
+        return True
+
+
+def keep_aggregates_current(engine: Engine, every_s: float, stop: threading.Event) -> threading.Thread:
+    """Start a daemon thread calling :func:`refresh_if_stale` every ``every_s`` seconds until ``stop``."""
+
+    def run() -> None:
+        while not stop.wait(every_s):
+            try:
+                started = time.perf_counter()
+                if refresh_if_stale(engine):
+                    log.info("refreshed the aggregates in %.1f s", time.perf_counter() - started)
+            except Exception:  # noqa: BLE001 - try again next time; readers use the events meanwhile
+                log.warning("refreshing the aggregates failed", exc_info=True)
+
+    thread = threading.Thread(target=run, name="wardwise-aggregates", daemon=True)
+    thread.start()
+    return thread
 
 
 def aggregates_fresh(conn: Connection, services: Sequence[str] | None = None) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 from sqlalchemy import text
@@ -100,3 +102,25 @@ def test_a_concurrent_refresh_matches_the_events_and_staleness_is_per_service(co
         )
     )
     assert not aggregates_fresh(conn, [s2]) and not aggregates_fresh(conn, ())
+
+
+def test_stale_aggregates_are_refreshed_by_one_process_at_a_time(engine, populated) -> None:
+    from geo.analysis.aggregates import refresh_if_stale
+
+    with engine.begin() as conn:  # a committed write the views do not have yet
+        conn.execute(text("UPDATE data_version SET version = version + 1 WHERE name = 'aggregates'"))
+    with engine.connect() as other:  # another process is refreshing: this one does not queue
+        other.begin()
+        assert other.execute(
+            text("SELECT pg_try_advisory_xact_lock(hashtext('wardwise_aggregates'))")
+        ).scalar()
+        started = time.monotonic()
+        assert refresh_if_stale(engine) is False
+        assert time.monotonic() - started < 5
+        other.rollback()
+    with engine.connect() as conn:
+        assert not aggregates_fresh(conn)
+    assert refresh_if_stale(engine) is True
+    with engine.connect() as conn:
+        assert aggregates_fresh(conn)
+    assert refresh_if_stale(engine) is False  # fresh: nothing to do
