@@ -231,7 +231,11 @@ class JobRunner:
 
     def bind(self, engine: Engine, *, run_locally: bool = True, lease_s: float = 60.0) -> JobRunner:
         """Keep jobs in PostgreSQL from now on; ``run_locally`` lets this process run them too."""
-        self.store = JobStore(engine, self.queue, lease_s=lease_s)
+        return self.use_store(JobStore(engine, self.queue, lease_s=lease_s), run_locally=run_locally)
+
+    def use_store(self, store: JobStore, *, run_locally: bool = True) -> JobRunner:
+        """Keep jobs in ``store`` (as :meth:`bind`, with a store already made)."""
+        self.store = store
         self.run_locally = run_locally
         self._stop.clear()
         if self._heartbeat is None or not self._heartbeat.is_alive():
@@ -442,4 +446,4 @@ def unbind_jobs(previous: Binding | None = None) -> None:
         if store is None:
             runner.unbind()
         else:
-            runner.bind(store.engine, run_locally=run_locally, lease_s=store.lease_s)
+            runner.use_store(store, run_locally=run_locally)
