@@ -96,6 +96,7 @@ COMMAND_MODULES: list[str] = [
     "geo.analysis.profiling_cli",
     "geo.planning.cli",
     "geo.ingest.cli",
+    "geo.catalogue_cli",
 ]
 
 

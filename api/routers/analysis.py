@@ -65,6 +65,12 @@ class UseFilters:
     """Which service use to count (shared by the propensity and matrix endpoints)."""
 
     classification: ClassificationQuery = None
+    tier: Annotated[
+        str | None,
+        Query(
+            max_length=32, pattern=CODE, description="A tier of the classification (OAC: supergroup, group)"
+        ),
+    ] = None
     date_from: Annotated[dt.date | None, Query(description="First day counted (inclusive)")] = None
     date_to: Annotated[dt.date | None, Query(description="Last day counted (inclusive)")] = None
     channel: Annotated[str | None, Query(max_length=32, pattern=CODE, description="Only this channel")] = None
@@ -118,6 +124,7 @@ def get_service_propensity(
             channel=filters.channel,
             within=filters.area,
             area_set=area_set,
+            tier=filters.tier,
         ),
         policy=disclosure,
     )
@@ -166,6 +173,7 @@ def get_matrix(
         channel=filters.channel,
         within=filters.area,
         policy=disclosure,
+        tier=filters.tier,
     )
     name = f"matrix_{matrix['level']}_{matrix['classification']}_{service or 'households'}"
     if format == "csv":
