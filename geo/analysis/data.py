@@ -46,8 +46,18 @@ def resolve_tier(conn: Connection, classification: str | None, tier: str | None)
     under its own code and each coarser tier as ``<code>_<tier>``, rolled up at ingest;
     ``tier=None`` returns ``classification`` unchanged.
     """
-    if tier is None or classification is None:
+    if tier is None:
         return classification
+    if classification is None:
+        # the default classification's family (as geo.analysis.services.default_classification)
+        classification = conn.execute(
+            text(
+                "SELECT code FROM classification ORDER BY (unit = 'household') DESC, "
+                "(family IS NOT NULL AND family <> code), code LIMIT 1"
+            )
+        ).scalar_one_or_none()
+        if classification is None:
+            raise InvalidRequest("no classification is loaded: load one before asking for a tier")
     family = conn.execute(
         text("SELECT coalesce(family, code) FROM classification WHERE code = :c"), {"c": classification}
     ).scalar_one_or_none()

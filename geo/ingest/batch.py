@@ -53,6 +53,10 @@ from geo.matching.ladder import LEVELS, match_records
 
 Progress = Callable[[int], None]
 
+#: What a UPRN is (AddressBase UPRNs have at most 12 digits).
+UPRN_EXPECTED = "a UPRN (a positive whole number of at most 12 digits)"
+UPRN_MAX = 999_999_999_999
+
 #: If more than this share of a file's rows is refused, the batch fails as a whole: the
 #: mapping (a date format, a delimiter) is far more likely wrong than the data.
 MAX_REJECTED_SHARE = 0.5
@@ -217,6 +221,8 @@ def _run(
     progress: Progress | None,
 ) -> BatchReport:
     started = time.perf_counter()
+    # A mapping naming fields the kind lacks is refused before anything else is looked at.
+    check_targets(kind, mapping)
     existing = conn.execute(
         text(
             "SELECT id, status FROM ingest_batch WHERE kind = :k AND sha256 = :s "
@@ -260,6 +266,9 @@ def _run(
             clock = time.perf_counter()
         if first or report.rows_received == 0:
             raise IngestRowError(2, None, "at least one data row", "none")
+        if report.rows_loaded == 0:
+            # A batch that loads nothing is a failure, with its reasons; it never blocks a retry.
+            raise IngestRowError(*_nothing_loaded(report))
         refused = report.rows_rejected / report.rows_received
         if refused > MAX_REJECTED_SHARE:
             first_bad = report.rejected_sample[0] if report.rejected_sample else {}
@@ -270,9 +279,6 @@ def _run(
                 f"date_format, delimiter and columns): {first_bad.get('reason')}",
                 f"{report.rows_rejected:,} of {report.rows_received:,} rows refused",
             )
-        if report.rows_loaded == 0:
-            # A batch that loads nothing is a failure, with its reasons; it never blocks a retry.
-            raise IngestRowError(*_nothing_loaded(report))
         clock = time.perf_counter()
         _finish(run)
         report.add_time("finish", time.perf_counter() - clock)
@@ -301,11 +307,16 @@ def _nothing_loaded(report: BatchReport) -> tuple[int | None, str | None, str, s
         reasons.append(f"{report.out_of_scope:,} out of scope (no translation in the mapping's `values`)")
     if report.out_of_area:
         reasons.append(f"{report.out_of_area:,} out of area (outside the loaded areas or `districts`)")
+    refused = f"{report.rows_rejected:,} of {report.rows_received:,} rows refused"
+    expected = "at least one row loaded"
+    if first:
+        expected += f" (the first refused row's `{first.get('field')}` {first.get('reason')})"
     return (
         first.get("row"),
         first.get("field"),
-        "at least one row loaded",
-        f"none of {report.rows_received:,} rows loaded: " + "; ".join(reasons or ["no usable rows"]),
+        expected,
+        f"none of {report.rows_received:,} rows loaded ({refused}): "
+        + "; ".join(reasons or ["no usable rows"]),
     )
 
 
@@ -332,7 +343,6 @@ def _prepare_reference(run: _Run) -> None:
 
 def _plan(run: _Run, chunk: pd.DataFrame) -> None:
     """Map columns and judge personal columns once, on the first chunk."""
-    check_targets(run.kind, run.mapping)
     columns = [c for c in chunk.columns if c != getattr(chunk, "_geometry_column_name", None)]
     run.mapped = plan_columns(run.kind, run.mapping, columns)
     if run.kind == "area-statistics" and not any(f in run.mapped for f in BASE_FIELDS):
@@ -372,7 +382,7 @@ def _plan(run: _Run, chunk: pd.DataFrame) -> None:
 def _reject(run: _Run, rejections: Rejections) -> None:
     if not len(rejections):
         return
-    rows = rejections.rows
+    rows = sorted(rejections.rows, key=lambda r: int(r["row_number"]))
     run.report.add_rejections(rows)
     frame = pd.DataFrame(
         {
@@ -441,7 +451,7 @@ def _required_present(frame: pd.DataFrame, names: tuple[str, ...], rejections: R
 def _coordinates_ok(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> pd.DataFrame:
     if "uprn" in frame and run.kind != "gazetteer":
         frame, _ = whole_numbers(
-            frame, "uprn", rejections, required=False, what="a UPRN (a positive whole number)", minimum=1
+            frame, "uprn", rejections, required=False, what=UPRN_EXPECTED, minimum=1, maximum=UPRN_MAX
         )
     bad_any = np.zeros(len(frame), dtype=bool)
     for name, bad, expected in numeric_problems(frame, run.mapping.crs):
@@ -703,10 +713,10 @@ def _gazetteer(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
     from geo.matching.spatial import oas_for_points
     from geo.text import normalise_address_series, normalise_postcode_series
 
-    uprn = pd.to_numeric(frame["uprn"], errors="coerce")
-    bad = (uprn.isna() | (uprn <= 0) | (uprn % 1 != 0)).to_numpy()
-    rejections.add(frame, bad, "uprn", "is not a UPRN; expected a positive whole number")
-    frame, uprn = frame.loc[~bad], uprn.loc[~bad].astype(np.int64)
+    frame, parsed = whole_numbers(
+        frame, "uprn", rejections, required=True, what=UPRN_EXPECTED, minimum=1, maximum=UPRN_MAX
+    )
+    uprn = parsed.astype(np.int64)
     frame = _coordinates_ok(run, frame, rejections)
     uprn = uprn.loc[frame.index]
     x, y = _points(run, frame)

@@ -174,6 +174,7 @@ def whole_numbers(
     required: bool,
     what: str = "a whole number (0 or more)",
     minimum: int = 0,
+    maximum: int = 2**31 - 1,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Parse a whole-number field; reject rows whose value is not one, naming row and field.
 
@@ -190,7 +191,7 @@ def whole_numbers(
     finite = ~np.isnan(values)
     fractional = finite & (np.abs(values - np.round(values)) > 1e-9)
     too_small = finite & ~fractional & (values < minimum)
-    too_big = finite & ~fractional & (values > 2**31 - 1)
+    too_big = finite & ~fractional & (values > maximum)
     checks = (
         (empty & required, "is empty; expected " + what),
         (non_numeric, "is not a number; expected " + what),
