@@ -32,6 +32,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     errors.PermissionDenied: 403,
     errors.SuppressedCount: 403,
     errors.DuplicateBatch: 409,
+    errors.AlreadyExists: 409,
     errors.IngestError: 422,
     errors.DatabaseUnavailable: 503,
     errors.WardwiseError: 500,

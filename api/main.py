@@ -18,6 +18,7 @@ from api.routers import analysis as analysis_router
 from api.routers import hotspots as hotspots_router
 from api.routers import ingest as ingest_router
 from api.routers import planning as planning_router
+from api.routers import services as services_router
 from api.security import install_security
 from api.settings import Settings, get_settings
 from geo.analysis.aggregates import keep_aggregates_current
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_router.router)
     app.include_router(ogc.router)
     app.include_router(ogc_exports.router)
+    app.include_router(services_router.router)
     install_role_declarations(app)
     app.mount("/", StaticFiles(directory=settings.static_dir, html=True), name="static")
     return app

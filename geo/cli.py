@@ -103,6 +103,7 @@ COMMAND_MODULES: list[str] = [
     "geo.planning.cli",
     "geo.ingest.cli",
     "geo.worker_cli",
+    "geo.catalogue_cli",
 ]
 
 

@@ -27,8 +27,8 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
-    UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -162,6 +162,13 @@ class Classification(Base):
     area_level: Mapped[str | None] = mapped_column(String(16))  # for unit='area': usually 'oa'
     description: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(Text)
+    # Tiers (issue 12): one file loads every tier of a classification (OAC supergroup >
+    # group > subgroup). The finest tier keeps the family's code; each coarser tier is its
+    # own classification, ``<family>_<tier>``, rolled up at ingest, so every analysis reads
+    # any tier the same way. ``tier_rank`` 0 is the coarsest.
+    family: Mapped[str | None] = mapped_column(String(64), index=True)
+    tier: Mapped[str | None] = mapped_column(String(32))
+    tier_rank: Mapped[int | None] = mapped_column(Integer)
 
 
 class Segment(Base):
@@ -237,6 +244,44 @@ class Service(Base):
     channels: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     # per-channel unit cost overrides, {"phone": 3.2}
     unit_costs: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # esd standards (issue 12): the LGSL service id and the LGChL channel ids where known
+    lgsl_id: Mapped[int | None] = mapped_column(Integer)
+    lgchl_ids: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
+
+
+class ServiceDistrict(Base):
+    """A district a service has data for, recorded per batch (issue 12: districts do not leak).
+
+    Analyses of a service cover exactly these districts unless the caller says ``within``.
+    Undoing a batch removes its rows.
+    """
+
+    __tablename__ = "service_district"
+    service_code: Mapped[str] = mapped_column(
+        ForeignKey("service.code", ondelete="CASCADE"), primary_key=True
+    )
+    district_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batch.id", ondelete="CASCADE"), primary_key=True)
+
+
+class AreaCount(Base):
+    """A count of service use per area and period, as partners publish it (issue 12).
+
+    ``count`` is null where the source suppressed a small count (``*``, ``c``, ``<5``,
+    ``..``, blank): the true value is then between 1 and ``count_max``.
+    """
+
+    __tablename__ = "area_count"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    service_code: Mapped[str] = mapped_column(ForeignKey("service.code", ondelete="CASCADE"))
+    area_code: Mapped[str] = mapped_column(ForeignKey("area.code", ondelete="CASCADE"), index=True)
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    count: Mapped[int | None] = mapped_column(Integer)
+    suppressed: Mapped[bool] = mapped_column(Boolean, default=False)
+    count_max: Mapped[int | None] = mapped_column(Integer)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batch.id", ondelete="CASCADE"), index=True)
+
+    __table_args__ = (Index("ix_area_count_service_period", "service_code", "period_start"),)
 
 
 class ServiceEvent(Base):
@@ -298,7 +343,7 @@ class IngestBatch(Base):
     kind: Mapped[str] = mapped_column(String(32))
     filename: Mapped[str | None] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))  # 'loaded' | 'failed'
+    status: Mapped[str] = mapped_column(String(16))  # 'loading' | 'loaded' | 'failed' | 'undone'
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     rows_received: Mapped[int] = mapped_column(Integer, default=0)
@@ -306,7 +351,16 @@ class IngestBatch(Base):
     report: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_by: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (UniqueConstraint("kind", "sha256", name="uq_ingest_batch_kind_sha256"),)
+    # Only a loaded batch blocks loading the same file again; failed and undone ones never do.
+    __table_args__ = (
+        Index(
+            "uq_ingest_batch_kind_sha256_loaded",
+            "kind",
+            "sha256",
+            unique=True,
+            postgresql_where=text("status IN ('loading', 'loaded')"),
+        ),
+    )
 
 
 class IngestRejectedRow(Base):

@@ -21,6 +21,7 @@ DISTRIBUTED = {
     "survey_response",
     "road_link",
     "road_node",
+    "area_count",
 }
 REFERENCE = {
     "area",
@@ -33,6 +34,7 @@ REFERENCE = {
     "channel",
     "site",
     "ingest_batch",
+    "service_district",
 }
 LOCAL = {
     "alembic_version",

@@ -9,7 +9,7 @@ half away from zero.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,10 +25,49 @@ class ServiceInfo(BaseModel):
     category: str
     description: str | None = None
     owner: str | None = None
-    unit: str = Field(description="'events' (every contact) or 'membership' (distinct households)")
+    unit: str = Field(
+        description="'events' (every contact), 'households' (distinct households) or 'persons' (counts)"
+    )
     channels: list[str] | None = None
     unit_costs: dict[str, float] | None = Field(None, description="per-channel unit cost overrides, GBP")
+    lgsl_id: int | None = Field(None, description="LGSL service id (esd standards)")
+    lgchl_ids: list[int] | None = Field(None, description="LGChL channel ids (esd standards)")
     events: int = Field(description="primary events recorded")
+    area_counts: int = Field(0, description="counts per area recorded (area-counts batches)")
+    districts: list[str] = Field(
+        default_factory=list, description="districts the service has data for; its analyses cover these"
+    )
+
+
+class ServiceCreate(BaseModel):
+    """A new service for the catalogue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    unit: Literal["events", "households", "persons"] = "events"
+    category: str | None = Field(None, max_length=100)
+    description: str | None = Field(None, max_length=2000)
+    owner: str | None = Field(None, max_length=100)
+    lgsl_id: int | None = Field(None, ge=1, le=99999, description="LGSL service id")
+    lgchl_ids: list[int] = Field(default_factory=list, max_length=50, description="LGChL channel ids")
+    channels: list[str] = Field(default_factory=list, max_length=50)
+
+
+class ServiceUpdate(BaseModel):
+    """Changes to a service (only the fields given change)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    unit: Literal["events", "households", "persons"] | None = None
+    category: str | None = Field(None, max_length=100)
+    description: str | None = Field(None, max_length=2000)
+    owner: str | None = Field(None, max_length=100)
+    lgsl_id: int | None = Field(None, ge=1, le=99999)
+    lgchl_ids: list[int] | None = Field(None, max_length=50)
+    channels: list[str] | None = Field(None, max_length=50)
 
 
 class PropensityRow(BaseModel):
@@ -62,6 +101,12 @@ class PropensityTable(BaseModel):
         None, description="use by households with no segment (left out)"
     )
     unclassified_base: Count | None = Field(None, description="households with no segment (left out)")
+    districts: list[str] | None = Field(
+        None, description="the districts covered: the service's own (None: every loaded district)"
+    )
+    counts: dict[str, Any] | None = Field(
+        None, description="for services loaded as counts per area: apportionment method and suppressed share"
+    )
     rows: list[PropensityRow]
 
 
@@ -131,6 +176,10 @@ class Matrix(BaseModel):
     classification: str
     service: str | None
     unit: str | None
+    districts: list[str] | None = Field(None, description="the districts covered (None: all loaded)")
+    counts: dict[str, Any] | None = Field(
+        None, description="for services loaded as counts per area: apportionment method and suppressed share"
+    )
     segments: list[SegmentRef]
     areas: list[AreaRef]
     cells: list[MatrixCell]
