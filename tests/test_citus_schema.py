@@ -61,6 +61,8 @@ KNOWN_GAPS: dict[tuple[str, str, str], str] = {
     ("unique key without district_code", "service_event", "pk_service_event"): "PK (district_code, id)",
     ("unique key without district_code", "postcode", "pk_postcode"): "PK (district_code, postcode_norm)",
     ("unique key without district_code", "address", "pk_address"): "PK (district_code, uprn)",
+    ("no district_code", "area_count", ""): "add district_code (from the area) at ingest",
+    ("unique key without district_code", "area_count", "pk_area_count"): "PK (district_code, id)",
     ("unique key without district_code", "address_alias", "pk_address_alias"): "PK with district_code",
     (
         "unique key without district_code",
