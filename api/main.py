@@ -15,6 +15,7 @@ from api.routers import admin, areas, health, mappage, tiles
 from api.routers import analysis as analysis_router
 from api.routers import hotspots as hotspots_router
 from api.routers import ingest as ingest_router
+from api.routers import insight as insight_router
 from api.routers import planning as planning_router
 from api.security import install_security
 from api.settings import Settings, get_settings
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analysis_router.router)
     app.include_router(analysis_router.pages)
     app.include_router(hotspots_router.router)
+    app.include_router(insight_router.router)
     app.include_router(planning_router.router)
     app.include_router(ingest_router.router)
     install_role_declarations(app)

@@ -34,8 +34,9 @@ from geo.analysis.profile import area_profile
 from geo.analysis.propensity import propensity_from_rows, table_csv, table_records
 from geo.analysis.report import area_report
 from geo.analysis.segments import list_classifications, segment_catalogue
-from geo.analysis.services import ServiceFilter, list_services, service_propensity
+from geo.analysis.services import ServiceFilter, list_services
 from geo.analysis.survey import perception_gap, survey_results
+from geo.analysis.targets import TargetThresholds, service_targets, with_target_classes
 
 router = APIRouter(prefix="/api/v1", tags=["profiling"])
 pages = APIRouter(tags=["profiling"])
@@ -104,10 +105,20 @@ def get_service_propensity(
     area_set: Annotated[
         str | None, Query(max_length=64, pattern=CODE, description="Only OAs inside this custom area set")
     ] = None,
+    min_index: Annotated[
+        float, Query(gt=100, le=10000, description="Targets: index at least this (core and developmental)")
+    ] = 120,
+    min_share_pct: Annotated[
+        float, Query(ge=0, le=100, description="Core targets: share of the target at least this %")
+    ] = 5,
     format: TableFormat = "json",
 ) -> Any:
-    """The propensity table of a service: each segment's share of use against its share of households."""
-    result = service_propensity(
+    """The propensity table of a service: each segment's share of use against its share of households.
+
+    Each row's ``target_class`` says whether the segment is a core target (index >= min_index
+    and share >= min_share_pct) or a developmental one (over-represented but small).
+    """
+    result = service_targets(
         conn,
         service,
         filters.classification,
@@ -119,6 +130,7 @@ def get_service_propensity(
             within=filters.area,
             area_set=area_set,
         ),
+        thresholds=TargetThresholds(min_index, min_share_pct),
         policy=disclosure,
     )
     if format == "csv":
@@ -134,7 +146,7 @@ def get_service_propensity(
 )
 def compute_propensity(body: PropensityRequest) -> Any:
     """Turn counts per segment computed elsewhere into a published-style propensity table."""
-    table = propensity_from_rows([r.model_dump() for r in body.rows])
+    table = with_target_classes(propensity_from_rows([r.model_dump() for r in body.rows]))
     return {"rows": table_records(table)}
 
 
