@@ -386,6 +386,10 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Row-level scope (geo.auth.KeyScope): NULL = unlimited; otherwise the areas (normally
+    # districts) and services the key may see beyond what the public sees.
+    scope_areas: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    scope_services: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
 
 
 class AuditLog(Base):

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
-from api.auth import PUBLIC, DisclosureDep, OfficerDep
+from api.auth import PUBLIC, DisclosureDep, OfficerDep, scoped
 from api.deps import ConnDep
 from api.schemas.analysis import (
     AreaProfile,
@@ -96,6 +96,7 @@ def get_services(conn: ConnDep) -> Any:
     operation_id="get_service_propensity",
     response_model=PropensityTable,
     responses={200: {"content": {CSV: {}}}, 404: {"description": "Unknown service or classification"}},
+    openapi_extra=scoped(),
 )
 def get_service_propensity(
     conn: ConnDep,
@@ -155,6 +156,7 @@ def compute_propensity(body: PropensityRequest) -> Any:
     operation_id="get_matrix",
     response_model=Matrix,
     responses={200: {"content": {CSV: {}, XLSX: {}}}},
+    openapi_extra=scoped(),
 )
 def get_matrix(
     conn: ConnDep,
@@ -250,6 +252,7 @@ def get_segments(
     operation_id="get_channel_mix",
     response_model=list[ChannelMixRow],
     responses={200: {"content": {CSV: {}}}},
+    openapi_extra=scoped(),
 )
 def get_channel_mix(
     conn: ConnDep,
@@ -317,6 +320,7 @@ def get_web_enable_ranking(
     operation_id="get_service_co_use",
     response_model=CoUseTable,
     responses={200: {"content": {CSV: {}}}, 404: {"description": "Unknown service"}},
+    openapi_extra=scoped(),
 )
 def get_service_co_use(
     conn: ConnDep,

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from api.auth import DisclosureDep, OfficerDep
+from api.auth import DisclosureDep, OfficerDep, scoped
 from api.deps import ConnDep
 from api.schemas.insight import (
     CombinedHotSpots,
@@ -67,6 +67,7 @@ def _csv(body: str, filename: str) -> Response:
     operation_id="get_service_targets",
     response_model=TargetTable,
     responses={200: {"content": {CSV: {}}}, 404: {"description": "Unknown service or classification"}},
+    openapi_extra=scoped(),
 )
 def get_service_targets(
     conn: ConnDep,
@@ -97,6 +98,7 @@ def get_service_targets(
     operation_id="get_service_target_areas",
     response_model=TargetAreaList,
     responses={200: {"content": {CSV: {}}}, 404: {"description": "Unknown service or classification"}},
+    openapi_extra=scoped(),
 )
 def get_service_target_areas(
     conn: ConnDep,
@@ -157,6 +159,7 @@ def get_similar_areas(
     operation_id="get_combined_hotspots",
     response_model=CombinedHotSpots,
     responses={200: {"content": {GEOJSON: {}, CSV: {}}}, 404: {"description": "Unknown service"}},
+    openapi_extra=scoped(service=("services",), area=("within",)),
 )
 def get_combined_hotspots(
     conn: ConnDep,
