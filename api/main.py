@@ -13,6 +13,7 @@ from api.auth import install_role_declarations
 from api.errors import install_error_handlers
 from api.routers import admin, areas, health, mappage, tiles
 from api.routers import analysis as analysis_router
+from api.routers import feeds as feeds_router
 from api.routers import hotspots as hotspots_router
 from api.routers import ingest as ingest_router
 from api.routers import insight as insight_router
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(insight_router.router)
     app.include_router(planning_router.router)
     app.include_router(ingest_router.router)
+    app.include_router(feeds_router.router)
     install_role_declarations(app)
     app.mount("/", StaticFiles(directory=settings.static_dir, html=True), name="static")
     return app

@@ -103,6 +103,7 @@ COMMAND_MODULES: list[str] = [
     "geo.analysis.insight_cli",
     "geo.planning.cli",
     "geo.ingest.cli",
+    "geo.feeds_cli",
 ]
 
 
