@@ -126,7 +126,7 @@ def list_feeds(conn: Connection, *, recent: int = 10) -> list[dict[str, Any]]:
         ).mappings()
     ]
     for feed in feeds:
-        counts = dict(
+        counts: dict[str, int] = dict(
             conn.execute(
                 text("SELECT status, count(*) FROM feed_file WHERE feed_id = :f GROUP BY status"),
                 {"f": feed["id"]},

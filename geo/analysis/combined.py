@@ -49,8 +49,8 @@ def signed_z(p_value: Any, direction: Any) -> np.ndarray:
     37), and an area with no difference (``direction == 0``) gets 0.
     """
     p = np.clip(np.asarray(p_value, dtype=float), 1e-300, 1.0)
-    z = norm.isf(p / 2)
-    return np.sign(np.asarray(direction, dtype=float)) * z
+    z = np.asarray(norm.isf(p / 2), dtype=float)
+    return np.asarray(np.sign(np.asarray(direction, dtype=float)) * z, dtype=float)
 
 
 def stouffer(z: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -60,7 +60,7 @@ def stouffer(z: np.ndarray, weights: np.ndarray) -> np.ndarray:
     counts as 0 evidence, i.e. the area keeps the full denominator.
     """
     w = np.asarray(weights, dtype=float)
-    return np.nan_to_num(np.asarray(z, dtype=float)) @ w / np.sqrt((w**2).sum())
+    return np.asarray(np.nan_to_num(np.asarray(z, dtype=float)) @ w / np.sqrt((w**2).sum()), dtype=float)
 
 
 def _check_weights(services: Sequence[str], weights: Mapping[str, float] | None) -> np.ndarray:

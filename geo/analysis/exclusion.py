@@ -218,9 +218,10 @@ def digital_exclusion(
     )
     if everything.empty:
         raise InvalidRequest("no contacts are recorded in the period, so web propensity cannot be measured")
-    options = {"max_web_index": max_web_index}
-    seg = web_propensity(everything.dropna(subset=["segment_code"]), "segment_code", **options)
-    area = web_propensity(everything, "area_code", **options)
+    seg = web_propensity(
+        everything.dropna(subset=["segment_code"]), "segment_code", max_web_index=max_web_index
+    )
+    area = web_propensity(everything, "area_code", max_web_index=max_web_index)
     low_segments = sorted(seg.index[seg["low_web"]].tolist())
     costs = unit_costs(conn, service, cost_overrides)
     years = service_years(conn, service, date_from, date_to)
@@ -234,7 +235,7 @@ def digital_exclusion(
         to_channel=to_channel,
         assisted_pct=assisted_pct,
     )
-    names = dict(
+    names: dict[str, str] = dict(
         conn.execute(
             text("SELECT code, name FROM segment WHERE classification_code = :c"), {"c": classification}
         ).all()
