@@ -14,6 +14,17 @@ have_chromium() {
     done
     return 1
 }
+# The tests drive Chromium through Playwright, whose driver is the Node.js binary inside its
+# PyPI wheel; that binary needs libatomic.so.1, which a minimal Debian lacks (found by
+# scripts/fresh-machine-check.sh: "Connection closed while reading from the driver").
+driver=$(.venv/bin/python -c 'import pathlib, playwright; print(pathlib.Path(playwright.__file__).parent / "driver" / "node")' 2>/dev/null || true)
+have_driver() { [ -z "$driver" ] || "$driver" --version >/dev/null 2>&1; }
+
+if ! have_driver; then
+    say "installing the distribution's libatomic1 for Playwright's driver"
+    apt_install_from_distribution libatomic1 && have_driver \
+        || { say "ERROR: Playwright's driver ($driver) does not run: apt-get install libatomic1"; exit 1; }
+fi
 have_chromium && exit 0
 
 say "installing the distribution's chromium for the browser test"
