@@ -15,8 +15,10 @@ from api.auth import install_role_declarations
 from api.errors import install_error_handlers
 from api.routers import admin, areas, health, mappage, ogc, ogc_exports, tiles
 from api.routers import analysis as analysis_router
+from api.routers import feeds as feeds_router
 from api.routers import hotspots as hotspots_router
 from api.routers import ingest as ingest_router
+from api.routers import insight as insight_router
 from api.routers import planning as planning_router
 from api.routers import services as services_router
 from api.security import install_security
@@ -92,8 +94,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analysis_router.router)
     app.include_router(analysis_router.pages)
     app.include_router(hotspots_router.router)
+    app.include_router(insight_router.router)
     app.include_router(planning_router.router)
     app.include_router(ingest_router.router)
+    app.include_router(feeds_router.router)
     app.include_router(ogc.router)
     app.include_router(ogc_exports.router)
     app.include_router(services_router.router)

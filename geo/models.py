@@ -441,6 +441,38 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Row-level scope (geo.auth.KeyScope): NULL = unlimited; otherwise the areas (normally
+    # districts) and services the key may see beyond what the public sees.
+    scope_areas: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    scope_services: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+
+
+class Feed(Base):
+    """A folder Wardwise watches: files dropped in are ingested with the feed's stored mapping."""
+
+    __tablename__ = "feed"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    directory: Mapped[str] = mapped_column(Text)
+    pattern: Mapped[str] = mapped_column(Text, default="*")
+    kind: Mapped[str] = mapped_column(String(32))
+    preset: Mapped[str | None] = mapped_column(String(64))
+    mapping: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_scan_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FeedFile(Base):
+    """A file a feed has seen (by content hash): loaded, a duplicate, or failed (with why)."""
+
+    __tablename__ = "feed_file"
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feed.id", ondelete="CASCADE"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    filename: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # loaded | duplicate | failed
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_batch.id", ondelete="SET NULL"))
+    error: Mapped[str | None] = mapped_column(Text)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class AuditLog(Base):

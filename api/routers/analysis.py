@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
-from api.auth import PUBLIC, DisclosureDep, OfficerDep
+from api.auth import PUBLIC, DisclosureDep, OfficerDep, scoped
 from api.deps import ConnDep
 from api.schemas.analysis import (
     AreaProfile,
@@ -35,8 +35,9 @@ from geo.analysis.profile import area_profile
 from geo.analysis.propensity import propensity_from_rows, table_csv, table_records
 from geo.analysis.report import area_report
 from geo.analysis.segments import list_classifications, segment_catalogue
-from geo.analysis.services import ServiceFilter, list_services, service_propensity
+from geo.analysis.services import ServiceFilter, list_services
 from geo.analysis.survey import perception_gap, survey_results
+from geo.analysis.targets import TargetThresholds, service_targets, with_target_classes
 
 router = APIRouter(prefix="/api/v1", tags=["profiling"])
 pages = APIRouter(tags=["profiling"])
@@ -126,6 +127,7 @@ def get_services(conn: ConnDep) -> Any:
     operation_id="get_service_propensity",
     response_model=PropensityTable,
     responses={200: {"content": {CSV: {}}}, 404: {"description": "Unknown service or classification"}},
+    openapi_extra=scoped(),
 )
 def get_service_propensity(
     conn: ConnDep,
@@ -135,10 +137,20 @@ def get_service_propensity(
     area_set: Annotated[
         str | None, Query(max_length=64, pattern=CODE, description="Only OAs inside this custom area set")
     ] = None,
+    min_index: Annotated[
+        float, Query(gt=100, le=10000, description="Targets: index at least this (core and developmental)")
+    ] = 120,
+    min_share_pct: Annotated[
+        float, Query(ge=0, le=100, description="Core targets: share of the target at least this %")
+    ] = 5,
     format: TableFormat = "json",
 ) -> Any:
-    """The propensity table of a service: each segment's share of use against its share of households."""
-    result = service_propensity(
+    """The propensity table of a service: each segment's share of use against its share of households.
+
+    Each row's ``target_class`` says whether the segment is a core target (index >= min_index
+    and share >= min_share_pct) or a developmental one (over-represented but small).
+    """
+    result = service_targets(
         conn,
         service,
         filters.classification,
@@ -151,6 +163,7 @@ def get_service_propensity(
             area_set=area_set,
             tier=filters.tier,
         ),
+        thresholds=TargetThresholds(min_index, min_share_pct),
         policy=disclosure,
     )
     if format == "csv":
@@ -166,7 +179,7 @@ def get_service_propensity(
 )
 def compute_propensity(body: PropensityRequest) -> Any:
     """Turn counts per segment computed elsewhere into a published-style propensity table."""
-    table = propensity_from_rows([r.model_dump() for r in body.rows])
+    table = with_target_classes(propensity_from_rows([r.model_dump() for r in body.rows]))
     return {"rows": table_records(table)}
 
 
@@ -175,6 +188,7 @@ def compute_propensity(body: PropensityRequest) -> Any:
     operation_id="get_matrix",
     response_model=Matrix,
     responses={200: {"content": {CSV: {}, XLSX: {}}}},
+    openapi_extra=scoped(),
 )
 def get_matrix(
     conn: ConnDep,
@@ -271,6 +285,7 @@ def get_segments(
     operation_id="get_channel_mix",
     response_model=list[ChannelMixRow],
     responses={200: {"content": {CSV: {}}}},
+    openapi_extra=scoped(),
 )
 def get_channel_mix(
     conn: ConnDep,
@@ -338,6 +353,7 @@ def get_web_enable_ranking(
     operation_id="get_service_co_use",
     response_model=CoUseTable,
     responses={200: {"content": {CSV: {}}}, 404: {"description": "Unknown service"}},
+    openapi_extra=scoped(),
 )
 def get_service_co_use(
     conn: ConnDep,

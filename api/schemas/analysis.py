@@ -83,6 +83,11 @@ class PropensityRow(BaseModel):
     ci_low: int | None = Field(description="95% interval of the index (Katz log method)")
     ci_high: int | None
     significant: bool | None = Field(description="interval excludes 100")
+    target_class: Literal["core", "developmental"] | None = Field(
+        None,
+        description="core: index >= min_index (120) and target_pct >= min_share_pct (5); "
+        "developmental: index >= min_index but a smaller share",
+    )
 
 
 class PropensityTable(BaseModel):
@@ -107,6 +112,9 @@ class PropensityTable(BaseModel):
     counts: dict[str, Any] | None = Field(
         None, description="for services loaded as counts per area: apportionment method and suppressed share"
     )
+    thresholds: dict[str, Any] | None = Field(None, description="the rule for target_class")
+    core: list[str] | None = Field(None, description="core target segments")
+    developmental: list[str] | None = Field(None, description="developmental target segments")
     rows: list[PropensityRow]
 
 
@@ -281,6 +289,12 @@ class ComparisonArea(BaseModel):
     services: dict[str, TakeUpBrief]
 
 
+class SimilarComparison(ComparisonArea):
+    """A same-level area with a similar segment mix, and its take-up."""
+
+    distance: float = Field(description="Hellinger distance between the segment mixes (0 = identical)")
+
+
 class DistrictRef(BaseModel):
     """The district a profile compares with."""
 
@@ -301,6 +315,10 @@ class AreaProfile(BaseModel):
     segment_issues: list[SegmentIssue]
     neighbours: list[ComparisonArea] = Field(description="same-level areas sharing a boundary (ST_Touches)")
     parent: ComparisonArea | None
+    similar: list[SimilarComparison] = Field(
+        default_factory=list,
+        description="the 5 same-level areas closest in segment mix (Hellinger distance), with their take-up",
+    )
     pen_portrait: str
 
 
