@@ -42,6 +42,8 @@ LOCAL = {
     "audit_log",
     "job",
     "planning_scenario",
+    "feed",
+    "feed_file",
     "data_version",
     "data_version_scope",
     "aggregate_refresh_scope",
