@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from api.auth import install_role_declarations
 from api.errors import install_error_handlers
@@ -17,6 +16,7 @@ from api.routers import hotspots as hotspots_router
 from api.routers import ingest as ingest_router
 from api.routers import planning as planning_router
 from api.security import install_security
+from api.static import PageFiles
 from api.settings import Settings, get_settings
 from geo.db import check_database, make_engine, make_session_factory
 
@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(planning_router.router)
     app.include_router(ingest_router.router)
     install_role_declarations(app)
-    app.mount("/", StaticFiles(directory=settings.static_dir, html=True), name="static")
+    app.mount("/", PageFiles(directory=settings.static_dir, html=True), name="static")
     return app
 
 
