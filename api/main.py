@@ -16,8 +16,8 @@ from api.routers import hotspots as hotspots_router
 from api.routers import ingest as ingest_router
 from api.routers import planning as planning_router
 from api.security import install_security
-from api.static import PageFiles
 from api.settings import Settings, get_settings
+from api.static import PageFiles
 from geo.db import check_database, make_engine, make_session_factory
 
 log = logging.getLogger("wardwise")

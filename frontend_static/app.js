@@ -276,7 +276,10 @@
   }
 
   function onTileLoad(tile) {
-    if (!state.marks.tile) state.marks.tile = performance.now() - state.started;
+    if (!state.marks.tile) {
+      state.marks.tile = performance.now() - state.started;
+      state.marks.tileAt = performance.now();
+    }
     if (state.layer === "h3" && noteValues(tile.content)) scheduleRender();
   }
 
@@ -533,7 +536,19 @@
     });
     if (!animate) state.moving = false;
     state.view = { ...(state.view || {}), ...view };
+    updateScale();
     saveUrl(false);
+  }
+
+  // A scale bar of a round length about 100 px long (deck.gl's world is 512 px at zoom 0).
+  function updateScale() {
+    const v = currentView();
+    const mpp = (40075016.686 * Math.cos((v.latitude * Math.PI) / 180)) / (512 * 2 ** v.zoom);
+    const target = mpp * 100;
+    const pow = 10 ** Math.floor(Math.log10(target));
+    const nice = [1, 2, 5, 10].map((m) => m * pow).filter((x) => x <= target).pop() || pow;
+    $("scale-bar").style.width = `${Math.round(nice / mpp)}px`;
+    $("scale-label").textContent = nice >= 1000 ? `${(nice / 1000).toLocaleString(GB)} km` : `${nice} m`;
   }
 
   function bboxOf(geometry) {
@@ -961,7 +976,10 @@
     const flat = Object.values(at).filter((v) => typeof v === "number" && v > 0);
     const m0 = Math.max(0.05, ...flat.map((v) => Math.abs(Math.log(v / 100))));
     for (const a of areas) {
-      const select = () => openArea(a.code, { fit: true });
+      const select = () => {
+        if (state.layer !== "wards") setLayer("wards");
+        openArea(a.code, { fit: true });
+      };
       const row = el("tr", { tabindex: "0", "data-code": a.code, onclick: select,
         onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(); } } },
         el("th", { scope: "row", text: a.name || a.code }));
@@ -1379,7 +1397,7 @@
     const [spec, openapi] = await Promise.all([getJSON("/api/v1/map/deck.json"), getJSON("/openapi.json")]);
     state.spec = spec;
     state.openapi = openapi;
-    state.marks = { spec: performance.now() - started };
+    state.marks = { spec: performance.now() - started, specAt: performance.now() };
     const wanted = readUrl();
     const jsonInput = JSON.parse(JSON.stringify(spec.deck));
     if (wanted.view) Object.assign(jsonInput.initialViewState, wanted.view);
@@ -1403,13 +1421,18 @@
         state.view = { longitude: viewState.longitude, latitude: viewState.latitude, zoom: viewState.zoom };
         clearTimeout(viewTimer);
         viewTimer = setTimeout(() => saveUrl(false), 300);
+        updateScale();
         $("tooltip").hidden = true;
         return viewState;
       },
       onAfterRender: ({ gl }) => {
         const now = performance.now() - started;
         if (!state.marks.draw) state.marks.draw = now;
-        if (!state.marks.coloured && state.classes && state.firstTilesMs) state.marks.coloured = now;
+        if (!state.marks.coloured && state.classes && state.firstTilesMs) {
+          // since the script started, and since navigation (bench/map_first_paint.py)
+          state.marks.coloured = now;
+          state.marks.colouredAt = performance.now();
+        }
         if (state.capture) {
           const capture = state.capture;
           state.capture = null;
@@ -1418,6 +1441,7 @@
       },
     });
     buildControls();
+    updateScale();
     state.ready = true;
     applyUrl(true);
     render();

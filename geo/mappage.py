@@ -260,7 +260,9 @@ NUMERIC_MEASURES = ("households", "takeup", "events", "ratio", "unmet")
 _values: VersionedCache[list[dict[str, Any]]] = VersionedCache(64)
 
 
-def area_values(conn: Connection, layer_name: str, service: str | None, threshold: int) -> list[dict[str, Any]]:
+def area_values(
+    conn: Connection, layer_name: str, service: str | None, threshold: int
+) -> list[dict[str, Any]]:
     """Every area of an area layer with the measures the map colours by, as tiles show them.
 
     A figure hidden by the small-count rule is ``"suppressed"``; one that does not exist
@@ -291,14 +293,19 @@ def area_values(conn: Connection, layer_name: str, service: str | None, threshol
         for r in rows:
             hidden = bool(r["hide_households"])
             hidden_use = hidden or bool(r["hide_use"])
-            row: dict[str, Any] = {"code": r["code"], "households": "suppressed" if hidden else r["households"]}
+            row: dict[str, Any] = {
+                "code": r["code"],
+                "households": "suppressed" if hidden else r["households"],
+            }
             if service:
                 households = r["households"] or 0
                 row["events"] = "suppressed" if r["hide_use"] else r["events"]
                 # rounded as the tiles round them, so an area sits in the same class here
                 # and on the map
                 row["takeup"] = (
-                    "suppressed" if hidden_use else (round(r["users"] / households, 4) if households else None)
+                    "suppressed"
+                    if hidden_use
+                    else (round(r["users"] / households, 4) if households else None)
                 )
                 for name, places in (("ratio", 4), ("unmet", 2)):
                     value = r[name]
@@ -326,11 +333,20 @@ def _kmeans_edges(values: np.ndarray, k: int) -> list[float]:
     return [float(values.min()), *map(float, inner), float(values.max())]
 
 
+def _edges(data: np.ndarray, method: str, k: int) -> list[float]:
+    if method == "quantile":
+        return [float(v) for v in np.quantile(data, np.linspace(0, 1, k + 1))]
+    if method == "equal":
+        return [float(v) for v in np.linspace(data.min(), data.max(), k + 1)]
+    return _kmeans_edges(data, k)
+
+
 def break_edges(values: Any, method: str, classes: int, centre: float | None = None) -> list[float]:
     """The class edges (ascending, distinct, min first and max last) of ``values``.
 
-    ``centre`` (for diverging measures) is added as an edge when it lies inside the range,
-    so no class straddles "as expected".
+    With a ``centre`` inside the range (diverging measures) the values below and above it
+    are classed separately, the classes shared in proportion to the areas on each side, and
+    the centre is an edge: no class straddles "as expected".
     """
     data = np.asarray(values, dtype=float)
     data = data[np.isfinite(data)]
@@ -339,14 +355,11 @@ def break_edges(values: Any, method: str, classes: int, centre: float | None = N
     if data.size == 0:
         return []
     k = max(1, min(int(classes), 9))
-    if method == "quantile":
-        edges = [float(v) for v in np.quantile(data, np.linspace(0, 1, k + 1))]
-    elif method == "equal":
-        edges = [float(v) for v in np.linspace(data.min(), data.max(), k + 1)]
-    else:
-        edges = _kmeans_edges(data, k)
-    if centre is not None and edges[0] < centre < edges[-1]:
-        edges.append(centre)
+    if centre is None or not (data.min() < centre < data.max()) or k < 2:
+        return sorted(set(_edges(data, method, k)))
+    low, high = data[data < centre], data[data >= centre]
+    k_low = min(k - 1, max(1, round(k * low.size / data.size)))
+    edges = _edges(np.append(low, centre), method, k_low) + _edges(np.append(high, centre), method, k - k_low)
     return sorted(set(edges))
 
 

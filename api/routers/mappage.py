@@ -52,6 +52,4 @@ def get_map_breaks(
     left out of the breaks, as the tiles leave them out.
     """
     threshold = 0 if viewer.may(Role.officer) else settings.suppression_threshold
-    return class_breaks(
-        conn, layer, measure, service, method=method, classes=classes, threshold=threshold
-    )
+    return class_breaks(conn, layer, measure, service, method=method, classes=classes, threshold=threshold)

@@ -23,7 +23,9 @@ def _ward_use(engine, service: str) -> pd.DataFrame:
         areas = pd.read_sql(text("SELECT code, households FROM area WHERE level = 'ward'"), c)
         members = pd.read_sql(text("SELECT area_code, oa_code FROM area_membership WHERE level = 'ward'"), c)
         events = pd.read_sql(
-            text("SELECT oa_code, uprn FROM service_event WHERE service_code = :s AND is_primary"), c, params={"s": service}
+            text("SELECT oa_code, uprn FROM service_event WHERE service_code = :s AND is_primary"),
+            c,
+            params={"s": service},
         )
     joined = members.merge(events, on="oa_code")
     use = joined.groupby("area_code").agg(events=("uprn", "size"), users=("uprn", "nunique")).reset_index()
@@ -35,7 +37,9 @@ def _ward_use(engine, service: str) -> pd.DataFrame:
 def service(engine) -> str:
     with engine.connect() as c:
         return c.execute(
-            text("SELECT service_code FROM service_event WHERE is_primary GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+            text(
+                "SELECT service_code FROM service_event WHERE is_primary GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+            )
         ).scalar_one()
 
 
@@ -52,7 +56,10 @@ def test_household_quantiles_cover_every_ward(client, engine) -> None:
     assert sum(body["counts"]) + body["suppressed"] + body["no_data"] == len(households)
     # each class holds what falls in it (last class closed)
     e = body["edges"]
-    counts = [int(((visible >= lo) & ((visible < hi) if i < len(e) - 2 else (visible <= hi))).sum()) for i, (lo, hi) in enumerate(zip(e[:-1], e[1:]))]
+    counts = [
+        int(((visible >= lo) & ((visible < hi) if i < len(e) - 2 else (visible <= hi))).sum())
+        for i, (lo, hi) in enumerate(zip(e[:-1], e[1:], strict=True))
+    ]
     assert body["counts"] == counts
 
 
@@ -89,7 +96,8 @@ def test_public_breaks_leave_out_suppressed_areas_and_say_how_many(client, engin
 
 def test_index_breaks_have_one_as_an_edge_and_natural_breaks_beat_quantiles(client, service) -> None:
     body = client.get(
-        "/api/v1/map/breaks", params={"layer": "oas", "measure": "ratio", "service": service, "method": "natural"}
+        "/api/v1/map/breaks",
+        params={"layer": "oas", "measure": "ratio", "service": service, "method": "natural"},
     ).json()
     edges = body["edges"]
     assert edges == sorted(edges) and len(set(edges)) == len(edges)
@@ -101,7 +109,9 @@ def test_index_breaks_have_one_as_an_edge_and_natural_breaks_beat_quantiles(clie
 
     def within(edges: list[float]) -> float:
         idx = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
-        return float(sum(((values[idx == i] - values[idx == i].mean()) ** 2).sum() for i in set(idx.tolist())))
+        return float(
+            sum(((values[idx == i] - values[idx == i].mean()) ** 2).sum() for i in set(idx.tolist()))
+        )
 
     natural = break_edges(values, "natural", 3)
     quantile = break_edges(values, "quantile", 3)
@@ -138,5 +148,10 @@ def test_the_page_s_own_files_revalidate(client) -> None:
         assert r.status_code == 200, path
         assert r.headers["cache-control"] == "no-cache", path
         assert r.headers.get("etag"), path
-        assert client.get(path, headers={"Accept-Encoding": "gzip", "If-None-Match": r.headers["etag"]}).status_code == 304
+        assert (
+            client.get(
+                path, headers={"Accept-Encoding": "gzip", "If-None-Match": r.headers["etag"]}
+            ).status_code
+            == 304
+        )
     assert gzip.compress(b"x")  # gzip importable

@@ -172,7 +172,9 @@ def wait_ready(page: Any) -> None:
     wait_tiles(page)
 
 
-def open_page(browser: Any, base: str, viewport: dict[str, int] = DESKTOP, path: str = "/") -> tuple[Any, Any, Watch]:
+def open_page(
+    browser: Any, base: str, viewport: dict[str, int] = DESKTOP, path: str = "/"
+) -> tuple[Any, Any, Watch]:
     """A fresh context and page (device scale 1, downloads accepted), watched, loaded and ready."""
     context = browser.new_context(viewport=viewport, device_scale_factor=1, accept_downloads=True)
     page = context.new_page()
@@ -199,7 +201,9 @@ def map_image(page: Any) -> Any:
     return Image.open(io.BytesIO(png)).convert("RGB")
 
 
-def blend(colour: tuple[int, ...] | list[int], alpha: float = FILL_ALPHA, under: tuple[int, ...] = LAND) -> tuple[float, ...]:
+def blend(
+    colour: tuple[int, ...] | list[int], alpha: float = FILL_ALPHA, under: tuple[int, ...] = LAND
+) -> tuple[float, ...]:
     return tuple(c * alpha + u * (1 - alpha) for c, u in zip(colour[:3], under, strict=True))
 
 
@@ -208,8 +212,10 @@ def coloured_share(image: Any) -> float:
     import numpy as np
 
     px = np.asarray(image.convert("RGB"), dtype=float)
+
     def far(c: tuple[int, ...]) -> Any:
         return np.sqrt(((px - np.array(c, dtype=float)) ** 2).sum(axis=2)) > 20
+
     return float((far(LAND) & far((255, 255, 255)) & far((0, 0, 0))).mean())
 
 
@@ -246,7 +252,10 @@ def officer_key(engine, settings) -> Iterator[str]:
 def sign_in(page: Any, key: str) -> None:
     page.fill("#api-key", key)
     page.click("#signin-button")
-    until(page, "() => !!sessionStorage.getItem('wardwise.apiKey') && !document.querySelector('#signout-button').hidden")
+    until(
+        page,
+        "() => !!sessionStorage.getItem('wardwise.apiKey') && !document.querySelector('#signout-button').hidden",
+    )
 
 
 def shot(page: Any, name: str) -> Path:

@@ -178,7 +178,10 @@ def test_signing_out_clears_officer_data_and_signing_in_refreshes_the_panel(
     sign_in(page, officer_key)
     until(page, "() => document.querySelector('#area-profile table tbody tr')")
     assert page.locator("#area-name").inner_text() == ward["name"]
-    until(page, "() => window.wardwise.deck.layerManager.getLayers().some(l => l.id === 'areas' && String(l.props.data).includes('as=officer'))")
+    until(
+        page,
+        "() => window.wardwise.deck.layerManager.getLayers().some(l => l.id === 'areas' && String(l.props.data).includes('as=officer'))",
+    )
     page.click("#signout-button")
     until(page, "() => !document.querySelector('#area-profile') && document.querySelector('#profile-hint')")
     assert page.locator("#report-link").count() == 0
@@ -231,14 +234,18 @@ def test_search_results_and_matrix_rows_are_brought_into_view(live_server, brows
     """Broken 5: a postcode zoomed in with no marker, a ward filled the screen, a matrix row did nothing."""
     context, page, watch = open_page(browser, live_server)
     with engine.connect() as c:
-        pc = c.execute(
-            text(
-                "SELECT p.postcode, ST_X(ST_Transform(p.geom, 4326)) AS lon, ST_Y(ST_Transform(p.geom, 4326)) AS lat, "
-                " w.code AS ward, w.name AS ward_name FROM postcode p "
-                "JOIN area w ON w.level = 'ward' AND ST_Contains(w.geom, p.geom) "
-                "ORDER BY p.postcode LIMIT 1"
+        pc = (
+            c.execute(
+                text(
+                    "SELECT p.postcode, ST_X(ST_Transform(p.geom, 4326)) AS lon, ST_Y(ST_Transform(p.geom, 4326)) AS lat, "
+                    " w.code AS ward, w.name AS ward_name FROM postcode p "
+                    "JOIN area w ON w.level = 'ward' AND ST_Contains(w.geom, p.geom) "
+                    "ORDER BY p.postcode LIMIT 1"
+                )
             )
-        ).mappings().one()
+            .mappings()
+            .one()
+        )
     page.fill("#search-q", pc["postcode"])
     page.press("#search-q", "Enter")
     until(page, "name => document.querySelector('#area-name')?.textContent === name", pc["ward_name"])
@@ -283,7 +290,10 @@ def test_search_results_and_matrix_rows_are_brought_into_view(live_server, brows
         until(page, "name => document.querySelector('#area-name')?.textContent === name", target["name"])
         wait_tiles(page)
         cx, cy = project(page, (target["w"] + target["e"]) / 2, (target["s"] + target["n"]) / 2)
-        assert abs(cx - box["width"] / 2) < box["width"] * 0.15 and abs(cy - box["height"] / 2) < box["height"] * 0.15
+        assert (
+            abs(cx - box["width"] / 2) < box["width"] * 0.15
+            and abs(cy - box["height"] / 2) < box["height"] * 0.15
+        )
     watch.assert_clean()
     context.close()
 
@@ -304,7 +314,9 @@ def test_planning_summary_is_brought_into_view(live_server, browser, officer_key
     context.close()
 
 
-def test_geojson_downloads_tooltips_stay_on_screen_and_legends_never_repeat(live_server, browser, engine) -> None:
+def test_geojson_downloads_tooltips_stay_on_screen_and_legends_never_repeat(
+    live_server, browser, engine
+) -> None:
     """Broken 6: the GeoJSON link navigated away, tooltips were cut off, legends repeated values."""
     context, page, watch = open_page(browser, live_server)
     ward = wards(engine)[0]
@@ -318,13 +330,23 @@ def test_geojson_downloads_tooltips_stay_on_screen_and_legends_never_repeat(live
     assert page.url == before and page.locator("#area-name").inner_text() == ward["name"]
 
     # Hover the easternmost ward on screen: the tooltip is whole, inside the window, above the panel.
-    east = max(wards(engine), key=lambda w: project(page, w["lon"], w["lat"])[0] if project(page, w["lon"], w["lat"])[0] < 900 else -1)
+    east = max(
+        wards(engine),
+        key=lambda w: (
+            project(page, w["lon"], w["lat"])[0] if project(page, w["lon"], w["lat"])[0] < 900 else -1
+        ),
+    )
     x, y = project(page, east["lon"], east["lat"])
     box = page.locator("#map").bounding_box()
     page.mouse.move(box["x"] + x, box["y"] + y)
     until(page, "() => !document.querySelector('#tooltip').hidden")
     tip = page.locator("#tooltip").bounding_box()
-    assert tip["x"] >= 0 and tip["y"] >= 0 and tip["x"] + tip["width"] <= 1280 and tip["y"] + tip["height"] <= 800
+    assert (
+        tip["x"] >= 0
+        and tip["y"] >= 0
+        and tip["x"] + tip["width"] <= 1280
+        and tip["y"] + tip["height"] <= 800
+    )
     assert page.evaluate("getComputedStyle(document.querySelector('#tooltip')).position") == "fixed"
 
     # Legends: no two classes with the same label, for every measure of a service on OAs.
@@ -333,8 +355,14 @@ def test_geojson_downloads_tooltips_stay_on_screen_and_legends_never_repeat(live
     page.select_option("#service", service)
     for measure in ("takeup", "events", "ratio", "unmet"):
         page.select_option("#measure", measure)
-        until(page, "m => window.wardwise.breaksFor && window.wardwise.breaksFor.includes('|' + m + '|') && !window.wardwise.breaksLoading", measure)
-        labels = page.evaluate("[...document.querySelectorAll('#legend li')].map(li => li.firstChild.nextSibling ? li.childNodes[1].textContent : li.textContent)")
+        until(
+            page,
+            "m => window.wardwise.breaksFor && window.wardwise.breaksFor.includes('|' + m + '|') && !window.wardwise.breaksLoading",
+            measure,
+        )
+        labels = page.evaluate(
+            "[...document.querySelectorAll('#legend li')].map(li => li.firstChild.nextSibling ? li.childNodes[1].textContent : li.textContent)"
+        )
         assert len(labels) == len(set(labels)), f"{measure}: {labels}"
     watch.assert_clean()
     context.close()
@@ -371,7 +399,10 @@ def test_phone_width_keyboard_focus_and_accessibility(live_server, browser, engi
         ".filter(([, h]) => h < 44)"
     )
     assert small == [], f"targets under 44 px: {small}"
-    assert float(page.evaluate("parseFloat(getComputedStyle(document.querySelector('#service')).fontSize)")) >= 16
+    assert (
+        float(page.evaluate("parseFloat(getComputedStyle(document.querySelector('#service')).fontSize)"))
+        >= 16
+    )
 
     # Keyboard: the map shows a focus ring; the list of areas opens one on Enter.
     page.focus("#search-q")
@@ -380,7 +411,9 @@ def test_phone_width_keyboard_focus_and_accessibility(live_server, browser, engi
         if page.evaluate("document.activeElement.id") == "map":
             break
     assert page.evaluate("document.activeElement.id") == "map", "Tab never reached the map"
-    ring = page.evaluate("(() => { const s = getComputedStyle(document.querySelector('#map')); return [s.outlineStyle, parseFloat(s.outlineWidth)]; })()")
+    ring = page.evaluate(
+        "(() => { const s = getComputedStyle(document.querySelector('#map')); return [s.outlineStyle, parseFloat(s.outlineWidth)]; })()"
+    )
     assert ring[0] != "none" and ring[1] >= 2, ring
     page.locator("#area-list button").first.wait_for()
     first = page.locator("#area-list button").first

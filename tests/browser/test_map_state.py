@@ -13,7 +13,17 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import text
 
-from tests.browser.conftest import DESKTOP, PHONE, coloured_share, open_page, shot, sign_in, until, wait_tiles, wards
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    coloured_share,
+    open_page,
+    shot,
+    sign_in,
+    until,
+    wait_tiles,
+    wards,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -124,7 +134,10 @@ def test_service_tab_shows_the_propensity_table_and_chart(live_server, browser, 
             text("SELECT service_code FROM service_event GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
         ).scalar_one()
     page.select_option("#service", service)
-    until(page, "() => document.querySelector('#propensity-table tbody tr') || document.querySelector('#pane-service .error')")
+    until(
+        page,
+        "() => document.querySelector('#propensity-table tbody tr') || document.querySelector('#pane-service .error')",
+    )
     assert page.locator("#pane-service .error").count() == 0
     bars = page.locator("#propensity-chart rect").count()
     rows = page.locator("#propensity-table tbody tr").count()
@@ -133,9 +146,26 @@ def test_service_tab_shows_the_propensity_table_and_chart(live_server, browser, 
     context.close()
 
 
+AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js"
+
+
+def _axe(page: Any) -> list[str]:
+    """Serious and critical axe-core violations on the page (axe evaluated through DevTools)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
+    found = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => ['serious', 'critical'].includes(v.impact))"
+        ".map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))"
+    )
+    return list(found)
+
+
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_screenshots_of_every_tab(live_server, browser, engine, officer_key, viewport) -> None:
-    """Screenshots of each tab signed in, as test artefacts (tests/artefacts/tab_*.png)."""
+def test_every_tab_has_no_serious_axe_violation_and_is_screenshot(
+    live_server, browser, engine, officer_key, viewport
+) -> None:
+    """axe-core on each tab, signed in, with screenshots as test artefacts (tests/artefacts/tab_*.png)."""
     context, page, watch = open_page(browser, live_server, viewport=viewport)
     sign_in(page, officer_key)
     with engine.connect() as c:
@@ -158,5 +188,7 @@ def test_screenshots_of_every_tab(live_server, browser, engine, officer_key, vie
             page.locator(f"#pane-{tab}").scroll_into_view_if_needed()
         path = shot(page, f"tab_{tab}_{name}")
         assert path.stat().st_size > 10_000
+        violations = _axe(page)
+        assert violations == [], f"{tab} tab at {name} width: {violations}"
     watch.assert_clean()
     context.close()
