@@ -1146,6 +1146,7 @@
       if (want.measure) state.measure = want.measure;
       state.method = want.method;
       syncControls();
+      render();
       if (want.view && !initial) setView(want.view, false);
       if (want.view) state.view = want.view;
       if (before !== breaksKey() || initial) loadBreaks();
