@@ -1069,7 +1069,7 @@
       if (!signedIn()) return;
       const batches = Array.isArray(body) ? body : body.batches || body.items || [];
       if (!batches.length) {
-        pane.replaceChildren(el("p", { className: "hint", text: "No file has been loaded yet: upload one with `wardwise ingest` or POST /api/v1/ingest." }));
+        pane.replaceChildren(el("p", { className: "hint", id: "quality-empty", text: "No file has been loaded yet: upload one with `wardwise ingest` or POST /api/v1/ingest." }));
         return;
       }
       const cols = ["id", "kind", "filename", "status", "rows_received", "rows_loaded", "rows_rejected", "started_at"];

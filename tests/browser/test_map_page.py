@@ -150,7 +150,7 @@ def test_map_page_finds_a_ward_shows_its_profile_and_switches_layers(
     # The ingest quality reports (issue 3's /api/v1/ingest/batches), for officers.
     page.click("#tab-quality")
     if "/api/v1/ingest/batches" in paths:
-        _until(page, "() => document.querySelector('#pane-quality table, #pane-quality .error')")
+        _until(page, "() => document.querySelector('#pane-quality table, #pane-quality .error, #quality-empty')")
         assert page.locator("#pane-quality .error").count() == 0
     else:
         _until(page, "() => document.querySelector('#pane-quality').textContent.includes('not available')")
