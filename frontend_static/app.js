@@ -67,8 +67,12 @@
     return Boolean(state.openapi.paths && state.openapi.paths[path]);
   }
 
+  // A passing message at the foot of the page, cleared after a few seconds.
+  let statusTimer = null;
   function status(message) {
     $("status").textContent = message || "";
+    clearTimeout(statusTimer);
+    if (message) statusTimer = setTimeout(() => { $("status").textContent = ""; }, 6000);
   }
 
   function el(tag, attrs, ...children) {
