@@ -30,13 +30,32 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_connection(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Connection]:
-    """A read connection per request (no transaction left open)."""
+#: Paths whose GETs read what was just written (keys, batches, jobs): always the primary.
+PRIMARY_ONLY = ("/api/v1/admin", "/api/v1/ingest", "/api/v1/planning/jobs", "/api/v1/hotspot-jobs")
+
+
+async def get_read_engine(request: Request) -> Engine:
+    """The engine for read-only work: the replica (``DATABASE_READ_URL``) when there is one."""
+    engine: Engine = getattr(request.app.state, "read_engine", None) or request.app.state.engine
+    return engine
+
+
+def get_connection(request: Request) -> Iterator[Connection]:
+    """A connection per request (no transaction left open).
+
+    GET and HEAD requests read from the replica when one is configured, except under
+    :data:`PRIMARY_ONLY`; anything else (a write) uses the primary.
+    """
+    state = request.app.state
+    engine: Engine = state.engine
+    if request.method in ("GET", "HEAD") and not request.url.path.startswith(PRIMARY_ONLY):
+        engine = getattr(state, "read_engine", None) or engine
     with engine.connect() as conn:
         yield conn
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+ReadEngineDep = Annotated[Engine, Depends(get_read_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ConnDep = Annotated[Connection, Depends(get_connection)]

@@ -25,6 +25,7 @@ PROBLEM_JSON = "application/problem+json"
 STATUS_CODES: dict[type[Exception], int] = {
     errors.NotFound: 404,
     errors.InvalidTileAddress: 400,
+    errors.InvalidParameter: 400,
     errors.Infeasible: 422,
     errors.InvalidRequest: 422,
     errors.AuthenticationRequired: 401,

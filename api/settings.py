@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from geo.db import DEFAULT_DATABASE_URL, normalise_database_url
 
@@ -23,6 +24,9 @@ class Settings(BaseSettings):
         default=DEFAULT_DATABASE_URL,
         validation_alias="DATABASE_URL",
     )
+    # A streaming replica for read-only work (tiles, analyses, area look-ups): GET requests
+    # outside admin, ingest and jobs read from it. Unset: everything uses database_url.
+    database_read_url: str | None = Field(default=None, validation_alias="DATABASE_READ_URL")
     static_dir: Path = REPO_ROOT / "frontend_static"
     # Per-installation secret for hashing person/case identifiers and API keys.
     secret_salt: SecretStr = SecretStr("wardwise-dev-salt-change-me")
@@ -32,6 +36,15 @@ class Settings(BaseSettings):
     tile_buffer: int = 64
     tile_max_features: int = 50_000
     tile_cache_entries: int = 4096
+    # Stale-while-revalidate bound (s): after a write, cached tiles, profiles and hot-spot
+    # tables are served as they were (with Age and Warning headers) for at most this long
+    # while the new answer is computed in the background. 0 turns it off.
+    stale_max_s: float = 0.0
+    # Refresh stale profiling aggregates (CONCURRENTLY, one process at a time) this often, s;
+    # 0: never here (run `wardwise worker`, or `wardwise profiling refresh` after loads).
+    aggregate_refresh_s: float = 0.0
+    # Run queued jobs in this process too (False: only `wardwise worker` processes run them).
+    run_jobs: bool = True
 
     # Pagination and request limits
     default_limit: int = 1000
@@ -44,10 +57,45 @@ class Settings(BaseSettings):
     suppression_threshold: int = 4
     round_to_base: int | None = None
 
+    # Exports and OGC API: the licence and attribution every file carries; the origins
+    # allowed to embed the map in a frame (CSP frame-ancestors; empty: none may).
+    licence_id: str = "OGL-UK-3.0"
+    licence_title: str = "Open Government Licence v3.0"
+    licence_url: str = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
+    attribution: str = (
+        "Contains public sector information licensed under the Open Government Licence v3.0. "
+        "Boundaries: Office for National Statistics licensed under the OGL; contains OS data "
+        "(c) Crown copyright and database right."
+    )
+    # WARDWISE_FRAME_ANCESTORS="https://www.council.gov.uk https://intranet.council.gov.uk"
+    frame_ancestors: Annotated[list[str], NoDecode] = []
+
     @field_validator("database_url")
     @classmethod
     def _use_psycopg_driver(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @field_validator("database_read_url")
+    @classmethod
+    def _read_url_driver(cls, value: str | None) -> str | None:
+        return normalise_database_url(value) if value else None
+
+    @field_validator("frame_ancestors", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        return re.split(r"[\s,]+", value.strip()) if isinstance(value, str) and value.strip() else value or []
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        # Each entry lands in a CSP header: only a bare origin, so no directive can be injected.
+        for origin in value:
+            if not re.fullmatch(r"https?://(\*\.)?[A-Za-z0-9.\-]+(:[0-9]{1,5})?", origin):
+                raise ValueError(
+                    f"`frame_ancestors` has {origin!r} but each entry is expected to be an origin "
+                    "such as https://www.example.gov.uk (scheme, host and optional port; no path)"
+                )
+        return value
 
     @model_validator(mode="after")
     def _check_limits(self) -> Self:

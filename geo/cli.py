@@ -102,6 +102,7 @@ COMMAND_MODULES: list[str] = [
     "geo.analysis.profiling_cli",
     "geo.planning.cli",
     "geo.ingest.cli",
+    "geo.worker_cli",
 ]
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -408,3 +409,67 @@ class DataVersion(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PlanningScenario(Base):
+    """A saved siting or route answer, kept to compare with others and with today."""
+
+    __tablename__ = "planning_scenario"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # sites|routes
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[str | None] = mapped_column(Text)
+    request: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    result: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class DataVersionScope(Base):
+    """A small data version: one per (district, service), geography or reference table (issue 17).
+
+    Bumped by triggers (``geo/sql/versions/scoped_versions.sql``) only for the keys a write
+    touched, so an ingest of one service in one district invalidates only what depends on it.
+    """
+
+    __tablename__ = "data_version_scope"
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)  # service|geography|table
+    district_code: Mapped[str] = mapped_column(String(32), primary_key=True, server_default="")
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AggregateRefreshScope(Base):
+    """The scoped versions the profiling aggregates were last refreshed from."""
+
+    __tablename__ = "aggregate_refresh_scope"
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    district_code: Mapped[str] = mapped_column(String(32), primary_key=True, server_default="")
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
+class JobRecord(Base):
+    """A durable background job (``geo.analysis.jobs``): claimed by any worker with SKIP LOCKED."""
+
+    __tablename__ = "job"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), server_default="queued")
+    progress: Mapped[float] = mapped_column(Float, server_default="0")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    worker: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_job_queue_status_created", "queue", "status", "created_at"),)

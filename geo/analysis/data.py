@@ -48,6 +48,7 @@ def check_service(conn: Connection, service: str) -> None:
 
 def _aggregate_params(
     conn: Connection,
+    service: str,
     unit: Unit,
     date_from: dt.date | None,
     date_to: dt.date | None,
@@ -59,7 +60,7 @@ def _aggregate_params(
     answers events with a channel and/or whole-month date range. Distinct households over a
     date range or channel cannot be summed from per-cell counts, so they go to the events.
     """
-    if not aggregates_fresh(conn):
+    if not aggregates_fresh(conn, [service]):
         return None
     if date_from is None and date_to is None and channel is None:
         return {"by_month": False, "month_from": None, "month_to": None}
@@ -103,7 +104,7 @@ def households_by_area_segment(
     """
     check_classification(conn, classification)
     # The per-OA aggregate gives the same answer while fresh (geo.analysis.aggregates).
-    name = "households_by_area_segment_agg" if aggregates_fresh(conn) else "households_by_area_segment"
+    name = "households_by_area_segment_agg" if aggregates_fresh(conn, ()) else "households_by_area_segment"
     rows = conn.execute(
         load_sql(f"analysis/{name}"),
         {"classification": classification, **_geo_params(geography, within)},
@@ -156,7 +157,7 @@ def service_counts_by_area_segment(
         "channel": channel,
         **_geo_params(geography, within),
     }
-    by_aggregate = _aggregate_params(conn, unit, date_from, date_to, channel)
+    by_aggregate = _aggregate_params(conn, service, unit, date_from, date_to, channel)
     if by_aggregate is not None:
         # Same answer from the per-OA aggregates (geo.analysis.aggregates): 10M events -> ms.
         rows = conn.execute(

@@ -835,7 +835,9 @@ def _finish(run: _Run) -> None:
     params: dict[str, Any] = {"batch_id": run.batch_id}
     if run.kind == "events":
         _finish_events(run)
-        _bump(conn, ("tiles", "events"))
+        # No global bump: the service_event triggers bump the small version of each
+        # (district, service) written (geo.cache), so concurrent ingests of different
+        # services or districts never queue on one version row.
     elif run.report.rows_loaded == 0:
         return
     elif run.kind in ("households", "area-classification"):

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.browser.conftest import ARTEFACTS, REPO, Watch
+from tests.browser.conftest import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, REPO, Watch, _free_port  # noqa: F401 (test_embed)
 from tests.browser.conftest import until as _until
 from tests.browser.conftest import wait_ready as _wait_ready
 from tests.browser.conftest import wait_tiles as _wait_tiles
@@ -150,7 +150,9 @@ def test_map_page_finds_a_ward_shows_its_profile_and_switches_layers(
     # The ingest quality reports (issue 3's /api/v1/ingest/batches), for officers.
     page.click("#tab-quality")
     if "/api/v1/ingest/batches" in paths:
-        _until(page, "() => document.querySelector('#pane-quality table, #pane-quality .error, #quality-empty')")
+        _until(
+            page, "() => document.querySelector('#pane-quality table, #pane-quality .error, #quality-empty')"
+        )
         assert page.locator("#pane-quality .error").count() == 0
     else:
         _until(page, "() => document.querySelector('#pane-quality').textContent.includes('not available')")
