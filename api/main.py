@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from api.answers import AnswerHeaders
 from api.auth import install_role_declarations
@@ -23,6 +22,7 @@ from api.routers import planning as planning_router
 from api.routers import services as services_router
 from api.security import install_security
 from api.settings import Settings, get_settings
+from api.static import PageFiles
 from geo.analysis.aggregates import keep_aggregates_current
 from geo.analysis.jobs import bind_jobs, unbind_jobs
 from geo.cache import configure_staleness
@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ogc_exports.router)
     app.include_router(services_router.router)
     install_role_declarations(app)
-    app.mount("/", StaticFiles(directory=settings.static_dir, html=True), name="static")
+    app.mount("/", PageFiles(directory=settings.static_dir, html=True), name="static")
     return app
 
 
