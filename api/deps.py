@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from api.settings import Settings
+from geo.disclosure import protect
 
 
 async def get_app_settings(request: Request) -> Settings:
@@ -30,10 +31,23 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_connection(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Connection]:
-    """A read connection per request (no transaction left open)."""
+#: Marks "no policy resolved": treated as the public policy (fail closed).
+_UNRESOLVED = object()
+
+
+def get_connection(request: Request, engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Connection]:
+    """A read connection per request (no transaction left open), carrying the caller's policy.
+
+    ``request.state.disclosure`` is set by the app-wide ``api.auth.get_disclosure``
+    dependency (None for officers); if it is missing the connection gets the public policy.
+    """
+    policy = getattr(request.state, "disclosure", _UNRESOLVED)
+    if policy is _UNRESOLVED:
+        from api.auth import public_policy
+
+        policy = public_policy(request.app.state.settings)
     with engine.connect() as conn:
-        yield conn
+        yield protect(conn, policy)
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

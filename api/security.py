@@ -190,16 +190,50 @@ class RequestLimitMiddleware:
 
 #: api/settings.py's built-in salt: fine on a laptop, never in a deployment.
 DEV_SALT = "wardwise-dev-salt-change-me"
+#: Salts that are published (this repository, its compose file, docs) or trivially guessed.
+KNOWN_SALTS = frozenset(
+    {DEV_SALT, "change-me", "changeme", "secret", "salt", "wardwise", "password", "test", "demo"}
+)
+#: Shortest salt accepted outside demo mode.
+MIN_SALT_CHARS = 16
+
+
+class InsecureSalt(RuntimeError):
+    """The server was asked to start outside demo mode on a known, empty or short salt."""
+
+
+def check_salt(settings: Any) -> None:
+    """Refuse a known, empty or short ``WARDWISE_SECRET_SALT`` unless in demo mode (warn then).
+
+    The salt keys API-key hashes, identifier hashes and the record keys of disclosure
+    control: with a published salt anyone could forge those hashes and strip the noise.
+    """
+    salt = settings.secret_salt.get_secret_value()
+    weak = salt.strip().lower() in KNOWN_SALTS or len(salt.strip()) < MIN_SALT_CHARS
+    if not weak:
+        return
+    if getattr(settings, "demo", False):
+        log.warning(
+            "WARDWISE_SECRET_SALT is a known or short value: acceptable for the demo only "
+            "(it hashes API keys and identifiers and seeds disclosure control)"
+        )
+        return
+    raise InsecureSalt(
+        "WARDWISE_SECRET_SALT is empty, too short (under "
+        f"{MIN_SALT_CHARS} characters) or a published value: set a secret of your own, e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`, or run the demo with "
+        "`wardwise serve --demo` (WARDWISE_DEMO=1)"
+    )
 
 
 def install_security(app: Any, max_request_bytes: int, max_upload_bytes: int) -> None:
-    """Add the limits (inner), export auditing, and the headers (outer, so error answers get them too)."""
+    """Add the limits (inner), export auditing, and the headers (outer, so error answers get them too).
+
+    Refuses (:class:`InsecureSalt`) to build an app on a known salt outside demo mode.
+    """
     settings = getattr(app.state, "settings", None)
-    if settings is not None and settings.secret_salt.get_secret_value() == DEV_SALT:
-        log.warning(
-            "WARDWISE_SECRET_SALT is the development default: set a secret of your own in the "
-            "environment before this server holds real data (it hashes API keys and identifiers)"
-        )
+    if settings is not None:
+        check_salt(settings)
     app.add_middleware(
         RequestLimitMiddleware, max_request_bytes=max_request_bytes, max_upload_bytes=max_upload_bytes
     )

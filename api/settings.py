@@ -24,8 +24,13 @@ class Settings(BaseSettings):
         validation_alias="DATABASE_URL",
     )
     static_dir: Path = REPO_ROOT / "frontend_static"
-    # Per-installation secret for hashing person/case identifiers and API keys.
+    # Per-installation secret for hashing person/case identifiers and API keys, and seeding
+    # the record keys of disclosure control. The built-in one is for `--demo` only: outside
+    # demo mode the server refuses to start on it, on any other published or empty salt.
     secret_salt: SecretStr = SecretStr("wardwise-dev-salt-change-me")
+    # Demo mode (`wardwise serve --demo`, WARDWISE_DEMO=1; the test suite): the known salt is
+    # allowed, with a warning.
+    demo: bool = False
 
     # Vector tiles (tipg's MVTSettings)
     tile_extent: int = 4096
@@ -43,6 +48,11 @@ class Settings(BaseSettings):
     # Disclosure control: counts 1..threshold are shown as "<threshold+1>" to public users.
     suppression_threshold: int = 4
     round_to_base: int | None = None
+    # Public callers (docs/security.md): cell-key perturbation of every count, and floors.
+    perturbation: bool = True
+    public_min_households: int = Field(default=50, ge=0)
+    public_max_h3_resolution: int = Field(default=8, ge=5, le=12)
+    public_whole_months: bool = True
 
     @field_validator("database_url")
     @classmethod

@@ -82,7 +82,8 @@ def free_port() -> int:
 
 
 def start_server(database_url: str, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": database_url}
+    # demo mode: the bench runs on the demo borough with the built-in salt unless one is set
+    env = {"WARDWISE_DEMO": "1", **os.environ, "DATABASE_URL": database_url}
     proc = subprocess.Popen(
         [
             sys.executable,

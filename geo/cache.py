@@ -44,11 +44,18 @@ class VersionedCache(Generic[T]):
         self._lock = threading.Lock()
 
     def get_or_compute(self, conn: Connection, key: str, compute: Callable[[], T]) -> T:
-        """Return the cached result for ``key`` at the current data version, computing it once."""
+        """Return the cached result for ``key`` at the current data version, computing it once.
+
+        The key includes the disclosure policy the connection carries
+        (:func:`geo.disclosure.policy_of`): results computed from a public caller's
+        protected counts are never served to an officer, nor true ones to the public.
+        """
+        from geo.disclosure import policy_of
+
         version, dirty = data_version(conn)
         if dirty:
             return compute()
-        return self.get_or_compute_at(version, key, compute)
+        return self.get_or_compute_at(version, f"{key}|{policy_of(conn)!r}", compute)
 
     def get_or_compute_at(self, version: int, key: str, compute: Callable[[], T]) -> T:
         """As :meth:`get_or_compute`, at a data version the caller already knows."""

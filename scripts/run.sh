@@ -50,7 +50,7 @@ demo)
         '"$BIN"'/wardwise keys create --role officer --name "demo officer" --replace'
     summary; trap - EXIT
     echo "serving http://127.0.0.1:8000 (Ctrl-C stops)" >&2
-    exec "$BIN/wardwise" serve --host 127.0.0.1 --port 8000 ${WARDWISE_SERVE_ARGS:-}
+    exec "$BIN/wardwise" serve --demo --host 127.0.0.1 --port 8000 ${WARDWISE_SERVE_ARGS:-}
     ;;
 test)
     step "Chromium (browser test)" bash scripts/ensure-chromium.sh

@@ -6,7 +6,12 @@ starts from these two frames, so the counting rules live in one place:
 * only primary service events count (cross-system duplicates are resolved at ingest);
 * a household classification attributes an event to its UPRN's segment; an area
   classification (OAC) to its output area's segment;
-* OA-level figures roll up to any level or custom area set through ``area_membership``.
+* OA-level figures roll up to any level or custom area set through ``area_membership``;
+* **disclosure control**: when the connection carries a public caller's policy
+  (:func:`geo.disclosure.protect`), every count is perturbed with the cell-key method and
+  the public floors apply (areas under the household floor withheld, small ``within``
+  areas and part-month dates refused) *here*, before any analysis derives a rate, an
+  index, a z-score or a prediction from it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from sqlalchemy import Connection, text
 from geo.analysis.aggregates import aggregates_fresh, month_window
 from geo.areas import Geography
 from geo.db import load_sql
-from geo.errors import InvalidRequest, UnknownClassification, UnknownService
+from geo.disclosure import DisclosurePolicy, policy_of
+from geo.errors import InvalidRequest, PermissionDenied, UnknownClassification, UnknownService
 
 Unit = Literal["events", "households"]
 
@@ -102,6 +108,18 @@ def households_by_area_segment(
     households) and ``households`` (int64).
     """
     check_classification(conn, classification)
+    policy = policy_of(conn)
+    if policy is not None:
+        check_public_within(conn, policy, classification, within)
+    if policy is not None and policy.seed is not None:
+        rows = conn.execute(
+            load_sql("analysis/households_by_area_segment_keyed"),
+            {"classification": classification, "seed": policy.seed, **_geo_params(geography, within)},
+        ).all()
+        keyed = pd.DataFrame(rows, columns=["area_code", "segment_code", "households", "key_sum"])
+        return _floored(
+            conn, policy, _perturbed(keyed, "households", policy), geography, classification, within
+        )
     # The per-OA aggregate gives the same answer while fresh (geo.analysis.aggregates).
     name = "households_by_area_segment_agg" if aggregates_fresh(conn) else "households_by_area_segment"
     rows = conn.execute(
@@ -109,7 +127,76 @@ def households_by_area_segment(
         {"classification": classification, **_geo_params(geography, within)},
     ).all()
     frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "households"])
-    return frame.astype({"households": "int64"})
+    frame = frame.astype({"households": "int64"})
+    return frame if policy is None else _floored(conn, policy, frame, geography, classification, within)
+
+
+def _perturbed(keyed: pd.DataFrame, value: str, policy: DisclosurePolicy) -> pd.DataFrame:
+    """Replace ``value`` by its cell-key perturbation and drop the key sums."""
+    out = keyed.drop(columns="key_sum")
+    out[value] = policy.perturb(keyed[value].to_numpy(), keyed["key_sum"].to_numpy()).astype("int64")
+    return out
+
+
+def _true_households(
+    conn: Connection, geography: Geography, classification: str, within: str | None
+) -> pd.Series:
+    """True households per area (for the floors only: never published)."""
+    name = "households_by_area_segment_agg" if aggregates_fresh(conn) else "households_by_area_segment"
+    rows = conn.execute(
+        load_sql(f"analysis/{name}"), {"classification": classification, **_geo_params(geography, within)}
+    ).all()
+    frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "households"])
+    return frame.groupby("area_code")["households"].sum().astype("int64")
+
+
+def _floored(
+    conn: Connection,
+    policy: DisclosurePolicy,
+    frame: pd.DataFrame,
+    geography: Geography,
+    classification: str,
+    within: str | None,
+) -> pd.DataFrame:
+    """Withhold the rows of areas with fewer true households than the public floor."""
+    if policy.floors is None or frame.empty:
+        return frame
+    totals = _true_households(conn, geography, classification, within)
+    kept = totals.index[totals >= policy.floors.min_households]
+    return frame[frame["area_code"].isin(kept)].reset_index(drop=True)
+
+
+def check_public_within(
+    conn: Connection, policy: DisclosurePolicy | None, classification: str, within: str | None
+) -> None:
+    """Refuse a public ``within`` area holding fewer households than the floor."""
+    if policy is None or policy.floors is None or within is None:
+        return
+    households = conn.execute(
+        text(
+            "SELECT coalesce(sum(a.households), 0) FROM area_membership w "
+            "JOIN area a ON a.code = w.oa_code AND a.level = 'oa' WHERE w.area_code = :w"
+        ),
+        {"w": within},
+    ).scalar_one()
+    if int(households) < policy.floors.min_households:
+        raise PermissionDenied(
+            f"`within` area {within!r} has fewer than {policy.floors.min_households} households: "
+            "public figures are published for larger areas only (an officer key sees all areas)"
+        )
+
+
+def check_public_dates(
+    policy: DisclosurePolicy | None, date_from: dt.date | None, date_to: dt.date | None
+) -> None:
+    """Refuse public date filters that are not whole months (day-by-day differencing)."""
+    if policy is None or policy.floors is None or not policy.floors.whole_months:
+        return
+    if month_window(date_from, date_to) is None:
+        raise PermissionDenied(
+            f"public date filters must be whole months: `date_from` the first day of a month and "
+            f"`date_to` the last (got {date_from} to {date_to}); an officer key may use any dates"
+        )
 
 
 def service_counts_by_area_segment(
@@ -149,6 +236,10 @@ def service_counts_by_area_segment(
         raise InvalidRequest(f"`date_from` ({date_from}) is after `date_to` ({date_to})")
     check_service(conn, service)
     check_classification(conn, classification)
+    policy = policy_of(conn)
+    if policy is not None:
+        check_public_dates(policy, date_from, date_to)
+        check_public_within(conn, policy, classification, within)
     params = {
         "service": service,
         "classification": classification,
@@ -157,6 +248,13 @@ def service_counts_by_area_segment(
         **_geo_params(geography, within),
     }
     by_aggregate = _aggregate_params(conn, unit, date_from, date_to, channel)
+    if policy is not None and policy.seed is not None:
+        rows = conn.execute(
+            load_sql("analysis/service_counts_by_area_segment_keyed"),
+            {**params, "date_from": date_from, "date_to": date_to, "seed": policy.seed},
+        ).all()
+        keyed = pd.DataFrame(rows, columns=["area_code", "segment_code", "target", "key_sum"])
+        return _floored(conn, policy, _perturbed(keyed, "target", policy), geography, classification, within)
     if by_aggregate is not None:
         # Same answer from the per-OA aggregates (geo.analysis.aggregates): 10M events -> ms.
         rows = conn.execute(
@@ -168,4 +266,5 @@ def service_counts_by_area_segment(
             {**params, "date_from": date_from, "date_to": date_to},
         ).all()
     frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "target"])
-    return frame.astype({"target": "int64"})
+    frame = frame.astype({"target": "int64"})
+    return frame if policy is None else _floored(conn, policy, frame, geography, classification, within)

@@ -28,8 +28,10 @@ from geo.analysis.data import (
     service_counts_by_area_segment,
 )
 from geo.analysis.hotspots import check_rates, hot_spots, segment_rates
+from geo.analysis.protected_inputs import protected_h3_inputs
 from geo.areas import Geography, area_features, resolve_geography
 from geo.db import load_sql
+from geo.disclosure import check_public_profile, policy_of
 from geo.errors import InvalidRequest, UnknownArea
 
 Method = Literal["ratio", "gistar", "moran"]
@@ -272,6 +274,19 @@ def study_inputs(
         check_service(conn, service)
     if within is not None:
         _check_area(conn, within)
+    policy = policy_of(conn)
+    if isinstance(geography, H3Grid) and policy is not None:  # public caller: geo/disclosure.py
+        return protected_h3_inputs(
+            conn,
+            policy,
+            service,
+            geography.resolution,
+            classification,
+            unit=unit,
+            date_from=date_from,
+            date_to=date_to,
+            within=within,
+        )
     if isinstance(geography, H3Grid):
         return _h3_inputs(
             conn,
@@ -616,6 +631,7 @@ def predict_demand(
     """Demand predicted from a propensity profile for the households of another area set."""
     classification = classification or default_classification(conn)
     rates = demand_mod.parse_profile(profile)
+    check_public_profile(policy_of(conn), rates)
     households, _ = study_inputs(conn, None, geography, classification, within=within)
     if households.empty:
         raise InvalidRequest("the target areas have no households: check `level` and `within`")
