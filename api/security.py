@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -133,7 +134,74 @@ async def _problem(send: Send, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body.encode()})
 
 
-_TITLES = {400: "Bad Request", 413: "Content Too Large", 414: "URI Too Long"}
+_TITLES = {
+    400: "Bad Request",
+    413: "Content Too Large",
+    414: "URI Too Long",
+    429: "Too Many Requests",
+}
+
+
+class RateLimitMiddleware:
+    """Per-key and per-address rate limits on ``/api/`` (the ``limits`` library, moving window).
+
+    A request with ``Authorization: Bearer ww_<prefix>_...`` counts against its key prefix
+    (``key_limit``), whether or not the key is valid; one without a key against its client
+    address (``public_limit``). Beyond the limit: 429 problem+json with ``Retry-After``,
+    before any handler or database work. Tiles, the map page and ``/health`` are not limited
+    (tiles are cached and cheap; a map view loads dozens).
+    """
+
+    def __init__(self, app: ASGIApp, public_limit: str, key_limit: str) -> None:
+        from limits import parse
+        from limits.storage import MemoryStorage
+        from limits.strategies import MovingWindowRateLimiter
+
+        self.app = app
+        self.public_limit = parse(public_limit)
+        self.key_limit = parse(key_limit)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def _who(self, scope: Scope) -> tuple[Any, str]:
+        auth = (_header(scope, b"authorization") or b"").decode("latin-1")
+        if auth.lower().startswith("bearer "):
+            parts = auth[7:].strip().split("_")
+            prefix = parts[1] if len(parts) >= 3 and parts[0] == "ww" else "malformed"
+            return self.key_limit, f"key:{prefix[:32]}"
+        client = scope.get("client") or ("unknown", 0)
+        return self.public_limit, f"addr:{client[0]}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 429 once the caller's window is full; pass everything else on."""
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        limit, who = self._who(scope)
+        if not self.limiter.hit(limit, who):
+            reset = self.limiter.get_window_stats(limit, who).reset_time
+            retry = max(1, int(reset - time.time()) + 1)
+            body = json.dumps(
+                {
+                    "type": "about:blank",
+                    "title": _TITLES[429],
+                    "status": 429,
+                    "detail": f"rate limit of {limit} exceeded for this "
+                    f"{'key' if who.startswith('key:') else 'address'}; retry in {retry} s",
+                }
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 429,
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"retry-after", str(retry).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body.encode()})
+            return
+        await self.app(scope, receive, send)
 
 
 class RequestLimitMiddleware:
@@ -234,6 +302,12 @@ def install_security(app: Any, max_request_bytes: int, max_upload_bytes: int) ->
     settings = getattr(app.state, "settings", None)
     if settings is not None:
         check_salt(settings)
+        if settings.rate_limit_enabled:
+            app.add_middleware(
+                RateLimitMiddleware,
+                public_limit=settings.rate_limit_public,
+                key_limit=settings.rate_limit_key,
+            )
     app.add_middleware(
         RequestLimitMiddleware, max_request_bytes=max_request_bytes, max_upload_bytes=max_upload_bytes
     )

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     # Any other request body (JSON): planning requests and custom area GeoJSON fit easily.
     max_request_bytes: int = 10 * 1024 * 1024
 
+    # Rate limits on /api/ (api/security.py; `limits` syntax, moving window): per address for
+    # callers without a key, per key otherwise. 429 with Retry-After beyond them.
+    rate_limit_enabled: bool = True
+    rate_limit_public: str = "300/minute"
+    rate_limit_key: str = "1200/minute"
+
     # Disclosure control: counts 1..threshold are shown as "<threshold+1>" to public users.
     suppression_threshold: int = 4
     round_to_base: int | None = None

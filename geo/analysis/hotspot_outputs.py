@@ -23,7 +23,7 @@ from geo.analysis.demand import parse_profile
 from geo.analysis.jobs import Job, JobRunner, default_runner
 from geo.areas import resolve_geography
 from geo.cache import VersionedCache, cache_key
-from geo.disclosure import DisclosurePolicy
+from geo.disclosure import DisclosurePolicy, check_public_profile, policy_of
 from geo.errors import InvalidRequest
 
 Format = Literal["geojson", "csv"]
@@ -340,6 +340,8 @@ def predict_output(
     one learnt from a service's use in another area, a district say.
     """
     classification = classification or q.default_classification(conn)
+    if profile is not None:  # a caller's own profile may not single out a segment (public)
+        check_public_profile(policy_of(conn), parse_profile(profile))
     if profile is None:
         if not (source_service and source_area):
             raise InvalidRequest("give a `profile` table, or `source_service` and `source_area` to learn one")

@@ -31,7 +31,7 @@ from geo.analysis.hotspots import check_rates, hot_spots, segment_rates
 from geo.analysis.protected_inputs import protected_h3_inputs
 from geo.areas import Geography, area_features, resolve_geography
 from geo.db import load_sql
-from geo.disclosure import check_public_profile, policy_of
+from geo.disclosure import policy_of
 from geo.errors import InvalidRequest, UnknownArea
 
 Method = Literal["ratio", "gistar", "moran"]
@@ -631,7 +631,6 @@ def predict_demand(
     """Demand predicted from a propensity profile for the households of another area set."""
     classification = classification or default_classification(conn)
     rates = demand_mod.parse_profile(profile)
-    check_public_profile(policy_of(conn), rates)
     households, _ = study_inputs(conn, None, geography, classification, within=within)
     if households.empty:
         raise InvalidRequest("the target areas have no households: check `level` and `within`")

@@ -294,3 +294,68 @@ def test_public_within_below_the_floor_is_refused(client: Any, engine: Any, sett
     r = client.get(f"/api/v1/services/{service}/hotspots", params={"level": "oa", "within": small})
     assert r.status_code == 403, r.text
     assert "households" in r.json()["detail"]
+
+
+# ---------------------------------------------------------------------- tiles
+
+
+def _tile_features(client: Any, layer: str, zoom: int, headers: dict[str, str], **params: Any) -> dict:
+    import mapbox_vector_tile
+
+    from geo.tiles import tiles_covering
+
+    west, south, east, north = client.get(f"/tiles/{layer}.json").json()["bounds"]
+    seen: dict[str, dict[str, Any]] = {}
+    for z, x, y in tiles_covering([west, south, east, north], zoom):
+        r = client.get(f"/tiles/{layer}/{z}/{x}/{y}.pbf", params=params, headers=headers)
+        assert r.status_code in (200, 204), r.text[:300]
+        if r.status_code == 200:
+            for f in mapbox_vector_tile.decode(r.content)[layer]["features"]:
+                key = f["properties"].get("code") or f["properties"].get("cell")
+                seen[key] = f["properties"]
+    return seen
+
+
+def test_tiles_of_two_geographies_and_zooms_difference_to_noise(
+    client: Any, engine: Any, settings: Any, auth_headers: dict[Role, dict[str, str]]
+) -> None:
+    """LSOA tile users minus its other OAs' tile users, at two zooms; and the H3 layer's
+    finest public zoom stays at the public resolution with every cell over the floor."""
+    with engine.connect() as conn:
+        parent = dict(
+            conn.execute(text("SELECT oa_code, area_code FROM area_membership WHERE level = 'lsoa'")).all()
+        )
+    service = _service(engine, 1)
+    officer = auth_headers[Role.officer]
+    truth = {
+        c: int(p["users"]) for c, p in _tile_features(client, "oas", 11, officer, service=service).items()
+    }
+    derived: dict[str, float | None] = {}
+    for zoom in (11, 12):
+        oas = _tile_features(client, "oas", zoom, {}, service=service)
+        lsoas = _tile_features(client, "lsoas", zoom, {}, service=service)
+        for oa, lsoa in parent.items():
+            siblings = [
+                _number(oas.get(o, {}).get("users")) for o, p in parent.items() if p == lsoa and o != oa
+            ]
+            total = _number(lsoas.get(lsoa, {}).get("users"))
+            if total is not None and all(v is not None for v in siblings):
+                derived[oa] = total - sum(v for v in siblings if v is not None)
+        shown = [_number(p.get("users")) for p in oas.values()]
+        assert not any(v is not None and 1 <= v <= 4 for v in shown), "a small count shown in a tile"
+    _assert_defeated(derived, truth, "tiles: LSOA minus sibling OAs")
+    import mapbox_vector_tile
+
+    from geo.disclosure import MAX_NOISE
+    from geo.tiles import tiles_covering
+
+    lon, lat, _ = client.get("/tiles/h3.json").json()["center"]
+    for zoom in (13, 14):
+        z, x, y = tiles_covering([lon, lat, lon, lat], zoom)[0]
+        url = f"/tiles/h3/{z}/{x}/{y}.pbf"
+        off = mapbox_vector_tile.decode(client.get(url, headers=officer).content)["h3"]["features"]
+        pub = mapbox_vector_tile.decode(client.get(url).content)["h3"]["features"]
+        assert max(f["properties"]["resolution"] for f in off) > settings.public_max_h3_resolution
+        assert {f["properties"]["resolution"] for f in pub} == {settings.public_max_h3_resolution}
+        floor = settings.public_min_households - MAX_NOISE
+        assert all((_number(f["properties"]["households"]) or 0) >= floor for f in pub)
