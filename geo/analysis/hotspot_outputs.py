@@ -25,6 +25,7 @@ from geo.areas import resolve_geography
 from geo.cache import VersionedCache, cache_key
 from geo.disclosure import DisclosurePolicy, check_public_profile, policy_of
 from geo.errors import InvalidRequest
+from geo.exports import csv_text
 
 Format = Literal["geojson", "csv"]
 
@@ -197,7 +198,7 @@ def render_hotspots(
             f"counts 1 to {policy.threshold} shown as {policy.label!r}; figures revealing them null"
         )
     if fmt == "csv":
-        return out[columns].to_csv(index=False, lineterminator="\n") or ""
+        return csv_text(out[columns])
     geography = q.resolve_analysis_geography(conn, *_level_of(meta))
     geoms = q.area_geometries(conn, geography, out["code"].tolist())
     features = [
@@ -318,7 +319,7 @@ def demand_output(
     out = protect(out, policy)
     columns = ["code", "name", "households", "observed", "potential", "unmet", "unmet_per_1000"]
     if fmt == "csv":
-        return out[columns].to_csv(index=False, lineterminator="\n") or ""
+        return csv_text(out[columns])
     return _features(conn, out, geography, columns, meta)
 
 
@@ -364,7 +365,7 @@ def predict_output(
         "coverage",
     ]
     if fmt == "csv":
-        return out[columns].to_csv(index=False, lineterminator="\n") or ""
+        return csv_text(out[columns])
     return _features(conn, out, geography, columns, meta)
 
 
@@ -400,7 +401,7 @@ def targeting_output(
         flat = frame.copy()
         for c in ("segments", "channels", "media"):
             flat[c] = flat[c].map(lambda v: "; ".join(v))
-        return flat.to_csv(index=False, lineterminator="\n") or ""
+        return csv_text(flat)
     return {"meta": _clean_meta(frame.attrs["meta"]), "rows": _records(frame, list(frame.columns))}
 
 

@@ -33,6 +33,7 @@ from geo.analysis.propensity import (
 from geo.analysis.services import default_classification, natural_unit, segment_codes
 from geo.areas import Geography, resolve_geography
 from geo.disclosure import DisclosurePolicy
+from geo.exports import neutralise_workbook
 
 CELL_COLUMNS: tuple[str, ...] = (
     "area_code",
@@ -273,6 +274,7 @@ def matrix_xlsx(matrix: dict[str, Any]) -> bytes:
     sheet.append(list(cells.columns))
     for row in cells.itertuples(index=False, name=None):
         sheet.append([_xlsx_value(v) for v in row])
+    neutralise_workbook(workbook)  # ingested names never become formulas (geo/exports.py)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -325,24 +325,24 @@ def test_tiles_of_two_geographies_and_zooms_difference_to_noise(
         parent = dict(
             conn.execute(text("SELECT oa_code, area_code FROM area_membership WHERE level = 'lsoa'")).all()
         )
-    service = _service(engine, 1)
     officer = auth_headers[Role.officer]
-    truth = {
-        c: int(p["users"]) for c, p in _tile_features(client, "oas", 11, officer, service=service).items()
-    }
-    derived: dict[str, float | None] = {}
-    for zoom in (11, 12):
-        oas = _tile_features(client, "oas", zoom, {}, service=service)
-        lsoas = _tile_features(client, "lsoas", zoom, {}, service=service)
-        for oa, lsoa in parent.items():
-            siblings = [
-                _number(oas.get(o, {}).get("users")) for o, p in parent.items() if p == lsoa and o != oa
-            ]
-            total = _number(lsoas.get(lsoa, {}).get("users"))
-            if total is not None and all(v is not None for v in siblings):
-                derived[oa] = total - sum(v for v in siblings if v is not None)
-        shown = [_number(p.get("users")) for p in oas.values()]
-        assert not any(v is not None and 1 <= v <= 4 for v in shown), "a small count shown in a tile"
+    truth: dict[tuple[str, str], int] = {}
+    derived: dict[tuple[str, str], float | None] = {}
+    for service in (_service(engine, 1), _service(engine, 2)):
+        officer_oas = _tile_features(client, "oas", 11, officer, service=service)
+        truth.update({(service, c): int(p["users"]) for c, p in officer_oas.items()})
+        for zoom in (11, 12):
+            oas = _tile_features(client, "oas", zoom, {}, service=service)
+            lsoas = _tile_features(client, "lsoas", zoom, {}, service=service)
+            for oa, lsoa in parent.items():
+                siblings = [
+                    _number(oas.get(o, {}).get("users")) for o, p in parent.items() if p == lsoa and o != oa
+                ]
+                total = _number(lsoas.get(lsoa, {}).get("users"))
+                if total is not None and all(v is not None for v in siblings):
+                    derived[(service, oa)] = total - sum(v for v in siblings if v is not None)
+            shown = [_number(p.get("users")) for p in oas.values()]
+            assert not any(v is not None and 1 <= v <= 4 for v in shown), "a small count shown in a tile"
     _assert_defeated(derived, truth, "tiles: LSOA minus sibling OAs")
     import mapbox_vector_tile
 

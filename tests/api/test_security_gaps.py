@@ -1,0 +1,173 @@
+"""The security gaps of issue 15 other than disclosure: salts, keys, rate limits, formulas."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from api.main import create_app
+from api.security import DEV_SALT, InsecureSalt
+from api.settings import Settings
+from geo.auth import Role, create_key, revoke_key
+from geo.exports import csv_text, neutralise
+
+STRONG_SALT = "a-long-installation-secret-0123456789"
+
+
+# ---------------------------------------------------------------------- salt
+
+
+@pytest.mark.parametrize("salt", ["", "   ", DEV_SALT, "change-me", "short-salt"])
+def test_a_known_empty_or_short_salt_is_refused_outside_demo_mode(database_url: str, salt: str) -> None:
+    with pytest.raises(InsecureSalt, match="WARDWISE_SECRET_SALT"):
+        create_app(Settings(DATABASE_URL=database_url, secret_salt=salt, demo=False))
+    create_app(Settings(DATABASE_URL=database_url, secret_salt=salt or DEV_SALT, demo=True))
+    create_app(Settings(DATABASE_URL=database_url, secret_salt=STRONG_SALT, demo=False))
+
+
+def test_serve_demo_flag_sets_demo_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`wardwise serve --demo` (make demo, the Docker image) lets the server run on the known salt."""
+    from geo import cli
+
+    seen: dict[str, Any] = {}
+    monkeypatch.delenv("WARDWISE_DEMO", raising=False)
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: seen.update(demo=Settings().demo))
+    assert cli.main(["serve", "--demo"]) == 0
+    assert seen == {"demo": True}
+
+
+# ---------------------------------------------------------------------- keys
+
+
+PUBLIC_GETS = ["/api/v1/services", "/api/v1/classifications", "/api/v1/matrix?level=ward", "/health"]
+
+
+@pytest.mark.parametrize("path", PUBLIC_GETS)
+def test_a_forged_key_is_401_even_where_no_key_is_needed(client: Any, path: str) -> None:
+    assert client.get(path).status_code == 200
+    forged = client.get(path, headers={"Authorization": "Bearer ww_0123456789ab_notarealsecret"})
+    assert forged.status_code == 401, forged.text[:200]
+    assert forged.headers["x-content-type-options"] == "nosniff"
+    garbage = client.get(path, headers={"Authorization": "Bearer garbage"})
+    assert garbage.status_code == 401
+
+
+def test_a_revoked_key_is_401_on_public_routes(client: Any, engine: Any, settings: Any) -> None:
+    with engine.begin() as conn:
+        key = create_key(conn, Role.officer, "revoked soon", settings.secret_salt.get_secret_value())
+    headers = {"Authorization": f"Bearer {key}"}
+    assert client.get("/api/v1/services", headers=headers).status_code == 200
+    with engine.begin() as conn:
+        revoke_key(conn, key.split("_")[1])
+    assert client.get("/api/v1/services", headers=headers).status_code == 401
+    assert client.get("/api/v1/services").status_code == 200
+
+
+# ---------------------------------------------------------------------- rate limits
+
+
+@pytest.fixture
+def limited(database_url: str) -> Iterator[TestClient]:
+    app = create_app(
+        Settings(
+            DATABASE_URL=database_url,
+            rate_limit_enabled=True,
+            rate_limit_public="5/minute",
+            rate_limit_key="8/minute",
+        )
+    )
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_rate_limits_per_address_and_per_key(limited: TestClient, api_keys: dict[Role, str]) -> None:
+    answers = [limited.get("/api/v1/services").status_code for _ in range(7)]
+    assert answers[:5] == [200] * 5 and answers[5:] == [429, 429], answers
+    refused = limited.get("/api/v1/services")
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["x-content-type-options"] == "nosniff"
+    assert "5 per 1 minute" in refused.json()["detail"]
+    # a key has its own budget, counted per key (not per address)
+    officer = {"Authorization": f"Bearer {api_keys[Role.officer]}"}
+    keyed = [limited.get("/api/v1/services", headers=officer).status_code for _ in range(9)]
+    assert keyed[:8] == [200] * 8 and keyed[8] == 429, keyed
+    # the map page's tiles and /health are not limited
+    assert limited.get("/health").status_code == 200
+
+
+# ---------------------------------------------------------------------- formula injection
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("+1", "'+1"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("Saltmouth", "Saltmouth"),
+        ("<5", "<5"),
+        (-3, -3),
+        (None, None),
+    ],
+)
+def test_text_a_spreadsheet_would_evaluate_is_neutralised(value: Any, expected: Any) -> None:
+    assert neutralise(value) == expected
+
+
+def test_csv_text_neutralises_cells_and_headers() -> None:
+    import pandas as pd
+
+    text_out = csv_text(pd.DataFrame({"name": ["=1+1", "ok"], "=col": [-1, 2]}))
+    rows = list(csv.reader(io.StringIO(text_out)))
+    assert rows == [["name", "'=col"], ["'=1+1", "-1"], ["ok", "2"]]
+
+
+def test_public_xlsx_and_csv_write_ingested_names_as_text(client: Any, engine: Any) -> None:
+    from openpyxl import load_workbook
+
+    evil = '=HYPERLINK("http://evil.example","x")'
+    with engine.begin() as conn:
+        code, name = conn.execute(
+            text("SELECT code, name FROM area WHERE level = 'ward' ORDER BY code LIMIT 1")
+        ).one()
+        conn.execute(text("UPDATE area SET name = :n WHERE code = :c"), {"n": evil, "c": code})
+    try:
+        xlsx = client.get("/api/v1/matrix", params={"level": "ward", "format": "xlsx"})
+        assert xlsx.status_code == 200
+        book = load_workbook(io.BytesIO(xlsx.content))
+        cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
+        names = [c for c in cells if isinstance(c.value, str) and "HYPERLINK" in c.value]
+        assert names, "the area name is in the workbook"
+        assert all(c.data_type == "s" and c.value == "'" + evil for c in names)
+        assert b"<f>" not in _sheet_xml(xlsx.content)
+        service = conn_service(engine)
+        hot = client.get(f"/api/v1/services/{service}/hotspots", params={"level": "ward", "format": "csv"})
+        assert hot.status_code == 200
+        rows = list(csv.DictReader(io.StringIO(hot.text)))
+        assert any(r["name"] == "'" + evil for r in rows)
+        assert not any(v.startswith("=") for r in rows for v in r.values() if v)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE area SET name = :n WHERE code = :c"), {"n": name, "c": code})
+
+
+def conn_service(engine: Any) -> str:
+    with engine.connect() as conn:
+        return str(conn.execute(text("SELECT code FROM service ORDER BY code LIMIT 1")).scalar_one())
+
+
+def _sheet_xml(content: bytes) -> bytes:
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        return b"".join(archive.read(n) for n in archive.namelist() if n.startswith("xl/worksheets/"))
