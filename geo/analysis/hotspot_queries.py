@@ -33,6 +33,7 @@ from geo.areas import Geography, area_features, resolve_geography
 from geo.db import load_sql
 from geo.disclosure import policy_of
 from geo.errors import InvalidRequest, UnknownArea
+from geo.limits import MAX_AREAS, check_limit
 
 Method = Literal["ratio", "gistar", "moran"]
 Variable = Literal["ratio", "rate"]
@@ -336,6 +337,7 @@ def area_weights(
     band on representative points (27700 metres). H3 cells use the hexagon ring for queen.
     """
     ids = np.asarray(list(codes), dtype=object)
+    check_limit("areas", len(ids), MAX_AREAS, "choose a coarser level or H3 resolution, or a `within` area")
     if kind == "queen":
         if isinstance(geography, H3Grid):
             left, right = h3grid.cell_neighbour_pairs(ids)
