@@ -26,7 +26,13 @@ from geo.analysis.aggregates import aggregates_fresh, month_window
 from geo.areas import Geography
 from geo.db import load_sql
 from geo.disclosure import DisclosurePolicy, policy_of
-from geo.errors import InvalidRequest, PermissionDenied, UnknownClassification, UnknownService
+from geo.errors import (
+    InvalidRequest,
+    PermissionDenied,
+    UnknownArea,
+    UnknownClassification,
+    UnknownService,
+)
 
 Unit = Literal["events", "households"]
 
@@ -108,6 +114,7 @@ def households_by_area_segment(
     households) and ``households`` (int64).
     """
     check_classification(conn, classification)
+    check_within(conn, within)
     policy = policy_of(conn)
     if policy is not None:
         check_public_within(conn, policy, classification, within)
@@ -164,6 +171,14 @@ def _floored(
     totals = _true_households(conn, geography, classification, within)
     kept = totals.index[totals >= policy.floors.min_households]
     return frame[frame["area_code"].isin(kept)].reset_index(drop=True)
+
+
+def check_within(conn: Connection, within: str | None) -> None:
+    """Raise UnknownArea (404) for a ``within`` code no area has."""
+    if within is None:
+        return
+    if conn.execute(text("SELECT 1 FROM area WHERE code = :c"), {"c": within}).scalar() is None:
+        raise UnknownArea(f"`area` (or `within`) was {within!r} but no area has that code")
 
 
 def check_public_within(
@@ -236,6 +251,7 @@ def service_counts_by_area_segment(
         raise InvalidRequest(f"`date_from` ({date_from}) is after `date_to` ({date_to})")
     check_service(conn, service)
     check_classification(conn, classification)
+    check_within(conn, within)
     policy = policy_of(conn)
     if policy is not None:
         check_public_dates(policy, date_from, date_to)

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, text
 from geo.analysis.data import (
     Unit,
     check_classification,
+    check_service,
     households_by_area_segment,
     service_counts_by_area_segment,
 )
@@ -180,6 +181,7 @@ def service_matrix(
     households = households_by_area_segment(conn, geography, classification, within=within)
     target = None
     if service is not None:
+        check_service(conn, service)  # 404 for an unknown code, before its unit is looked up
         unit = unit or natural_unit(conn, service)
         target = service_counts_by_area_segment(
             conn,

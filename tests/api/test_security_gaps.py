@@ -171,3 +171,66 @@ def _sheet_xml(content: bytes) -> bytes:
 
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         return b"".join(archive.read(n) for n in archive.namelist() if n.startswith("xl/worksheets/"))
+
+
+# ---------------------------------------------------------------------- avoidable 500s
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/matrix?service=nosuch",
+        "/api/v1/matrix?area=NOSUCH&service=fire_hsv",
+        "/api/v1/services/fire_hsv/propensity?area=NOSUCH",
+        "/api/v1/channels/mix?area=NOSUCH",
+        "/api/v1/services/fire_hsv/co-use?area=NOSUCH",
+        "/api/v1/services/fire_hsv/hotspots?within=NOSUCH",
+    ],
+)
+def test_unknown_codes_are_404_with_the_security_headers(
+    client: Any, auth_headers: dict[Role, dict[str, str]], path: str
+) -> None:
+    for headers in ({}, auth_headers[Role.officer]):
+        r = client.get(path, headers=headers)
+        assert r.status_code == 404, (path, r.status_code, r.text[:200])
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert "content-security-policy" in r.headers
+
+
+def test_an_unexpected_error_is_500_with_the_security_headers(database_url: str) -> None:
+    from fastapi import FastAPI
+
+    from api.auth import PUBLIC
+
+    app = create_app(Settings(DATABASE_URL=database_url))
+
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    assert isinstance(app, FastAPI)
+    app.add_api_route("/api/v1/boom", boom, openapi_extra=PUBLIC)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/api/v1/boom")
+    assert r.status_code == 500 and "a bug" not in r.text
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+
+
+def test_distance_weights_over_too_many_pairs_are_422_naming_the_limit(
+    client: Any, auth_headers: dict[Role, dict[str, str]]
+) -> None:
+    from geo.limits import MAX_NEIGHBOUR_PAIRS
+
+    r = client.get(
+        "/api/v1/services/fire_hsv/hotspots",
+        params={
+            "level": "h3",
+            "resolution": 11,
+            "method": "gistar",
+            "weights": "distance",
+            "distance_m": 20000,
+        },
+        headers=auth_headers[Role.officer],
+    )
+    assert r.status_code == 422, r.text[:300]
+    assert f"{MAX_NEIGHBOUR_PAIRS:,}" in r.json()["detail"] and "neighbour pairs" in r.json()["detail"]
