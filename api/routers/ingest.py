@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -13,6 +14,7 @@ from fastapi.responses import Response
 from api.auth import AnalystDep, OfficerDep
 from api.deps import ConnDep, EngineDep, SettingsDep
 from api.schemas.ingest import BatchPage, BatchReportModel, BatchSummary
+from geo.errors import InvalidRequest
 from geo.ingest import get_batch, list_batches, rejected_rows_csv
 from geo.ingest.service import ingest_path
 
@@ -46,6 +48,22 @@ def _spool(upload: UploadFile, limit: int) -> Path:
                 raise _too_large(limit)
             handle.write(block)
     return Path(handle.name)
+
+
+def _inline_mapping(mapping: str | None) -> dict[str, Any] | None:
+    """The ``mapping`` form field as a JSON object: over HTTP a mapping is inline content only,
+    never a path the server would read (issue 15)."""
+    if mapping is None or not mapping.strip():
+        return None
+    try:
+        parsed = json.loads(mapping)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(
+            f"`mapping` is expected to be a JSON object (inline, not a file name): {exc}"
+        ) from exc
+    if not isinstance(parsed, dict):
+        raise InvalidRequest("`mapping` is expected to be a JSON object (inline, not a file name)")
+    return parsed
 
 
 @router.post(
@@ -84,7 +102,7 @@ def ingest_upload(
             salt=settings.secret_salt.get_secret_value(),
             actor=viewer,
             filename=Path(file.filename or path.name).name,
-            mapping=mapping,
+            mapping=_inline_mapping(mapping),
             preset=preset,
             max_bytes=settings.max_upload_bytes,
         )

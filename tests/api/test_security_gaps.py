@@ -209,6 +209,7 @@ def test_an_unexpected_error_is_500_with_the_security_headers(database_url: str)
 
     assert isinstance(app, FastAPI)
     app.add_api_route("/api/v1/boom", boom, openapi_extra=PUBLIC)
+    app.router.routes.insert(0, app.router.routes.pop())  # before the static mount at "/"
     with TestClient(app, raise_server_exceptions=False) as c:
         r = c.get("/api/v1/boom")
     assert r.status_code == 500 and "a bug" not in r.text
@@ -234,3 +235,18 @@ def test_distance_weights_over_too_many_pairs_are_422_naming_the_limit(
     )
     assert r.status_code == 422, r.text[:300]
     assert f"{MAX_NEIGHBOUR_PAIRS:,}" in r.json()["detail"] and "neighbour pairs" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("mapping", ["/etc/passwd", "pyproject.toml", "docs/ingest.md", "[1, 2]"])
+def test_an_ingest_mapping_over_http_is_inline_json_never_a_server_path(
+    client: Any, auth_headers: dict[Role, dict[str, str]], mapping: str
+) -> None:
+    r = client.post(
+        "/api/v1/ingest/events",
+        headers=auth_headers[Role.analyst],
+        files={"file": ("x.csv", io.BytesIO(b"Ref,Date\n1,2024-01-01\n"), "text/csv")},
+        data={"mapping": mapping},
+    )
+    assert r.status_code == 422, r.text[:300]
+    assert "inline" in r.json()["detail"]
+    assert "root:" not in r.text and "[project]" not in r.text
