@@ -16,6 +16,7 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo import errors
+from geo.analysis.jobs import JobQuotaExceeded
 
 log = logging.getLogger("wardwise.api")
 
@@ -23,6 +24,7 @@ PROBLEM_JSON = "application/problem+json"
 
 #: Most specific class first is not needed: the handler walks the exception's MRO.
 STATUS_CODES: dict[type[Exception], int] = {
+    JobQuotaExceeded: 429,
     errors.NotFound: 404,
     errors.InvalidTileAddress: 400,
     errors.Infeasible: 422,

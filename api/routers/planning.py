@@ -20,9 +20,10 @@ from api.schemas.planning import (
     SitingRequest,
 )
 from geo.analysis.jobs import Job
+from geo.auth import Role
 from geo.errors import InvalidRequest
 from geo.planning.export import RouteTable, SitingTable, routes_csv, siting_csv
-from geo.planning.jobs import planning_job, submit_routes_job, submit_sites_job
+from geo.planning.jobs import planning_job, planning_runner, submit_routes_job, submit_sites_job
 from geo.planning.plans import plan_routes, plan_sites
 from geo.planning.sites import site_features
 
@@ -119,7 +120,7 @@ def plan_sites_route(
     """Choose new one-stop-shop sites (p-median or maximal covering) and compare with today's offices."""
     params = _siting_params(body)
     if run_async:
-        return _accepted(request, submit_sites_job(engine, params))
+        return _accepted(request, submit_sites_job(engine, params, owner=viewer.key_prefix))
     if body.time_limit_s > INLINE_SITES_S:
         raise InvalidRequest(
             f"`time_limit_s` was {body.time_limit_s:g} but inline solves allow at most "
@@ -150,7 +151,7 @@ def plan_routes_route(
     """Plan a mobile-service route or weekly timetable with time windows and a working-day limit."""
     params = _route_params(body)
     if run_async:
-        return _accepted(request, submit_routes_job(engine, params))
+        return _accepted(request, submit_routes_job(engine, params, owner=viewer.key_prefix))
     if body.time_limit_s > INLINE_ROUTES_S:
         raise InvalidRequest(
             f"`time_limit_s` was {body.time_limit_s:g} but inline route searches allow at most "
@@ -169,6 +170,16 @@ def get_planning_job(
 ) -> Any:
     """Status, progress and (when done) the result of a background planning solve."""
     return planning_job(job_id)
+
+
+@router.delete("/planning/jobs/{job_id}", operation_id="cancel_planning_job", response_model=PlanningJob)
+def cancel_planning_job(
+    viewer: OfficerDep,
+    job_id: Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")],
+) -> Any:
+    """Cancel a background planning solve of yours (admins: anyone's) at its next progress report."""
+    job = planning_runner().cancel(job_id, viewer.key_prefix, any_owner=viewer.may(Role.admin))
+    return {**job.summary(), "result": None}
 
 
 @router.get(

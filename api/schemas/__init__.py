@@ -50,7 +50,7 @@ class JobState(BaseModel):
 
     id: str
     kind: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
     progress: float
     params: dict[str, Any]
     created_at: str

@@ -29,17 +29,17 @@ def _public(params: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in params.items()}
 
 
-def submit_routes_job(engine: Engine, params: dict[str, Any]) -> Job:
+def submit_routes_job(engine: Engine, params: dict[str, Any], *, owner: str | None = None) -> Job:
     """Queue ``plan_routes(**params)``; progress is the share of the search time used."""
 
     def work(progress: Callable[[float], None]) -> Any:
         with engine.connect() as conn:
             return plan_routes(conn, progress=lambda fraction, _msg: progress(fraction), **params)
 
-    return planning_runner().submit("planning.routes", _public(params), work)
+    return planning_runner().submit("planning.routes", _public(params), work, owner=owner)
 
 
-def submit_sites_job(engine: Engine, params: dict[str, Any]) -> Job:
+def submit_sites_job(engine: Engine, params: dict[str, Any], *, owner: str | None = None) -> Job:
     """Queue ``plan_sites(**params)`` (for solves given a long MILP time limit)."""
 
     def work(progress: Callable[[float], None]) -> Any:
@@ -47,7 +47,7 @@ def submit_sites_job(engine: Engine, params: dict[str, Any]) -> Job:
             progress(0.05)
             return plan_sites(conn, **params)
 
-    return planning_runner().submit("planning.sites", _public(params), work)
+    return planning_runner().submit("planning.sites", _public(params), work, owner=owner)
 
 
 def planning_job(job_id: str) -> dict[str, Any]:
