@@ -312,3 +312,57 @@ def test_planning_jobs_can_be_cancelled_by_their_owner_only_and_have_a_quota(
         time.sleep(0.2)
     assert states == ["cancelled", "cancelled"]
     assert client.delete(f"/api/v1/planning/jobs/{ids[0]}").status_code == 401
+
+
+# ---------------------------------------------------------------------- rejected rows
+
+
+def test_rejected_rows_csv_scrubs_free_text_like_stored_rows(
+    client: Any, engine: Any, auth_headers: dict[Role, dict[str, str]]
+) -> None:
+    import json
+
+    import pandas as pd
+
+    with engine.connect() as conn:
+        last = conn.execute(text("SELECT coalesce(max(id), 0) FROM ingest_batch")).scalar_one()
+        address, postcode = conn.execute(
+            text("SELECT address_text, postcode FROM address WHERE saon IS NULL ORDER BY uprn DESC LIMIT 1")
+        ).one()
+    mapping = {
+        "columns": {"source_ref": "Ref", "event_date": "Date", "address": "Address", "postcode": "Postcode"},
+        "constants": {"service_code": "asb_reports", "source_system": "gaps_test"},
+        "date_format": "%d/%m/%Y",
+    }
+    body = pd.DataFrame(
+        {
+            "Ref": ["GAP-1", "GAP-2"],
+            "Date": ["01/03/2025", "31/02/2025"],
+            "Address": [address, f"{address} ring jo.bloggs@example.com or 07700 900123"],
+            "Postcode": [postcode, postcode],
+        }
+    ).to_csv(index=False)
+    analyst = auth_headers[Role.analyst]
+    try:
+        r = client.post(
+            "/api/v1/ingest/events",
+            headers=analyst,
+            files={"file": ("gaps.csv", io.BytesIO(body.encode()), "text/csv")},
+            data={"mapping": json.dumps(mapping)},
+        )
+        assert r.status_code == 201, r.text[:300]
+        assert r.json()["rows_rejected"] == 1
+        rejected = client.get(f"/api/v1/ingest/batches/{r.json()['batch_id']}/rejected.csv", headers=analyst)
+        assert rejected.status_code == 200
+        assert "example.com" not in rejected.text and "900123" not in rejected.text
+        with engine.connect() as conn:
+            stored = json.dumps(
+                conn.execute(
+                    text("SELECT values FROM ingest_rejected_row WHERE batch_id = :b"),
+                    {"b": r.json()["batch_id"]},
+                ).scalar_one()
+            )
+        assert "example.com" not in stored and "900123" not in stored
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM ingest_batch WHERE id > :last"), {"last": last})
