@@ -63,7 +63,37 @@ def _inline_mapping(mapping: str | None) -> dict[str, Any] | None:
         ) from exc
     if not isinstance(parsed, dict):
         raise InvalidRequest("`mapping` is expected to be a JSON object (inline, not a file name)")
+    _check_reading_options(parsed)
     return parsed
+
+
+def _check_reading_options(mapping: dict[str, Any]) -> None:
+    """Refuse odd ``encoding``, ``delimiter`` and ``date_format`` values with a 422 naming them
+    (they reached the CSV and date parsers and came back as 500s)."""
+    for name in ("encoding", "delimiter", "date_format"):
+        value = mapping.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidRequest(f"mapping `{name}` was {value!r} but is expected to be a string")
+    delimiter = mapping.get("delimiter")
+    if (
+        delimiter
+        and not (len(delimiter) == 1 or delimiter in ("\\t", "tab"))
+        or delimiter in ('"', "\n", "\r")
+    ):
+        raise InvalidRequest(
+            f"mapping `delimiter` was {delimiter!r} but is expected to be one character (not a quote or "
+            "line break), or 'tab'"
+        )
+    fmt = mapping.get("date_format")
+    if fmt:
+        import datetime as dt
+
+        try:
+            dt.datetime.strptime(dt.datetime(2001, 2, 3, 4, 5, 6).strftime(fmt), fmt)
+        except (ValueError, TypeError) as exc:
+            raise InvalidRequest(
+                f"mapping `date_format` was {fmt!r}, which is not a strftime format: {exc}"
+            ) from exc
 
 
 @router.post(
