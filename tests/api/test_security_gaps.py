@@ -366,3 +366,36 @@ def test_rejected_rows_csv_scrubs_free_text_like_stored_rows(
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM ingest_batch WHERE id > :last"), {"last": last})
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("date_format", "%Q"),
+        ("date_format", 123),
+        ("delimiter", 5),
+        ("delimiter", "ab"),
+        ("delimiter", '"'),
+        ("encoding", ["x"]),
+        ("encoding", "nosuch"),
+    ],
+)
+def test_odd_reading_options_in_a_mapping_are_422_naming_them(
+    client: Any, auth_headers: dict[Role, dict[str, str]], option: str, value: Any
+) -> None:
+    import json
+
+    mapping = {
+        "columns": {"event_date": "Date", "address": "Address", "source_ref": "Ref"},
+        "constants": {"service_code": "asb_reports", "source_system": "odd_options"},
+        option: value,
+    }
+    body = f"Ref,Date,Address\nODD-{option},01/03/2025,{value!r}\n".encode()
+    r = client.post(
+        "/api/v1/ingest/events",
+        headers=auth_headers[Role.analyst],
+        files={"file": ("odd.csv", io.BytesIO(body), "text/csv")},
+        data={"mapping": json.dumps(mapping)},
+    )
+    assert r.status_code == 422, r.text[:300]
+    assert option in r.json()["detail"] and r.headers["x-content-type-options"] == "nosniff"
