@@ -399,3 +399,51 @@ def test_odd_reading_options_in_a_mapping_are_422_naming_them(
     )
     assert r.status_code == 422, r.text[:300]
     assert option in r.json()["detail"] and r.headers["x-content-type-options"] == "nosniff"
+
+
+_ENTITIES = {
+    "billion-laughs": '<!DOCTYPE w [<!ENTITY a "aaaaaaaaaa">'
+    + "".join(f'<!ENTITY {n} "{("&" + p + ";") * 10}">' for p, n in zip("abcdefg", "bcdefgh", strict=True))
+    + "]>",
+    "xxe": '<!DOCTYPE w [<!ENTITY h SYSTEM "file:///etc/passwd">]>',
+}
+
+
+def _hostile_xlsx(kind: str) -> bytes:
+    import zipfile
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["Ref", "Date", "Address"])
+    book.active.append(["X1", "01/03/2025", "PAYLOAD"])
+    plain = io.BytesIO()
+    book.save(plain)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(plain.getvalue())) as src, zipfile.ZipFile(out, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name.startswith("xl/worksheets/sheet"):
+                xml = data.decode()
+                at = xml.index("<worksheet")
+                data = (xml[:at] + _ENTITIES[kind] + xml[at:]).replace("PAYLOAD", "&h;").encode()
+            dst.writestr(name, data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", sorted(_ENTITIES))
+def test_xlsx_with_entity_attacks_is_422(
+    client: Any, auth_headers: dict[Role, dict[str, str]], kind: str
+) -> None:
+    from openpyxl.xml import DEFUSEDXML
+
+    assert DEFUSEDXML, "openpyxl reads XLSX through defusedxml (pyproject dependency)"
+    r = client.post(
+        "/api/v1/ingest/events",
+        headers=auth_headers[Role.analyst],
+        files={"file": (f"{kind}.xlsx", io.BytesIO(_hostile_xlsx(kind)), "application/octet-stream")},
+        data={"preset": "police-uk"},
+    )
+    assert r.status_code == 422, r.text[:300]
+    assert "root:" not in r.text and "aaaaaaaaaaaaaaaaaaaa" not in r.text
+    assert r.headers["x-content-type-options"] == "nosniff"
