@@ -24,6 +24,7 @@ from sqlalchemy import Connection, text
 
 from geo.analysis.aggregates import aggregates_fresh, month_window
 from geo.areas import Geography
+from geo.cache import VersionedCache, cache_key
 from geo.db import load_sql
 from geo.disclosure import DisclosurePolicy, policy_of
 from geo.errors import (
@@ -119,14 +120,20 @@ def households_by_area_segment(
     if policy is not None:
         check_public_within(conn, policy, classification, within)
     if policy is not None and policy.seed is not None:
-        rows = conn.execute(
-            load_sql("analysis/households_by_area_segment_keyed"),
-            {"classification": classification, "seed": policy.seed, **_geo_params(geography, within)},
-        ).all()
-        keyed = pd.DataFrame(rows, columns=["area_code", "segment_code", "households", "key_sum"])
-        return _floored(
-            conn, policy, _perturbed(keyed, "households", policy), geography, classification, within
-        )
+        params = {"classification": classification, "seed": policy.seed, **_geo_params(geography, within)}
+
+        def keyed_households() -> pd.DataFrame:
+            rows = conn.execute(load_sql("analysis/households_by_area_segment_keyed"), params).all()
+            keyed = pd.DataFrame(rows, columns=["area_code", "segment_code", "households", "key_sum"])
+            # the floor from these true counts (no second query), then the perturbation
+            totals = keyed.groupby("area_code")["households"].sum()
+            floor = policy.floors.min_households if policy.floors is not None else 0
+            keyed = keyed[keyed["area_code"].isin(totals.index[totals >= floor])].reset_index(drop=True)
+            return _perturbed(keyed, "households", policy)
+
+        # per data version and policy (geo.cache): one scan serves every analysis of the version
+        key = cache_key("households_keyed", {k: v for k, v in params.items() if k != "seed"})
+        return _KEYED.get_or_compute(conn, key, keyed_households).copy()
     # The per-OA aggregate gives the same answer while fresh (geo.analysis.aggregates).
     name = "households_by_area_segment_agg" if aggregates_fresh(conn) else "households_by_area_segment"
     rows = conn.execute(
@@ -136,6 +143,11 @@ def households_by_area_segment(
     frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "households"])
     frame = frame.astype({"households": "int64"})
     return frame if policy is None else _floored(conn, policy, frame, geography, classification, within)
+
+
+#: Protected (perturbed, floored) frames per data version and policy: the keyed scans are the
+#: cost of protection, paid once per version for each question (geo.cache keys by policy).
+_KEYED: VersionedCache[pd.DataFrame] = VersionedCache(256)
 
 
 def _perturbed(keyed: pd.DataFrame, value: str, policy: DisclosurePolicy) -> pd.DataFrame:
@@ -149,12 +161,20 @@ def _true_households(
     conn: Connection, geography: Geography, classification: str, within: str | None
 ) -> pd.Series:
     """True households per area (for the floors only: never published)."""
-    name = "households_by_area_segment_agg" if aggregates_fresh(conn) else "households_by_area_segment"
-    rows = conn.execute(
-        load_sql(f"analysis/{name}"), {"classification": classification, **_geo_params(geography, within)}
-    ).all()
-    frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "households"])
-    return frame.groupby("area_code")["households"].sum().astype("int64")
+
+    def compute() -> pd.Series:
+        name = "households_by_area_segment_agg" if aggregates_fresh(conn) else "households_by_area_segment"
+        rows = conn.execute(
+            load_sql(f"analysis/{name}"), {"classification": classification, **_geo_params(geography, within)}
+        ).all()
+        frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "households"])
+        return frame.groupby("area_code")["households"].sum().astype("int64")
+
+    key = cache_key("true_households", classification, _geo_params(geography, within))
+    return _TOTALS.get_or_compute(conn, key, compute)
+
+
+_TOTALS: VersionedCache[pd.Series] = VersionedCache(256)
 
 
 def _floored(
@@ -265,12 +285,17 @@ def service_counts_by_area_segment(
     }
     by_aggregate = _aggregate_params(conn, unit, date_from, date_to, channel)
     if policy is not None and policy.seed is not None:
-        rows = conn.execute(
-            load_sql("analysis/service_counts_by_area_segment_keyed"),
-            {**params, "date_from": date_from, "date_to": date_to, "seed": policy.seed},
-        ).all()
-        keyed = pd.DataFrame(rows, columns=["area_code", "segment_code", "target", "key_sum"])
-        return _floored(conn, policy, _perturbed(keyed, "target", policy), geography, classification, within)
+        bind = {**params, "date_from": date_from, "date_to": date_to, "seed": policy.seed}
+
+        def keyed_counts() -> pd.DataFrame:
+            rows = conn.execute(load_sql("analysis/service_counts_by_area_segment_keyed"), bind).all()
+            keyed = pd.DataFrame(rows, columns=["area_code", "segment_code", "target", "key_sum"])
+            return _floored(
+                conn, policy, _perturbed(keyed, "target", policy), geography, classification, within
+            )
+
+        key = cache_key("counts_keyed", {k: v for k, v in bind.items() if k != "seed"})
+        return _KEYED.get_or_compute(conn, key, keyed_counts).copy()
     if by_aggregate is not None:
         # Same answer from the per-OA aggregates (geo.analysis.aggregates): 10M events -> ms.
         rows = conn.execute(
