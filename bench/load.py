@@ -189,7 +189,7 @@ def _fill(path: str, op: dict[str, Any], values: dict[str, str]) -> str | None:
 def discover(
     base: str, database_url: str, headers: dict[str, str], warm: int = 1, *, check: bool = True
 ) -> Targets:
-    spec = httpx.get(f"{base}/openapi.json", timeout=10).json()
+    spec = httpx.get(f"{base}/openapi.json", timeout=120).json()
     engine = make_engine(database_url, pool_size=1)
     with engine.connect() as conn:
         wards = conn.execute(text("SELECT code FROM area WHERE level = 'ward' ORDER BY code")).scalars().all()
@@ -210,7 +210,7 @@ def discover(
         op_id = op.get("operationId", "")
         if re.search(r"\{z\}/\{x\}/\{y\}", path):
             # the map page's layers: ward and OA outlines, plain and with a service's take-up
-            catalog = httpx.get(f"{base}/catalog", timeout=10).json()["layers"]
+            catalog = httpx.get(f"{base}/catalog", timeout=120).json()["layers"]
             names = [layer["name"] for layer in catalog if layer["name"] in ("wards", "oas")]
             for name in names:
                 for z, x, y in _tiles_over(tuple(bounds), range(12, 14)):
