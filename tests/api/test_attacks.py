@@ -350,12 +350,18 @@ def test_tiles_of_two_geographies_and_zooms_difference_to_noise(
     from geo.tiles import tiles_covering
 
     lon, lat, _ = client.get("/tiles/h3.json").json()["center"]
+    seen = 0
     for zoom in (13, 14):
         z, x, y = tiles_covering([lon, lat, lon, lat], zoom)[0]
         url = f"/tiles/h3/{z}/{x}/{y}.pbf"
         off = mapbox_vector_tile.decode(client.get(url, headers=officer).content)["h3"]["features"]
-        pub = mapbox_vector_tile.decode(client.get(url).content)["h3"]["features"]
+        answer = client.get(url)
+        if answer.status_code == 204:  # every public cell here is under the floor: withheld
+            continue
+        pub = mapbox_vector_tile.decode(answer.content)["h3"]["features"]
+        seen += len(pub)
         assert max(f["properties"]["resolution"] for f in off) > settings.public_max_h3_resolution
         assert {f["properties"]["resolution"] for f in pub} == {settings.public_max_h3_resolution}
         floor = settings.public_min_households - MAX_NOISE
         assert all((_number(f["properties"]["households"]) or 0) >= floor for f in pub)
+    assert seen, "no public hexagon at either zoom: the test says nothing"
