@@ -45,7 +45,13 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
     """Generate the demo borough and load it (idempotent), then refresh the profiling aggregates."""
     from geo.analysis.aggregates import refresh_aggregates
     from geo.demo import load_demo
+    from geo.demo.generate import check_households
 
+    try:
+        check_households(args.households)
+    except ValueError as exc:
+        print(f"wardwise demo load: {exc}", file=sys.stderr)
+        return 2
     print(
         f"loading the demo borough: {args.households:,} households, seed {args.seed}",
         file=sys.stderr,

@@ -3,11 +3,7 @@
 set -euo pipefail
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 die() { printf 'bootstrap: ERROR: %s\n' "$*" >&2; exit 1; }
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@";
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo "$@";
-    else return 1; fi
-}
+. "$(dirname "$0")/lib.sh"   # as_root
 
 python=""
 for candidate in ${PYTHON:-} python3.11 python3.12 python3.13 python3; do

@@ -2,10 +2,8 @@
 # The browser test drives the distribution's Chromium headless; install it from the
 # distribution's packages when missing. Nothing is ever downloaded from anywhere else:
 # where the distribution has no installable chromium, say what to do instead.
-#
-# No `cmd | grep -q` under pipefail here (grep -q exits at its first match, the writer dies
-# of SIGPIPE and pipefail turns the match into a failure): outputs are captured first.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 say() { printf 'ensure-chromium: %s\n' "$*" >&2; }
 
 have_chromium() {
@@ -16,35 +14,22 @@ have_chromium() {
     done
     return 1
 }
+# The tests drive Chromium through Playwright, whose driver is the Node.js binary inside its
+# PyPI wheel; that binary needs libatomic.so.1, which a minimal Debian lacks (found by
+# scripts/fresh-machine-check.sh: "Connection closed while reading from the driver").
+driver=$(.venv/bin/python -c 'import pathlib, playwright; print(pathlib.Path(playwright.__file__).parent / "driver" / "node")' 2>/dev/null || true)
+have_driver() { [ -z "$driver" ] || "$driver" --version >/dev/null 2>&1; }
+
+if ! have_driver; then
+    say "installing the distribution's libatomic1 for Playwright's driver"
+    apt_install_from_distribution libatomic1 && have_driver \
+        || { say "ERROR: Playwright's driver ($driver) does not run: apt-get install libatomic1"; exit 1; }
+fi
 have_chromium && exit 0
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@";
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo "$@";
-    else return 1; fi
-}
-candidate() {
-    # Prints the candidate version of a package, or nothing when apt has none.
-    local policy
-    policy=$(apt-cache policy "$1" 2>/dev/null || true)
-    awk '/Candidate:/ && $2 != "(none)" {print $2; exit}' <<<"$policy"
-}
-
-if ! command -v apt-get >/dev/null 2>&1; then
-    say "ERROR: no Chromium and no apt-get; install your distribution's chromium package and retry"
-    exit 1
-fi
 say "installing the distribution's chromium for the browser test"
-if [ -z "$(candidate chromium)" ]; then
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 \
-        || { say "ERROR: apt-get update failed (are you root, or may you sudo?)"; exit 1; }
-fi
-if [ -n "$(candidate chromium)" ]; then
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >&2 \
-        || { say "ERROR: apt-get install chromium failed (are you root, or may you sudo?)"; exit 1; }
-    have_chromium && exit 0
-fi
-say "ERROR: this distribution has no installable chromium package (Ubuntu ships it only as a snap)."
+if apt_install_from_distribution chromium && have_chromium; then exit 0; fi
+say "ERROR: no installable chromium package here (Ubuntu ships it only as a snap), or no root/sudo."
 say "       Install a Chromium with a real /usr/bin/chromium (Debian's package, or 'snap install chromium'"
 say "       and link it there), or run the suite without the browser test: make test PYTEST_ARGS='-m \"not browser\"'"
 exit 1

@@ -20,11 +20,7 @@ if [ -n "${DATABASE_URL:-}" ]; then
     exit 0
 fi
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@";
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo "$@";
-    else return 1; fi
-}
+. "$(dirname "$0")/lib.sh"   # as_root
 
 need_root_msg="PostgreSQL with PostGIS is missing and this user cannot install packages.
   Either install them (Debian/Ubuntu: sudo apt-get install postgresql postgresql-<major>-postgis-3)

@@ -400,3 +400,33 @@ def test_normalise_address(raw: str | None, expected: str) -> None:
 def test_normalise_postcode(raw: str | None, expected: str | None) -> None:
     assert normalise_postcode(raw) == expected
     assert normalise_postcode_series(pd.Series([raw], dtype=object)).iloc[0] == expected
+
+
+# ----------------------------------------------------------------------------- size floor
+
+
+def test_too_small_a_borough_is_refused_up_front_naming_the_minimum() -> None:
+    from geo.demo.generate import MIN_HOUSEHOLDS
+
+    with pytest.raises(ValueError, match=f"at least {MIN_HOUSEHOLDS:,} households"):
+        generate_borough(households=MIN_HOUSEHOLDS - 1)
+
+
+@pytest.mark.slow
+def test_the_smallest_accepted_borough_plants_every_cluster() -> None:
+    from geo.demo.generate import MIN_HOUSEHOLDS
+
+    small = generate_borough(households=MIN_HOUSEHOLDS)
+    assert small.truth["households"] == MIN_HOUSEHOLDS
+    for code, truth in small.truth["services"].items():
+        assert len(truth["hot"]) >= 3 and len(truth["not"]) >= 3, code
+
+
+def test_cli_refuses_a_small_borough_before_touching_the_database(capsys: pytest.CaptureFixture[str]) -> None:
+    from geo.cli import main
+    from geo.demo.generate import MIN_HOUSEHOLDS
+
+    # No DATABASE_URL is needed: the size is checked before any connection is made.
+    assert main(["demo", "load", "--households", "5000"]) == 2
+    err = capsys.readouterr().err
+    assert "5,000" in err and f"{MIN_HOUSEHOLDS:,}" in err
