@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from api.settings import Settings
-from geo.disclosure import protect
+from geo.disclosure import DisclosurePolicy, protect
 
 
 async def get_app_settings(request: Request) -> Settings:
@@ -41,11 +41,12 @@ def get_connection(request: Request, engine: Annotated[Engine, Depends(get_engin
     ``request.state.disclosure`` is set by the app-wide ``api.auth.get_disclosure``
     dependency (None for officers); if it is missing the connection gets the public policy.
     """
-    policy = getattr(request.state, "disclosure", _UNRESOLVED)
-    if policy is _UNRESOLVED:
+    found = getattr(request.state, "disclosure", _UNRESOLVED)
+    if found is _UNRESOLVED:
         from api.auth import public_policy
 
-        policy = public_policy(request.app.state.settings)
+        found = public_policy(request.app.state.settings)
+    policy = found if isinstance(found, DisclosurePolicy) else None
     with engine.connect() as conn:
         yield protect(conn, policy)
 

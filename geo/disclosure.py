@@ -340,7 +340,8 @@ class DisclosurePolicy:
     def perturb(self, values: Any, cell_keys: Any) -> np.ndarray:
         """Perturbed counts (unchanged when this policy does not perturb)."""
         if self.seed is None:
-            return np.nan_to_num(np.asarray(values, dtype=float), nan=0.0).astype(np.int64)
+            unperturbed: np.ndarray = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0).astype(np.int64)
+            return unperturbed
         return perturb(values, cell_keys)
 
     @property
@@ -412,8 +413,8 @@ def _noise_distribution(value: int) -> dict[int, float]:
     base = np.array([support[n] for n in ns])
 
     def tilted(theta: float) -> np.ndarray:
-        w = base * np.exp(theta * ns)
-        return w / w.sum()
+        w: np.ndarray = base * np.exp(theta * ns)
+        return np.asarray(w / w.sum())
 
     lo, hi = -20.0, 20.0
     for _ in range(200):
@@ -463,7 +464,7 @@ def perturb(values: Any, cell_keys: Any) -> np.ndarray:
     if np.any(v < 0):
         raise ValueError("`values` are expected to be counts (>= 0)")
     noise = _TABLE[np.minimum(v, TABLE_ROWS - 1), k]
-    return np.maximum(v + noise, 0)
+    return np.asarray(np.maximum(v + noise, 0))
 
 
 def key_seed(salt: str) -> int:

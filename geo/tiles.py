@@ -592,7 +592,7 @@ def _record_keys(ids: pd.Series, policy: DisclosurePolicy) -> np.ndarray:
     seed = policy.seed if policy.seed is not None else 0
     hash_key = (seed & (2**63 - 1)).to_bytes(8, "big").hex()  # 16 characters, as pandas wants
     hashed = pd.util.hash_pandas_object(ids.astype(str), index=False, hash_key=hash_key)
-    return (hashed.to_numpy(dtype=np.uint64) % np.uint64(KEY_RANGE)).astype(np.int64)
+    return np.asarray((hashed.to_numpy(dtype=np.uint64) % np.uint64(KEY_RANGE)).astype(np.int64))
 
 
 def _perturbation_params(policy: DisclosurePolicy | None) -> dict[str, Any]:
