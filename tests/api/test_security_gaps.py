@@ -447,3 +447,24 @@ def test_xlsx_with_entity_attacks_is_422(
     assert r.status_code == 422, r.text[:300]
     assert "root:" not in r.text and "aaaaaaaaaaaaaaaaaaaa" not in r.text
     assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_csv_with_too_many_columns_is_422_before_it_is_parsed(
+    client: Any, auth_headers: dict[Role, dict[str, str]]
+) -> None:
+    import time
+
+    from geo.ingest.readers import MAX_COLUMNS
+
+    n = 200_000
+    body = (",".join(f"c{i}" for i in range(n)) + "\n" + ",".join("1" for _ in range(n)) + "\n").encode()
+    started = time.monotonic()
+    r = client.post(
+        "/api/v1/ingest/events",
+        headers=auth_headers[Role.analyst],
+        files={"file": ("wide.csv", io.BytesIO(body), "text/csv")},
+        data={"preset": "police-uk"},
+    )
+    assert r.status_code == 422, r.text[:300]
+    assert f"{MAX_COLUMNS:,} columns" in r.json()["detail"] and f"{n:,} columns" in r.json()["detail"]
+    assert time.monotonic() - started < 60
