@@ -27,6 +27,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     JobQuotaExceeded: 429,
     errors.NotFound: 404,
     errors.InvalidTileAddress: 400,
+    errors.InvalidParameter: 400,
     errors.Infeasible: 422,
     errors.InvalidRequest: 422,
     errors.AuthenticationRequired: 401,

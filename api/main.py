@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.auth import get_disclosure, install_role_declarations
 from api.errors import install_error_handlers
-from api.routers import admin, areas, health, mappage, tiles
+from api.routers import admin, areas, health, mappage, ogc, ogc_exports, tiles
 from api.routers import analysis as analysis_router
 from api.routers import hotspots as hotspots_router
 from api.routers import ingest as ingest_router
@@ -73,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(hotspots_router.router)
     app.include_router(planning_router.router)
     app.include_router(ingest_router.router)
+    app.include_router(ogc.router)
+    app.include_router(ogc_exports.router)
     install_role_declarations(app)
     app.mount("/", StaticFiles(directory=settings.static_dir, html=True), name="static")
     return app

@@ -83,32 +83,53 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body is larger than the limit of {limit:,} bytes")
 
 
+#: The read-only embed view: the one page other origins may frame (Settings.frame_ancestors).
+EMBED_PATHS = frozenset({"/embed.html"})
+
+
+def embed_policy(frame_ancestors: Iterable[str]) -> str:
+    """The page CSP with ``frame-ancestors`` opened to the allowed origins (and the page's own)."""
+    origins = " ".join(["'self'", *frame_ancestors])
+    return CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'", f"frame-ancestors {origins}")
+
+
 class SecurityHeadersMiddleware:
     """Add the security headers to every HTTP response."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, frame_ancestors: Iterable[str] = ()) -> None:
         self.app = app
+        self.embed_csp = embed_policy(frame_ancestors) if frame_ancestors else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on; merge the headers into the response start."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CONTENT_SECURITY_POLICY if scope.get("path") in DOCS_PATHS else CONTENT_SECURITY_POLICY
+        path = scope.get("path")
+        csp = DOCS_CONTENT_SECURITY_POLICY if path in DOCS_PATHS else CONTENT_SECURITY_POLICY
+        # X-Frame-Options has no allow-list (ALLOW-FROM is obsolete): the embed view drops it
+        # and relies on CSP frame-ancestors, which every current browser honours.
+        embed = self.embed_csp is not None and path in EMBED_PATHS
+        if embed:
+            csp = self.embed_csp or csp
         authorised = _header(scope, b"authorization") is not None
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = _merge(message.get("headers", []), csp, authorised)
+                message["headers"] = _merge(message.get("headers", []), csp, authorised, framed=embed)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
 
-def _merge(raw: Iterable[tuple[bytes, bytes]], csp: str, authorised: bool) -> list[tuple[bytes, bytes]]:
+def _merge(
+    raw: Iterable[tuple[bytes, bytes]], csp: str, authorised: bool, *, framed: bool = False
+) -> list[tuple[bytes, bytes]]:
     headers = [(bytes(k).lower(), bytes(v)) for k, v in raw]
     present = {k for k, _ in headers}
     wanted = {"content-security-policy": csp, **SECURITY_HEADERS}
+    if framed:
+        del wanted["x-frame-options"]
     headers += [(k.encode(), v.encode()) for k, v in wanted.items() if k.encode() not in present]
     if authorised:
         headers = [
@@ -312,4 +333,5 @@ def install_security(app: Any, max_request_bytes: int, max_upload_bytes: int) ->
         RequestLimitMiddleware, max_request_bytes=max_request_bytes, max_upload_bytes=max_upload_bytes
     )
     app.add_middleware(ExportAuditMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
+    frame_ancestors = list(getattr(settings, "frame_ancestors", None) or [])
+    app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=frame_ancestors)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from geo.db import DEFAULT_DATABASE_URL, normalise_database_url
 
@@ -60,10 +61,40 @@ class Settings(BaseSettings):
     public_max_h3_resolution: int = Field(default=8, ge=5, le=12)
     public_whole_months: bool = True
 
+    # Exports and OGC API: the licence and attribution every file carries; the origins
+    # allowed to embed the map in a frame (CSP frame-ancestors; empty: none may).
+    licence_id: str = "OGL-UK-3.0"
+    licence_title: str = "Open Government Licence v3.0"
+    licence_url: str = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
+    attribution: str = (
+        "Contains public sector information licensed under the Open Government Licence v3.0. "
+        "Boundaries: Office for National Statistics licensed under the OGL; contains OS data "
+        "(c) Crown copyright and database right."
+    )
+    # WARDWISE_FRAME_ANCESTORS="https://www.council.gov.uk https://intranet.council.gov.uk"
+    frame_ancestors: Annotated[list[str], NoDecode] = []
+
     @field_validator("database_url")
     @classmethod
     def _use_psycopg_driver(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @field_validator("frame_ancestors", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        return re.split(r"[\s,]+", value.strip()) if isinstance(value, str) and value.strip() else value or []
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        # Each entry lands in a CSP header: only a bare origin, so no directive can be injected.
+        for origin in value:
+            if not re.fullmatch(r"https?://(\*\.)?[A-Za-z0-9.\-]+(:[0-9]{1,5})?", origin):
+                raise ValueError(
+                    f"`frame_ancestors` has {origin!r} but each entry is expected to be an origin "
+                    "such as https://www.example.gov.uk (scheme, host and optional port; no path)"
+                )
+        return value
 
     @model_validator(mode="after")
     def _check_limits(self) -> Self:

@@ -37,6 +37,10 @@ class InvalidRequest(WardwiseError):
     """A request is well-formed but cannot be answered as asked."""
 
 
+class InvalidParameter(InvalidRequest):
+    """A query parameter's value is malformed (OGC API answers these with 400)."""
+
+
 class InvalidTileAddress(InvalidRequest):
     """The z/x/y address is outside the tile matrix."""
 

@@ -54,6 +54,7 @@ demo)
     ;;
 test)
     step "Chromium (browser test)" bash scripts/ensure-chromium.sh
+    step "GDAL (OGC API client tests)" bash scripts/ensure-gdal.sh
     eval "pytest_args=(${PYTEST_ARGS:-})"   # keeps quoted words: PYTEST_ARGS='-m "not browser"'
     step "test suite (pytest)" "$BIN/python" -m pytest "${pytest_args[@]}"
     ;;

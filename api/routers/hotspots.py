@@ -21,6 +21,7 @@ from api.schemas.hotspots import (
     JobInfo,
     PredictCollection,
     PredictRequest,
+    ReachTable,
     TargetingList,
 )
 from geo.analysis.hotspot_outputs import (
@@ -30,8 +31,10 @@ from geo.analysis.hotspot_outputs import (
     hotspot_job_output,
     hotspots_output,
     predict_output,
+    reach_output,
     start_hotspot_job,
     targeting_output,
+    trends_output,
 )
 from geo.analysis.jobs import Job, default_runner
 from geo.areas import area_feature
@@ -99,8 +102,11 @@ class HotspotQuery:
     level: LevelQuery = "oa"
     resolution: ResolutionQuery = None
     method: Annotated[
-        Literal["ratio", "gistar", "moran"],
-        Query(description="ratio: exact Poisson O/E; gistar: Getis-Ord Gi*; moran: local Moran's I"),
+        Literal["ratio", "gistar", "moran", "scan"],
+        Query(
+            description="ratio: O/E with per-area tests; gistar: Getis-Ord Gi*; moran: local Moran's I; "
+            "scan: Kulldorff's spatial scan statistic (clusters in meta.clusters)"
+        ),
     ] = "ratio"
     weights: Annotated[
         Literal["queen", "knn", "distance"], Query(description="spatial weights for gistar/moran")
@@ -114,8 +120,11 @@ class HotspotQuery:
         Query(description="B binary, R row-standardised (default: B for gistar, R for moran)"),
     ] = None
     variable: Annotated[
-        Literal["ratio", "rate"],
-        Query(description="gistar/moran: O/E, or use per 1000 households"),
+        Literal["ratio", "rate", "eb_rate", "seb_rate"],
+        Query(
+            description="gistar/moran: O/E, use per 1000 households, or that rate empirical-Bayes "
+            "smoothed globally (eb_rate) or towards each area's neighbours (seb_rate)"
+        ),
     ] = "ratio"
     permutations: Annotated[
         int, Query(ge=0, le=9_999, description="conditional randomisation; 0 = analytical z-scores")
@@ -136,6 +145,28 @@ class HotspotQuery:
     date_from: Annotated[dt.date | None, Query(description="First day counted (inclusive)")] = None
     date_to: Annotated[dt.date | None, Query(description="Last day counted (inclusive)")] = None
     percentile: PercentileQuery = 80.0
+    dispersion: Annotated[
+        Literal["auto", "none", "multiplicative", "additive", "negbin"],
+        Query(
+            description="area test's allowance for overdispersion (Spiegelhalter 2005): auto (negbin "
+            "when the winsorised phi > 1 or its test rejects), none (exact Poisson), "
+            "multiplicative (quasi-Poisson), additive, negbin; phi is in meta.dispersion"
+        ),
+    ] = "auto"
+    max_share: Annotated[
+        float, Query(gt=0, le=0.5, description="scan: largest window, share of the expected count")
+    ] = 0.1
+    direction: Annotated[
+        Literal["both", "high", "low"], Query(description="scan: elevated and/or reduced clusters")
+    ] = "both"
+    members: Annotated[
+        Literal["significant", "cluster", "window"],
+        Query(
+            description="scan: flag the areas of significant clusters whose own test (p <= fdr/2) points "
+            "its way plus the areas flagged on their own (significant), the former only (cluster), or "
+            "every area of the windows (window)"
+        ),
+    ] = "significant"
 
     def params(self, service: str) -> HotspotParams:
         """As the domain's parameter object."""
@@ -158,7 +189,8 @@ def get_service_hotspots(
     query: Annotated[HotspotQuery, Depends()],
     format: MapFormat = "geojson",
 ) -> Any:
-    """Where use differs from what the population predicts: O/E with exact tests, Gi* or local Moran."""
+    """Where use differs from what the population predicts: O/E with per-area tests, Gi*, local Moran
+    or Kulldorff's scan statistic."""
     if disclosure is not None and (query.reference or "").startswith("area:"):
         _check_public_source(conn, (query.reference or "")[len("area:") :])
     body = hotspots_output(conn, query.params(service), disclosure, format)
@@ -201,7 +233,7 @@ def _job_info(request: Request, job: Job) -> dict[str, Any]:
 def start_service_hotspot_job(
     request: Request, engine: EngineDep, viewer: OfficerDep, service: ServiceCode, body: HotspotJobRequest
 ) -> Any:
-    """Start a Gi* or local Moran permutation run in the background; poll it for progress."""
+    """Start a Gi*, local Moran or scan-statistic run in the background; poll it for progress."""
     params = HotspotParams(service=service, **body.model_dump())
     job = start_hotspot_job(engine, params)
     return JSONResponse(_job_info(request, job), status_code=202)
@@ -228,6 +260,102 @@ def get_hotspot_job_result(
     """The result of a finished hot-spot job, as GeoJSON or CSV."""
     body = hotspot_job_output(conn, default_runner().get(job_id), None, format)
     return _body(body, format, f"hotspots_job_{job_id}")
+
+
+@router.get(
+    "/services/{service}/hotspots/trends",
+    operation_id="get_service_hotspot_trends",
+    responses={200: {"content": {GEOJSON: {}, CSV: {}}}, 404: {"description": "Unknown service"}},
+)
+def get_service_hotspot_trends(
+    conn: ConnDep,
+    viewer: ViewerDep,
+    service: ServiceCode,
+    level: LevelQuery = "oa",
+    resolution: ResolutionQuery = None,
+    slice: Annotated[Literal["month", "quarter"], Query(description="time slice")] = "quarter",
+    date_from: Annotated[dt.date | None, Query(description="First day (default: the first event)")] = None,
+    date_to: Annotated[dt.date | None, Query(description="Last day (default: the last event)")] = None,
+    fdr: Annotated[float, Query(gt=0, lt=1, description="Benjamini-Hochberg level within each slice")] = 0.05,
+    weights: Annotated[Literal["queen", "knn", "distance"], Query(description="spatial weights")] = "queen",
+    k: Annotated[int, Query(ge=1, le=50, description="neighbours for knn weights")] = 8,
+    distance_m: Annotated[float | None, Query(gt=0, le=50_000, description="band, metres")] = None,
+    classification: ClassificationQuery = None,
+    unit: UnitQuery = None,
+    within: WithinQuery = None,
+    format: MapFormat = "geojson",
+) -> Any:
+    """Emerging hot spots: Gi* per month or quarter, a Mann-Kendall trend of each area's z, and
+    Esri's categories (new, consecutive, intensifying, persistent, diminishing, sporadic,
+    oscillating, historical; hot and cold)."""
+    body = trends_output(
+        conn,
+        service,
+        level,
+        resolution=resolution,
+        slice=slice,
+        date_from=date_from,
+        date_to=date_to,
+        fdr=fdr,
+        weights=weights,
+        k=k,
+        distance_m=distance_m,
+        classification=classification,
+        unit=unit,
+        within=within,
+        fmt=format,
+    )
+    return _body(body, format, f"hotspot_trends_{service}_{level}")
+
+
+@router.get(
+    "/services/{service}/reach",
+    operation_id="get_service_reach",
+    response_model=ReachTable,
+    responses={200: {"content": {"application/json": {}, CSV: {}}}, 404: {"description": "Unknown service"}},
+)
+def get_service_reach(
+    conn: ConnDep,
+    disclosure: DisclosureDep,
+    service: ServiceCode,
+    reference: Annotated[
+        str | None,
+        Query(
+            max_length=2000,
+            description="reference rate per segment: 'district' (the study's overall rate), "
+            "'area:<code>' (learnt in another area) or 'rates:A=0.2,B=0.1,...' (a published table)",
+        ),
+    ] = None,
+    classification: ClassificationQuery = None,
+    unit: UnitQuery = None,
+    within: WithinQuery = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    fdr: Annotated[float, Query(gt=0, lt=1, description="Benjamini-Hochberg level across segments")] = 0.05,
+    format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",
+) -> Any:
+    """Reach per segment (users / eligible households, with intervals) against a reference rate:
+    which segments are least reached, and whether a whole segment is under-served."""
+    if disclosure is not None and (reference or "").startswith("area:"):
+        _check_public_source(conn, (reference or "")[len("area:") :])
+    body = reach_output(
+        conn,
+        service,
+        reference=reference,
+        classification=classification,
+        unit=unit,
+        within=within,
+        date_from=date_from,
+        date_to=date_to,
+        fdr=fdr,
+        policy=disclosure,
+        fmt=format,
+    )
+    if format == "csv":
+        assert isinstance(body, str)
+        headers = {"Content-Disposition": f'attachment; filename="reach_{service}.csv"'}
+        return Response(body, media_type=CSV, headers=headers)
+    return body
 
 
 @router.get(

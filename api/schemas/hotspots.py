@@ -64,6 +64,18 @@ class HotSpotProperties(BaseModel):
     value: float | None = Field(None, description="gistar/moran: the value analysed (see meta.variable)")
     statistic: float | None = Field(None, description="gistar/moran: G*_i or I_i")
     z: float | None = Field(None, description="gistar/moran: analytical z-score (matches PySAL esda)")
+    poisson_p_value: float | None = Field(
+        None, description="exact Poisson p-value, whatever dispersion model p_value follows"
+    )
+    mdrr_high: float | None = Field(
+        None, description="smallest ratio this area would be flagged at alone with 80% power"
+    )
+    mdrr_low: float | None = Field(
+        None, description="largest ratio a not spot here would be flagged at (null: undetectable)"
+    )
+    cluster: int | None = Field(None, description="scan: the cluster (meta.clusters id) holding this area")
+    cluster_relative_risk: float | None = Field(None, description="scan: the cluster's relative risk")
+    cluster_llr: float | None = Field(None, description="scan: the cluster's log-likelihood ratio")
 
 
 class HotSpotFeature(_AreaFeature):
@@ -232,13 +244,17 @@ class HotspotRequest(BaseModel):
     rates_csv: str | None = Field(None, max_length=100_000, description="the same as CSV: segment_code,rate")
     level: str = Field("oa", max_length=64, pattern=CODE)
     resolution: int | None = Field(None, ge=5, le=12)
-    method: Literal["ratio", "gistar", "moran"] = "ratio"
+    method: Literal["ratio", "gistar", "moran", "scan"] = "ratio"
     weights: Literal["queen", "knn", "distance"] = "queen"
     k: int = Field(8, ge=1, le=50)
     distance_m: float | None = Field(None, gt=0, le=50_000)
     transform: Literal["B", "R"] | None = None
-    variable: Literal["ratio", "rate"] = "ratio"
+    variable: Literal["ratio", "rate", "eb_rate", "seb_rate"] = "ratio"
     fdr: float = Field(0.05, gt=0, lt=1)
+    dispersion: Literal["auto", "none", "multiplicative", "additive", "negbin"] = "auto"
+    max_share: float = Field(0.1, gt=0, le=0.5)
+    direction: Literal["both", "high", "low"] = "both"
+    members: Literal["significant", "cluster", "window"] = "significant"
     classification: str | None = Field(None, max_length=64, pattern=CODE)
     within: str | None = Field(None, max_length=32, pattern=CODE)
     unit: Literal["events", "households"] | None = None
@@ -255,19 +271,23 @@ class HotspotRequest(BaseModel):
 
 
 class HotspotJobRequest(BaseModel):
-    """A permutation run of Gi* or local Moran's I, as a background job."""
+    """A permutation run of Gi*, local Moran's I or the scan statistic, as a background job."""
 
     level: str = Field("oa", max_length=64, pattern=CODE)
     resolution: int | None = Field(None, ge=5, le=12)
-    method: Literal["gistar", "moran"] = "gistar"
+    method: Literal["gistar", "moran", "scan"] = "gistar"
     weights: Literal["queen", "knn", "distance"] = "queen"
     k: int = Field(8, ge=1, le=50)
     distance_m: float | None = Field(None, gt=0, le=50_000)
     transform: Literal["B", "R"] | None = None
-    variable: Literal["ratio", "rate"] = "ratio"
+    variable: Literal["ratio", "rate", "eb_rate", "seb_rate"] = "ratio"
     permutations: int = Field(999, ge=1, le=9_999)
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     fdr: float = Field(0.05, gt=0, lt=1)
+    dispersion: Literal["auto", "none", "multiplicative", "additive", "negbin"] = "auto"
+    max_share: float = Field(0.1, gt=0, le=0.5)
+    direction: Literal["both", "high", "low"] = "both"
+    members: Literal["significant", "cluster", "window"] = "significant"
     reference: str | None = Field(None, max_length=2000)
     classification: str | None = Field(None, max_length=64, pattern=CODE)
     within: str | None = Field(None, max_length=32, pattern=CODE)
@@ -281,3 +301,32 @@ class JobInfo(JobState):
     """A background job's state."""
 
     links: dict[str, str] = Field(default_factory=dict)
+
+
+class ReachRow(BaseModel):
+    """One segment's reach against its reference rate."""
+
+    model_config = ConfigDict(extra="allow")
+
+    segment_code: str
+    name: str | None = None
+    eligible: float = Field(description="eligible households of the segment")
+    observed: Count | None = Field(description="users (membership) or events")
+    reach: float | None = Field(description="observed / eligible")
+    reach_low: float | None
+    reach_high: float | None
+    reference_rate: float | None
+    expected: Count | None = Field(description="eligible x reference rate")
+    ratio: float | None = Field(description="observed / expected, least reached first")
+    ratio_low: float | None
+    ratio_high: float | None
+    p_value: float | None
+    q_value: float | None
+    class_: str = Field(alias="class", description="under_served | over_served | as_expected")
+
+
+class ReachTable(BaseModel):
+    """Segments least reached first, with what was compared in ``meta``."""
+
+    meta: dict[str, Any]
+    rows: list[ReachRow]

@@ -46,6 +46,10 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
         within=args.within,
         date_from=args.date_from,
         date_to=args.date_to,
+        dispersion=args.dispersion,
+        max_share=args.max_share,
+        direction=args.direction,
+        members=args.members,
     )
 
     def progress(fraction: float) -> None:
@@ -63,6 +67,7 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
             within=params.within,
             date_from=params.date_from,
             date_to=params.date_to,
+            dispersion=params.dispersion,
             options=q.SpatialOptions(
                 weights=params.weights,
                 k=params.k,
@@ -71,6 +76,9 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
                 variable=params.variable,
                 permutations=params.permutations,
                 seed=params.seed,
+                max_share=params.max_share,
+                direction=params.direction,
+                members=params.members,
             ),
             progress=progress if params.permutations else None,
         )
@@ -78,7 +86,21 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
             print(file=sys.stderr)
         body = render_hotspots(conn, frame, None, args.format)
     counts = frame["class"].value_counts().to_dict()
-    print(f"{len(frame)} areas: {counts}", file=sys.stderr)
+    meta = frame.attrs.get("meta", {})
+    d = meta.get("dispersion", {})
+    print(
+        f"{len(frame)} areas: {counts}; phi {d.get('phi', float('nan')):.3f} (winsorised), "
+        f"test: {d.get('applied')}",
+        file=sys.stderr,
+    )
+    for c in meta.get("clusters", []):
+        print(
+            f"  cluster {c['id']} {c['class']}: {len(c['areas'])} areas, O {c['observed']:.0f} "
+            f"E {c['expected']:.1f} RR {c['relative_risk']:.2f} LLR {c['llr']:.1f} p {c['p_value']:.3g}",
+            file=sys.stderr,
+        )
+    for w in meta.get("warnings", []):
+        print(f"warning: {w}", file=sys.stderr)
     _write(body, args.output)
     return 0
 
@@ -106,12 +128,26 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("service")
     p.add_argument("--level", default="oa", help="oa, lsoa, ward, district, h3 or a custom set")
     p.add_argument("--resolution", type=int, help="H3 resolution (with --level h3)")
-    p.add_argument("--method", choices=["ratio", "gistar", "moran"], default="ratio")
+    p.add_argument("--method", choices=["ratio", "gistar", "moran", "scan"], default="ratio")
+    p.add_argument(
+        "--dispersion",
+        choices=["auto", "none", "multiplicative", "additive", "negbin"],
+        default="auto",
+        help="area test's allowance for overdispersion (default auto: negbin when the winsorised phi > 1)",
+    )
+    p.add_argument("--max-share", type=float, default=0.1, help="scan: largest window, share of expected")
+    p.add_argument("--direction", choices=["both", "high", "low"], default="both", help="scan clusters")
+    p.add_argument(
+        "--members",
+        choices=["significant", "cluster", "window"],
+        default="significant",
+        help="scan: flag the cluster areas whose own test points its way, or the whole window",
+    )
     p.add_argument("--weights", choices=["queen", "knn", "distance"], default="queen")
     p.add_argument("--k", type=int, default=8)
     p.add_argument("--distance-m", type=float)
     p.add_argument("--transform", choices=["B", "R"])
-    p.add_argument("--variable", choices=["ratio", "rate"], default="ratio")
+    p.add_argument("--variable", choices=["ratio", "rate", "eb_rate", "seb_rate"], default="ratio")
     p.add_argument("--permutations", type=int, default=0)
     p.add_argument("--seed", type=int)
     p.add_argument("--fdr", type=float, default=0.05)

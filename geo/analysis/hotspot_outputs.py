@@ -48,6 +48,9 @@ HOTSPOT_COLUMNS: tuple[str, ...] = (
     "class",
     "potential",
     "unmet",
+    "poisson_p_value",
+    "mdrr_high",
+    "mdrr_low",
 )
 SPATIAL_COLUMNS: tuple[str, ...] = (
     "value",
@@ -56,6 +59,9 @@ SPATIAL_COLUMNS: tuple[str, ...] = (
     "ratio_p_value",
     "ratio_q_value",
     "ratio_class",
+    "cluster",
+    "cluster_relative_risk",
+    "cluster_llr",
 )
 
 
@@ -82,6 +88,12 @@ class HotspotParams:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     percentile: float = 80.0
+    #: Area test's allowance for overdispersion (``overdispersion.DISPERSION_MODES``).
+    dispersion: str = "auto"
+    #: Scan statistic: largest window (share of the expected count) and direction.
+    max_share: float = 0.1
+    direction: Literal["both", "high", "low"] = "both"
+    members: Literal["significant", "cluster", "window"] = "significant"
     #: An uploaded table of reference rates (a mapping, records or CSV text, as
     #: ``demand.parse_profile`` reads them); overrides ``reference``.
     rates: Any = None
@@ -103,6 +115,8 @@ def _clean(value: Any) -> Any:
         return [_clean(v) for v in value.tolist()]
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
     return value
 
 
@@ -125,6 +139,7 @@ def protect(frame: pd.DataFrame, policy: DisclosurePolicy | None, method: str = 
     if policy is None:
         return frame
     revealing = ["ratio", "ci_low", "ci_high", "potential", "unmet", "unmet_per_1000", "value"]
+    revealing += ["poisson_p_value"]
     revealing += ["p_value", "q_value"] if method == "ratio" else ["ratio_p_value", "ratio_q_value"]
     present = [c for c in revealing if c in frame.columns]
     counts = [c for c in ("observed", "expected") if c in frame.columns]
@@ -158,6 +173,9 @@ def _run(
         variable=params.variable,
         permutations=params.permutations,
         seed=params.seed,
+        max_share=params.max_share,
+        direction=params.direction,
+        members=params.members,
     )
     return q.hotspot_frame(
         conn,
@@ -177,7 +195,24 @@ def _run(
         options=options,
         permutation_budget=budget,
         progress=progress,
+        dispersion=params.dispersion,
     )
+
+
+def _protect_clusters(meta: dict[str, Any], policy: DisclosurePolicy | None) -> None:
+    """Cluster counts go through the same small-count rule as area counts."""
+    if policy is None or "clusters" not in meta:
+        return
+    shown = []
+    for c in meta["clusters"]:
+        c = dict(c)
+        expected = float(np.round(c["expected"]))
+        c["observed"] = policy.value(c["observed"])
+        c["expected"] = policy.value(expected)
+        if isinstance(c["observed"], str) or isinstance(c["expected"], str):
+            c.update(ratio=None, relative_risk=None, llr=None)
+        shown.append(c)
+    meta["clusters"] = shown
 
 
 def render_hotspots(
@@ -190,8 +225,9 @@ def render_hotspots(
     out = _round(
         out, ["ratio", "ci_low", "ci_high", "value", "statistic"] + [c for c in out if "funnel" in c], 4
     )
-    out = _round(out, ["z"], 6)
+    out = _round(out, ["z", "mdrr_high", "mdrr_low", "cluster_relative_risk", "cluster_llr"], 6)
     out = protect(out, policy, meta.get("method", "ratio"))
+    _protect_clusters(meta, policy)
     columns = [c for c in HOTSPOT_COLUMNS + SPATIAL_COLUMNS if c in out.columns]
     if policy is not None:
         meta["disclosure"] = (
@@ -241,9 +277,10 @@ _TABLES: VersionedCache[pd.DataFrame] = VersionedCache(128)
 
 def start_hotspot_job(engine: Engine, params: HotspotParams, runner: JobRunner | None = None) -> Job:
     """Queue a hot-spot run (any permutation count) as a background job with progress."""
-    if params.method == "ratio" or params.permutations < 1:
+    if params.method == "ratio" or (params.permutations < 1 and params.method != "scan"):
         raise InvalidRequest(
-            "a job is for permutation inference: give `method` gistar or moran and `permutations` >= 1"
+            "a job is for permutation inference: give `method` scan, or gistar or moran with "
+            "`permutations` >= 1"
         )
     with engine.connect() as conn:
         # Validate before queueing, so a bad request fails now rather than in the job.
@@ -264,6 +301,117 @@ def hotspot_job_output(
     if job.status != "done":
         raise InvalidRequest(f"job {job.id} is {job.status}, not done: poll its status until it is")
     return render_hotspots(conn, job.result, policy, fmt)
+
+
+# ---------------------------------------------------------------------------- trends
+
+TREND_COLUMNS = [
+    "code",
+    "name",
+    "category",
+    "trend_z",
+    "trend_p",
+    "slices_hot",
+    "slices_cold",
+    "z_last",
+    "classes",
+]
+
+
+def trends_output(
+    conn: Connection,
+    service: str,
+    level: str,
+    *,
+    resolution: int | None = None,
+    slice: Literal["month", "quarter"] = "quarter",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    fdr: float = 0.05,
+    weights: Literal["queen", "knn", "distance"] = "queen",
+    k: int = 8,
+    distance_m: float | None = None,
+    classification: str | None = None,
+    unit: q.Unit | None = None,
+    within: str | None = None,
+    fmt: Format = "geojson",
+) -> dict[str, Any] | str:
+    """The body of ``GET /services/{service}/hotspots/trends``: emerging hot spot categories.
+
+    Only categories, Gi* z-scores and their trend leave: no counts, so nothing to suppress.
+    """
+    geography = q.resolve_analysis_geography(conn, level, resolution)
+    frame = q.trend_frame(
+        conn,
+        service,
+        geography,
+        slice=slice,
+        date_from=date_from,
+        date_to=date_to,
+        fdr=fdr,
+        classification=classification,
+        unit=unit,
+        within=within,
+        options=q.SpatialOptions(weights=weights, k=k, distance_m=distance_m),
+    )
+    meta = dict(frame.attrs["meta"])
+    out = _round(frame.rename(columns={"area_code": "code"}), ["trend_z", "trend_p", "z_last"], 6)
+    if fmt == "csv":
+        return out[TREND_COLUMNS].to_csv(index=False, lineterminator="\n") or ""
+    return _features(conn, out, geography, TREND_COLUMNS, meta)
+
+
+# ---------------------------------------------------------------------------- reach
+
+
+def reach_output(
+    conn: Connection,
+    service: str,
+    *,
+    reference: str | None = None,
+    classification: str | None = None,
+    unit: q.Unit | None = None,
+    within: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    fdr: float = 0.05,
+    policy: DisclosurePolicy | None = None,
+    fmt: Literal["json", "csv"] = "json",
+) -> dict[str, Any] | str:
+    """The body of ``GET /services/{service}/reach``: segments least reached first."""
+    frame = q.reach_frame(
+        conn,
+        service,
+        classification=classification,
+        reference=reference,
+        unit=unit,
+        within=within,
+        date_from=date_from,
+        date_to=date_to,
+        fdr=fdr,
+    )
+    meta = dict(frame.attrs["meta"])
+    out = _round(frame, ["expected"], 2)
+    out = _round(out, ["reach", "reach_low", "reach_high", "ratio", "ratio_low", "ratio_high"], 6)
+    if policy is not None:
+        revealing = [
+            "reach",
+            "reach_low",
+            "reach_high",
+            "ratio",
+            "ratio_low",
+            "ratio_high",
+            "p_value",
+            "q_value",
+        ]
+        out["expected"] = out["expected"].round(0)
+        out = policy.columns(out, ["observed", "expected"], {"observed": revealing})
+        meta["disclosure"] = (
+            f"counts 1 to {policy.threshold} shown as {policy.label!r}; figures revealing them null"
+        )
+    if fmt == "csv":
+        return out.to_csv(index=False, lineterminator="\n") or ""
+    return {"meta": _clean_meta(meta), "rows": _records(out, list(out.columns))}
 
 
 # ---------------------------------------------------------------------------- demand

@@ -21,6 +21,9 @@ from sqlalchemy import Connection, text
 from geo.analysis import demand as demand_mod
 from geo.analysis import evaluation as evaluation_mod
 from geo.analysis import h3grid, spatial
+from geo.analysis import reach as reach_mod
+from geo.analysis import scan as scan_mod
+from geo.analysis import trends as trends_mod
 from geo.analysis.data import (
     check_classification,
     check_service,
@@ -28,6 +31,7 @@ from geo.analysis.data import (
     service_counts_by_area_segment,
 )
 from geo.analysis.hotspots import check_rates, hot_spots, segment_rates
+from geo.analysis.overdispersion import check_dispersion
 from geo.analysis.protected_inputs import protected_h3_inputs
 from geo.areas import Geography, area_features, resolve_geography
 from geo.db import load_sql
@@ -35,14 +39,21 @@ from geo.disclosure import policy_of
 from geo.errors import InvalidRequest, UnknownArea
 from geo.limits import MAX_AREAS, check_limit
 
-Method = Literal["ratio", "gistar", "moran"]
-Variable = Literal["ratio", "rate"]
+Method = Literal["ratio", "gistar", "moran", "scan"]
+Variable = Literal["ratio", "rate", "eb_rate", "seb_rate"]
 Unit = Literal["events", "households"]
 
 #: Permutation draws (areas × permutations) a request may run inline; more needs a job.
 INLINE_PERMUTATION_BUDGET = 2_000_000
 #: Draws one job may run: 50,000 areas × 999 permutations is 5e7 draws, ~4 s here.
 JOB_PERMUTATION_BUDGET = 100_000_000
+#: Scan statistic work (window evaluations: windows × null replicates) per permutation
+#: draw of the budgets above: one evaluation is a cumulative sum and a log, ~150 times
+#: cheaper than a Gi* draw. 932 OAs, windows up to 10 % of the expected count, 999
+#: replicates: ~9e7 evaluations, ~3 s here (inline allows 3e8).
+SCAN_EVALUATIONS_PER_DRAW = 150
+#: Null replicates of the scan statistic when the request gives none.
+SCAN_DEFAULT_PERMUTATIONS = 999
 
 
 @dataclass(frozen=True)
@@ -379,6 +390,14 @@ class SpatialOptions:
     variable: Variable = "ratio"
     permutations: int = 0
     seed: int | None = None
+    #: Scan statistic: largest window as a share of the expected count, and direction.
+    max_share: float = 0.1
+    direction: Literal["both", "high", "low"] = "both"
+    #: Scan statistic: which areas are flagged: ``significant`` (the areas of significant
+    #: clusters whose own test, two-sided p <= fdr / 2, points the cluster's way, plus the
+    #: areas the area test flags after FDR control), ``cluster`` (the former only) or
+    #: ``window`` (every area of a significant cluster's circle).
+    members: Literal["significant", "cluster", "window"] = "significant"
 
     def resolved_transform(self, method: Method) -> Literal["B", "R"]:
         """Gi* defaults to binary weights, local Moran to row-standardised (esda's defaults)."""
@@ -404,6 +423,7 @@ def hotspot_frame(
     options: SpatialOptions | None = None,
     permutation_budget: int | None = None,
     progress: Callable[[float], None] | None = None,
+    dispersion: str = "auto",
 ) -> pd.DataFrame:
     """Per-area hot-spot results: the frame REST responses and vector tiles are built from.
 
@@ -441,6 +461,11 @@ def hotspot_frame(
         permutations): requests pass ``INLINE_PERMUTATION_BUDGET``, jobs None.
     progress
         Called with the fraction of permutation work done.
+    dispersion
+        The area test's model for overdispersion (``overdispersion.DISPERSION_MODES``):
+        ``auto`` (negative binomial when the winsorised phi exceeds 1 or its test rejects), ``none``
+        (exact Poisson), ``multiplicative`` (quasi-Poisson), ``additive`` or ``negbin``.
+        phi and the model applied are in ``meta['dispersion']`` whatever the method.
 
     Returns
     -------
@@ -453,8 +478,10 @@ def hotspot_frame(
     Poisson test as ``ratio_p_value``, ``ratio_q_value``, ``ratio_class``. What was used
     (variable, weights, transform, reference, unit, scale) is in ``.attrs['meta']``.
     """
-    if method not in ("ratio", "gistar", "moran"):
-        raise InvalidRequest(f"`method` was {method!r} but is expected to be 'ratio', 'gistar' or 'moran'")
+    if method not in ("ratio", "gistar", "moran", "scan"):
+        raise InvalidRequest(
+            f"`method` was {method!r} but is expected to be 'ratio', 'gistar', 'moran' or 'scan'"
+        )
     classification = classification or default_classification(conn)
     unit = unit or service_unit(conn, service)
     ref = reference if isinstance(reference, Reference) else parse_reference(reference)
@@ -471,8 +498,10 @@ def hotspot_frame(
     if households.empty:
         raise InvalidRequest("the study area has no households: check `within` and `level`")
     rates = _reference_rates(conn, service, ref, classification, unit, date_from, date_to)
-    frame = hot_spots(households, counts, rates=rates, fdr=fdr)
+    check_dispersion(dispersion)
+    frame = hot_spots(households, counts, rates=rates, fdr=fdr, dispersion=dispersion)
     frame = frame[frame["households"] > 0]
+    dispersion_meta = dict(frame.attrs["dispersion"])
     meta: dict[str, Any] = {
         "service": service,
         "geography": geography.label,
@@ -483,7 +512,9 @@ def hotspot_frame(
         "rates": {k: float(v) for k, v in frame.attrs["rates"].items() if np.isfinite(v)},
         "scale": frame.attrs["scale"],
         "fdr": fdr,
-        "test": "exact Poisson (two-sided, doubled tail), Garwood intervals, Benjamini-Hochberg",
+        "test": f"{dispersion_meta['test']}; Garwood intervals; Benjamini-Hochberg",
+        "dispersion": dispersion_meta,
+        "warnings": dispersion_warnings(dispersion_meta),
         "date_from": date_from.isoformat() if date_from else None,
         "date_to": date_to.isoformat() if date_to else None,
         "percentile": percentile,
@@ -491,7 +522,11 @@ def hotspot_frame(
     unmet = demand_mod.unmet_demand(households, counts, percentile).reindex(frame.index)
     frame["potential"] = unmet["potential"].fillna(frame["observed"]).to_numpy()
     frame["unmet"] = unmet["unmet"].fillna(0.0).to_numpy()
-    if method != "ratio":
+    if method == "scan":
+        frame = _scan_frame(
+            conn, frame, geography, meta, options or SpatialOptions(), fdr, budget=permutation_budget
+        )
+    elif method != "ratio":
         opts = options or SpatialOptions()
         draws = permutation_draws(len(frame), opts.permutations)
         if permutation_budget is not None and draws > permutation_budget:
@@ -510,9 +545,23 @@ def hotspot_frame(
         if opts.variable == "ratio":
             value = np.divide(o, e, out=np.ones_like(o), where=e > 0)
             described = "ratio of observed to expected use (O/E); 1 where nothing is expected"
-        else:
+        elif opts.variable == "rate":
             value = 1000 * np.divide(o, hh, out=np.zeros_like(o), where=hh > 0)
             described = f"{unit} per 1000 households"
+        elif opts.variable == "eb_rate":
+            value = 1000 * spatial.eb_global(o, hh)
+            described = f"{unit} per 1000 households, global empirical-Bayes smoothed (Marshall 1991)"
+        elif opts.variable == "seb_rate":
+            value = 1000 * spatial.eb_spatial(o, hh, w)
+            described = (
+                f"{unit} per 1000 households, spatial empirical-Bayes smoothed (prior from each "
+                "area and its neighbours)"
+            )
+        else:
+            raise InvalidRequest(
+                f"`variable` was {opts.variable!r} but is expected to be 'ratio', 'rate', 'eb_rate' or "
+                "'seb_rate'"
+            )
         if method == "gistar":
             result = spatial.gi_star(value, w, transform)
             quadrant = None
@@ -530,6 +579,7 @@ def hotspot_frame(
                 progress=progress,
             )
             inference = f"conditional randomisation, {opts.permutations} permutations, two-sided"
+            meta["warnings"].extend(permutation_warnings(len(frame), opts.permutations, fdr))
         else:
             p = result.p_norm
             inference = "analytical z-score, two-sided normal p-value"
@@ -563,6 +613,327 @@ def hotspot_frame(
     frame = frame.reset_index()
     frame.attrs["meta"] = meta
     return frame
+
+
+def area_points(conn: Connection, geography: AnalysisGeography, codes: Sequence[str]) -> np.ndarray:
+    """Representative points of areas (or H3 cell centres) in British National Grid metres."""
+    ids = np.asarray(list(codes), dtype=object)
+    if isinstance(geography, H3Grid):
+        return np.asarray(h3grid.cell_centres_bng(ids), dtype=float)
+    rows = conn.execute(load_sql("analysis/area_points"), {"codes": list(ids)}).all()
+    pts = pd.DataFrame(rows, columns=["code", "name", "x", "y"]).set_index("code").reindex(ids)
+    return pts[["x", "y"]].to_numpy(dtype=float)
+
+
+def _scan_frame(
+    conn: Connection,
+    frame: pd.DataFrame,
+    geography: AnalysisGeography,
+    meta: dict[str, Any],
+    opts: SpatialOptions,
+    fdr: float,
+    *,
+    budget: int | None,
+) -> pd.DataFrame:
+    """Kulldorff's scan on the frame's observed and expected counts; clusters into columns and meta.
+
+    A cluster is significant when its Monte Carlo p-value is at most ``fdr``; the p-value
+    of the maximum statistic controls the family-wise error over all windows, so no
+    further adjustment is made (``q_value = p_value``). Circular windows are blunt: a
+    strong cluster drags in the null areas that share its circle (on the test borough,
+    half the areas flagged), and misses the members of irregular clusters that no circle
+    fits. So by default (``members='significant'``) an area is flagged ``hot`` (``not``)
+    when it is in a significant cluster and its own area test (the dispersion model's,
+    two-sided ``p <= fdr / 2``, not adjusted across areas because the cluster is already
+    established) points the same way, or when the area test flags it on its own after
+    false-discovery control. ``members='cluster'`` keeps the first rule only and
+    ``members='window'`` flags whole circles. The member level ``fdr / 2`` was chosen on
+    the demo boroughs (docs/hotspots.md gives the figures for the neighbouring levels).
+    """
+    permutations = opts.permutations or SCAN_DEFAULT_PERMUTATIONS
+    n = len(frame)
+    work = n * max(1, int(np.ceil(opts.max_share * n))) * permutations
+    limit = (budget if budget is not None else JOB_PERMUTATION_BUDGET) * SCAN_EVALUATIONS_PER_DRAW
+    if work > limit:
+        raise InvalidRequest(
+            f"the scan of {n} areas with `max_share` {opts.max_share} and {permutations} replicates is "
+            f"about {work:,} window evaluations, more than {limit:,} allowed here: use a hot-spot job, "
+            "a smaller `max_share`, fewer `permutations` or fewer areas"
+        )
+    xy = area_points(conn, geography, frame.index.tolist())
+    o = frame["observed"].to_numpy()
+    e = frame["expected"].to_numpy()
+    result = scan_mod.spatial_scan(
+        o,
+        e,
+        xy,
+        max_share=opts.max_share,
+        permutations=permutations,
+        direction=opts.direction,
+        alpha=fdr,
+        seed=opts.seed,
+    )
+    codes = frame.index.to_numpy()
+    area_p = frame["p_value"].to_numpy()
+    area_class = frame["class"].to_numpy()
+    cluster = np.full(n, np.nan)
+    cluster_p = np.ones(n)
+    cluster_rr = np.full(n, np.nan)
+    cluster_llr = np.full(n, np.nan)
+    classes = np.full(n, "as_expected", dtype=object)
+    described = []
+    for number, c in enumerate(result.clusters, start=1):
+        # An area in an elevated and a reduced window keeps the stronger (first) one.
+        own = c.members[np.isnan(cluster[c.members])]
+        cluster[own] = number
+        cluster_p[own] = c.p_value
+        cluster_rr[own] = c.relative_risk
+        cluster_llr[own] = c.llr
+        flagged = c.members
+        if opts.members != "window":
+            side = np.sign(o[c.members] - e[c.members]) == (1 if c.kind == "hot" else -1)
+            flagged = c.members[side & (area_p[c.members] <= fdr / 2)]
+        if c.p_value <= fdr:
+            flagged = flagged[classes[flagged] == "as_expected"]
+            classes[flagged] = c.kind
+        described.append(
+            {
+                "id": number,
+                "class": c.kind if c.p_value <= fdr else "as_expected",
+                "direction": "elevated" if c.kind == "hot" else "reduced",
+                "areas": codes[c.members].tolist(),
+                "flagged_areas": codes[flagged].tolist() if c.p_value <= fdr else [],
+                "centre": str(codes[c.centre]),
+                "radius_m": round(c.radius, 1),
+                "observed": c.observed,
+                "expected": c.expected,
+                "ratio": c.ratio,
+                "relative_risk": c.relative_risk,
+                "llr": c.llr,
+                "p_value": c.p_value,
+            }
+        )
+    if opts.members == "significant":
+        alone = (classes == "as_expected") & np.isin(area_class, ["hot", "not"])
+        classes[alone] = area_class[alone]
+    frame = frame.rename(
+        columns={"p_value": "ratio_p_value", "q_value": "ratio_q_value", "class": "ratio_class"}
+    )
+    frame["cluster"] = cluster
+    frame["cluster_relative_risk"] = cluster_rr
+    frame["cluster_llr"] = cluster_llr
+    frame["p_value"] = cluster_p
+    frame["q_value"] = cluster_p
+    frame["class"] = classes
+    meta.update(
+        {
+            "variable": "counts",
+            "statistic": "Kulldorff's spatial scan statistic, Poisson model, circular windows",
+            "inference": f"Monte Carlo, {permutations} null replicates (multinomial given the total); "
+            "secondary clusters: no geographical overlap, compared with the maximum's null distribution",
+            "max_share": opts.max_share,
+            "direction": opts.direction,
+            "members": opts.members,
+            "windows": result.windows,
+            "permutations": permutations,
+            "seed": opts.seed,
+            "clusters": described,
+        }
+    )
+    if permutations < int(np.ceil(1 / fdr - 1)):
+        meta["warnings"].append(
+            f"with {permutations} replicates the smallest p-value is {1 / (permutations + 1):.3g}, above "
+            f"the level {fdr}: no cluster can be significant"
+        )
+    return frame
+
+
+def permutation_warnings(n_areas: int, permutations: int, fdr: float) -> list[str]:
+    """Say when permutation p-values are too coarse for the false-discovery control.
+
+    With P permutations the smallest two-sided pseudo p-value is ``2 / (P + 1)``. Under
+    Benjamini-Hochberg over m areas, a lone area needs ``p <= fdr / m``; k areas flagged
+    together need ``p <= k fdr / m``. So with ``2 / (P + 1) > fdr`` nothing can ever be
+    flagged, and with ``2 / (P + 1) > fdr / m`` an area is flagged only when at least
+    ``ceil(m × 2 / (P + 1) / fdr)`` areas all reach the minimum.
+    """
+    if permutations < 1 or n_areas < 1:
+        return []
+    p_min = min(1.0, 2 / (permutations + 1))
+    needed = int(np.ceil(2 * n_areas / fdr - 1))
+    if p_min > fdr:
+        return [
+            f"with {permutations} permutations the smallest p-value is {p_min:.3g}, above the "
+            f"false-discovery rate {fdr}: no area can be flagged; {needed:,} permutations would let "
+            "a single area be flagged"
+        ]
+    if p_min > fdr / n_areas:
+        together = int(np.ceil(n_areas * p_min / fdr))
+        return [
+            f"with {permutations} permutations the smallest p-value is {p_min:.3g}: under the "
+            f"false-discovery control over {n_areas} areas an area can be flagged only if at least "
+            f"{together} areas all reach that minimum; {needed:,} permutations would let a single "
+            "area be flagged (or use the analytical z-scores, permutations=0)"
+        ]
+    return []
+
+
+def dispersion_warnings(dispersion_meta: dict[str, Any]) -> list[str]:
+    """Warn when a plain Poisson test was asked for on overdispersed counts."""
+    phi = dispersion_meta.get("phi")
+    test_p = dispersion_meta.get("test_p_value")
+    overdispersed = phi is not None and (phi > 1 or (test_p is not None and test_p < 0.05))
+    if dispersion_meta.get("applied") == "none" and overdispersed:
+        return [
+            f"counts are overdispersed (phi = {phi:.2f}, winsorised): the exact Poisson test flags too "
+            "many areas; use dispersion=auto, additive, multiplicative or negbin"
+        ]
+    return []
+
+
+def trend_frame(
+    conn: Connection,
+    service: str,
+    geography: AnalysisGeography,
+    *,
+    slice: Literal["month", "quarter"] = "quarter",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    fdr: float = 0.05,
+    classification: str | None = None,
+    unit: Unit | None = None,
+    within: str | None = None,
+    options: SpatialOptions | None = None,
+) -> pd.DataFrame:
+    """Emerging hot spots (``trends.emerging_hot_spots``) of the O/E ratio over time slices.
+
+    Each slice's expected counts come from that slice's own segment rates (internal
+    standardisation per slice), so a borough-wide rise or a season moves no area; the
+    value analysed is each slice's ratio (1 where nothing is expected). The period
+    defaults to the service's first and last event; slices are calendar months or quarters
+    (at least 3).
+    """
+    if slice not in ("month", "quarter"):
+        raise InvalidRequest(f"`slice` was {slice!r} but is expected to be 'month' or 'quarter'")
+    classification = classification or default_classification(conn)
+    unit = unit or service_unit(conn, service)
+    opts = options or SpatialOptions()
+    period = conn.execute(load_sql("analysis/service_period"), {"service": service}).one()
+    start = date_from or period.first_day
+    end = date_to or period.last_day
+    if start is None or end is None or start > end:
+        raise InvalidRequest("the service has no events in the period: nothing to trend")
+    periods = pd.period_range(pd.Timestamp(start), pd.Timestamp(end), freq="M" if slice == "month" else "Q")
+    if len(periods) < 3:
+        raise InvalidRequest(f"the period {start} to {end} holds {len(periods)} {slice}s; a trend needs 3")
+    codes: list[str] | None = None
+    columns = []
+    labels = []
+    for p in periods:
+        lo = max(p.start_time.date(), start)
+        hi = min(p.end_time.date(), end)
+        households, counts = study_inputs(
+            conn, service, geography, classification, unit=unit, date_from=lo, date_to=hi, within=within
+        )
+        table = hot_spots(households, counts, dispersion="none")
+        table = table[table["households"] > 0]
+        if codes is None:
+            codes = table.index.tolist()
+        table = table.reindex(codes)
+        o = table["observed"].fillna(0.0).to_numpy()
+        e = table["expected"].fillna(0.0).to_numpy()
+        columns.append(np.divide(o, e, out=np.ones_like(o), where=e > 0))
+        labels.append(str(p))
+    assert codes is not None
+    values = np.column_stack(columns)
+    w = area_weights(conn, geography, codes, opts.weights, k=opts.k, distance_m=opts.distance_m)
+    result = trends_mod.emerging_hot_spots(values, w, fdr=fdr)
+    cls = result["classes"]
+    frame = pd.DataFrame(
+        {
+            "area_code": codes,
+            "name": area_names(conn, geography, codes).to_numpy(),
+            "category": result["category"],
+            "trend_z": result["trend_z"],
+            "trend_p": result["trend_p"],
+            "slices_hot": (cls == 1).sum(axis=1),
+            "slices_cold": (cls == -1).sum(axis=1),
+            "z_last": result["z"][:, -1],
+            "classes": [",".join({1: "hot", -1: "cold", 0: "-"}[int(c)] for c in row) for row in cls],
+        }
+    )
+    frame.attrs["meta"] = {
+        "service": service,
+        "geography": geography.label,
+        "method": "emerging hot spots",
+        "classification": classification,
+        "unit": unit,
+        "slice": slice,
+        "slices": labels,
+        "fdr": fdr,
+        "weights": w.describe(),
+        "variable": "ratio of each slice (expected from that slice's segment rates)",
+        "statistic": "Getis-Ord Gi* per slice (binary weights, Benjamini-Hochberg within the slice); "
+        "Mann-Kendall trend of each area's z",
+        "categories": "Esri Emerging Hot Spot Analysis: new, consecutive, intensifying, persistent, "
+        "diminishing, sporadic, oscillating, historical (hot_spot / cold_spot), else no_pattern",
+    }
+    return frame
+
+
+def reach_frame(
+    conn: Connection,
+    service: str,
+    *,
+    classification: str | None = None,
+    reference: Reference | str | None = None,
+    unit: Unit | None = None,
+    within: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    fdr: float = 0.05,
+) -> pd.DataFrame:
+    """Reach of every segment against a reference (``reach.segment_reach``), least reached first.
+
+    ``reference``: ``district`` (the study's overall rate per household), ``area:<code>``
+    (each segment's rate learnt in another area) or ``rates:A=0.2,...`` (a published table).
+    """
+    classification = classification or default_classification(conn)
+    unit = unit or service_unit(conn, service)
+    ref = reference if isinstance(reference, Reference) else parse_reference(reference)
+    households, counts = study_inputs(
+        conn,
+        service,
+        Geography("oa"),
+        classification,
+        unit=unit,
+        date_from=date_from,
+        date_to=date_to,
+        within=within,
+    )
+    if households.empty:
+        raise InvalidRequest("the study area has no households: check `within`")
+    rates = _reference_rates(conn, service, ref, classification, unit, date_from, date_to)
+    out = reach_mod.segment_reach(households, counts, reference=rates, unit=unit, fdr=fdr)
+    names = segment_portraits(conn, classification).set_index("segment_code")["name"]
+    out.insert(1, "name", names.reindex(out["segment_code"]).to_numpy())
+    out.attrs["meta"] = {
+        "service": service,
+        "classification": classification,
+        "unit": unit,
+        "reference": ref.describe(),
+        "reference_rate": out.attrs["reference"],
+        "within": within,
+        "fdr": fdr,
+        "date_from": date_from.isoformat() if date_from else None,
+        "date_to": date_to.isoformat() if date_to else None,
+        "reach": "households using / eligible households (Wilson interval)"
+        if unit == "households"
+        else "events per eligible household (Garwood interval)",
+        "test": "exact Poisson of observed against eligible x reference rate; "
+        "Benjamini-Hochberg across segments",
+    }
+    return out
 
 
 def permutation_draws(n_areas: int, permutations: int) -> int:

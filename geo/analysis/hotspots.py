@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from geo.analysis import overdispersion as od
 from geo.errors import InvalidRequest
 
 #: Class labels, in map legend order.
@@ -268,6 +269,7 @@ def hot_spots(
     fdr: float = 0.05,
     alpha: float = 0.05,
     scale_to_observed: bool | None = None,
+    dispersion: str = "auto",
 ) -> pd.DataFrame:
     """Expected against observed use for every area, with exact tests and FDR classes.
 
@@ -289,6 +291,10 @@ def hot_spots(
         "as expected". Default: True for internal rates (events whose household has no
         segment are then spread in proportion, rather than making every area look hot),
         False for an external reference profile (whose level is the point of comparing).
+    dispersion
+        Area test: ``auto`` (default: allow for overdispersion when the winsorised phi
+        exceeds 1), ``none`` (exact Poisson), ``multiplicative``, ``additive`` or
+        ``negbin`` (see ``geo.analysis.overdispersion``).
 
     Returns
     -------
@@ -318,7 +324,7 @@ def hot_spots(
         expected = expected * scale
     e = expected.to_numpy()
     o = observed.to_numpy()
-    frame = hot_spot_table(o, e, fdr=fdr, alpha=alpha)
+    frame = hot_spot_table(o, e, fdr=fdr, alpha=alpha, dispersion=dispersion)
     frame.index = pd.Index(areas, name="area_code")
     frame.insert(0, "households", hh.reindex(areas, fill_value=0).astype("int64").to_numpy())
     frame.attrs["scale"] = scale
@@ -326,13 +332,35 @@ def hot_spots(
     return frame
 
 
-def hot_spot_table(observed: Any, expected: Any, *, fdr: float = 0.05, alpha: float = 0.05) -> pd.DataFrame:
-    """The per-area statistics of ``hot_spots`` from observed and expected arrays."""
+def hot_spot_table(
+    observed: Any,
+    expected: Any,
+    *,
+    fdr: float = 0.05,
+    alpha: float = 0.05,
+    dispersion: str = "auto",
+    power: float = 0.8,
+) -> pd.DataFrame:
+    """The per-area statistics of ``hot_spots`` from observed and expected arrays.
+
+    ``dispersion`` (``overdispersion.DISPERSION_MODES``) chooses the area test: the exact
+    Poisson test (``none``), or one allowing for overdispersion measured by the winsorised
+    ``phi`` (``multiplicative``, ``additive``, ``negbin``); ``auto`` is negbin when
+    ``phi > 1``. ``p_value``, ``q_value``, ``class`` and the funnel limits follow the model
+    applied; the Poisson p-value is kept as ``poisson_p_value``. ``mdrr_high`` and
+    ``mdrr_low`` are the relative risks an area must reach to be flagged on its own
+    (test level ``fdr / m``, the Benjamini-Hochberg threshold of a lone discovery) with
+    80 % power. What was measured and applied is in ``.attrs['dispersion']``.
+    """
     o = np.asarray(observed, dtype=float)
     e = np.asarray(expected, dtype=float)
+    od.check_dispersion(dispersion)
     safe_e = np.where(e > 0, e, np.nan)
     low, high = exact_poisson_interval(o, alpha)
-    p = poisson_p_value(o, e)
+    summary = od.summary(o, e, dispersion)
+    mode, phi, tau2 = summary["applied"], summary["phi_corrected"], summary["tau2"]
+    p_poisson = poisson_p_value(o, e)
+    p = p_poisson if mode == "none" else od.adjusted_p_value(o, e, mode, phi, tau2)
     q = benjamini_hochberg(p)
     columns: dict[str, Any] = {
         "expected": e,
@@ -344,8 +372,19 @@ def hot_spot_table(observed: Any, expected: Any, *, fdr: float = 0.05, alpha: fl
         "q_value": q,
     }
     for level, tag in FUNNEL_LEVELS.items():
-        lo, hi = funnel_limits(e, level)
+        if mode == "none":
+            lo, hi = funnel_limits(e, level)
+        else:
+            lo, hi = od.adjusted_funnel(e, level, mode, phi, tau2)
         columns[f"funnel_{tag}_low"] = lo
         columns[f"funnel_{tag}_high"] = hi
     columns["class"] = classify(o - e, q, fdr)
-    return pd.DataFrame(columns)
+    columns["poisson_p_value"] = p_poisson
+    m = max(1, int((e > 0).sum()))
+    columns["mdrr_high"], columns["mdrr_low"] = od.min_detectable_ratio(
+        e, fdr / m, power=power, mode="none" if mode == "negbin" and tau2 <= 0 else mode, phi=phi, tau2=tau2
+    )
+    frame = pd.DataFrame(columns)
+    summary["mdrr"] = f"relative risk flagged alone with {power:.0%} power at level fdr/m = {fdr / m:.2g}"
+    frame.attrs["dispersion"] = summary
+    return frame

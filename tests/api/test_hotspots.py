@@ -19,7 +19,13 @@ def _planted(truth: dict[str, Any], service: str, kind: str) -> set[str]:
 
 
 def test_hotspots_geojson_for_officers_has_every_property(client, auth_headers, truth):
-    r = client.get(URL.format("asb_reports"), params={"level": "oa"}, headers=auth_headers[Role.officer])
+    # dispersion=none: the demo's counts are Poisson (the default may widen the test, see
+    # tests/geo/analysis/test_hotspots_scan_db.py).
+    r = client.get(
+        URL.format("asb_reports"),
+        params={"level": "oa", "dispersion": "none"},
+        headers=auth_headers[Role.officer],
+    )
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/geo+json")
     body = r.json()
@@ -51,6 +57,7 @@ def test_hotspots_geojson_for_officers_has_every_property(client, auth_headers, 
     planted = _planted(truth, "asb_reports", "hot")
     assert len(hot & planted) >= 0.8 * len(planted)
     assert body["meta"]["variable"] == "ratio" and body["meta"]["unit"] == "events"
+    assert body["meta"]["dispersion"]["applied"] == "none" and body["meta"]["dispersion"]["phi"] > 0
 
 
 def test_public_callers_get_small_counts_suppressed(client):
@@ -117,11 +124,43 @@ def test_csv_and_h3(client, auth_headers):
         ({"reference": "rates:A=-1"}, "rates"),
         ({"reference": "bogus"}, "reference"),
         ({"method": "gistar", "weights": "distance"}, "distance_m"),
+        ({"dispersion": "gamma"}, "dispersion"),
+        ({"method": "scan", "max_share": 0.9}, "max_share"),
+        ({"method": "scan", "members": "all"}, "members"),
     ],
 )
 def test_bad_requests_name_the_field(client, params, field):
     r = client.get(URL.format("asb_reports"), params=params)
     assert r.status_code == 422 and field in r.json()["detail"]
+
+
+def test_scan_method_returns_clusters_with_their_areas(client, auth_headers, truth):
+    params = {"level": "oa", "method": "scan", "permutations": 99, "seed": 3}
+    body = client.get(URL.format("asb_reports"), params=params, headers=auth_headers[Role.officer]).json()
+    meta = body["meta"]
+    assert meta["method"] == "scan" and meta["permutations"] == 99 and "dispersion" in meta
+    clusters = meta["clusters"]
+    assert clusters and {"areas", "relative_risk", "llr", "p_value", "observed", "expected"} <= set(
+        clusters[0]
+    )
+    props = {f["id"]: f["properties"] for f in body["features"]}
+    for c in clusters:
+        assert all(props[a]["cluster"] is not None for a in c["areas"])
+        assert all(props[a]["class"] == c["class"] for a in c["flagged_areas"])
+    hot = {f["id"] for f in body["features"] if f["properties"]["class"] == "hot"}
+    planted = _planted(truth, "asb_reports", "hot")
+    assert len(hot & planted) >= 0.8 * len(planted) and len(hot & planted) >= 0.9 * len(hot)
+    # 99 replicates cannot reach p <= 0.01 at fdr 0.01: the answer says so.
+    low = client.get(
+        URL.format("asb_reports"),
+        params={**params, "permutations": 19, "fdr": 0.01},
+        headers=auth_headers[Role.officer],
+    ).json()
+    assert any("no cluster can be significant" in w for w in low["meta"]["warnings"])
+    # Public callers get cluster counts through the small-count rule.
+    public = client.get(URL.format("asb_reports"), params=params).json()
+    for c in public["meta"]["clusters"]:
+        assert isinstance(c["observed"], int) or c["observed"] == "<5"
 
 
 def test_unknown_service_is_404(client):
@@ -147,6 +186,26 @@ def test_permutation_job_runs_with_progress(client, auth_headers):
     assert "199 permutations" in result["meta"]["inference"]
     assert all(0 < f["properties"]["p_value"] <= 1 for f in result["features"])
     assert client.post(URL.format("asb_reports") + "/jobs", json={"method": "gistar"}).status_code == 401
+
+
+def test_scan_runs_as_a_job(client, auth_headers):
+    officer = auth_headers[Role.officer]
+    r = client.post(
+        URL.format("fire_hsv") + "/jobs",
+        json={"level": "oa", "method": "scan", "permutations": 99, "seed": 2, "direction": "low"},
+        headers=officer,
+    )
+    assert r.status_code == 202, r.text
+    job = r.json()
+    deadline = time.monotonic() + 120
+    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = client.get(f"/api/v1/hotspot-jobs/{job['id']}", headers=officer).json()
+    assert job["status"] == "done" and job["progress"] == 1.0
+    result = client.get(f"/api/v1/hotspot-jobs/{job['id']}/result", headers=officer).json()
+    meta = result["meta"]
+    assert meta["method"] == "scan" and meta["direction"] == "low" and meta["permutations"] == 99
+    assert meta["clusters"] and all(c["direction"] == "reduced" for c in meta["clusters"])
 
 
 def test_demand_and_prediction(client, truth):
@@ -224,3 +283,38 @@ def test_hotspots_against_an_uploaded_rate_table(client, truth):
     assert c.status_code == 200 and len(c.text.strip().splitlines()) == 27
     neither = client.post(URL.format("asb_reports"), json={"level": "ward"})
     assert neither.status_code == 422 and "rates" in neither.json()["detail"]
+
+
+def test_reach_lists_segments_least_reached_first(client, auth_headers, truth):
+    rates = truth["services"]["bus_pass"]["rates"]
+    target = max(rates, key=lambda k: rates[k])
+    table = "rates:" + ",".join(f"{k}={2 * v if k == target else v}" for k, v in rates.items())
+    r = client.get(
+        "/api/v1/services/bus_pass/reach", params={"reference": table}, headers=auth_headers[Role.officer]
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["meta"]["unit"] == "households" and body["meta"]["reference"]["kind"] == "rates"
+    first = body["rows"][0]
+    assert first["segment_code"] == target and first["class"] == "under_served"
+    assert first["reach_low"] <= first["reach"] <= first["reach_high"]
+    ratios = [row["ratio"] for row in body["rows"]]
+    assert ratios == sorted(ratios)
+    csv_text = client.get("/api/v1/services/bus_pass/reach", params={"format": "csv"}).text
+    assert csv_text.startswith("segment_code,name,eligible,observed,reach")
+    assert (
+        client.get("/api/v1/services/bus_pass/reach", params={"reference": "area:ZO000001"}).status_code
+        == 403
+    )
+
+
+def test_trends_endpoint_names_categories(client):
+    r = client.get(
+        "/api/v1/services/asb_reports/hotspots/trends", params={"level": "ward", "slice": "quarter"}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["meta"]["slice"] == "quarter" and len(body["features"]) == 26
+    assert {"category", "trend_z", "trend_p", "classes"} <= set(body["features"][0]["properties"])
+    bad = client.get("/api/v1/services/asb_reports/hotspots/trends", params={"slice": "week"})
+    assert bad.status_code == 422 and "slice" in bad.text
