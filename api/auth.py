@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -30,7 +31,7 @@ from sqlalchemy import Engine
 
 from api.deps import SettingsDep
 from geo.audit import UsageMeter, record
-from geo.auth import ANONYMOUS, Role, Viewer, mark_used, parse_key, verify_key
+from geo.auth import ANONYMOUS, Role, Viewer, mark_used, parse_key, scope_refusal, verify_key
 from geo.disclosure import DisclosurePolicy, PublicFloors
 from geo.errors import AuthenticationRequired, PermissionDenied
 
@@ -40,6 +41,18 @@ log = logging.getLogger("wardwise.auth")
 ROLE_EXTENSION = "x-required-role"
 #: ``openapi_extra`` for public routes that take no viewer.
 PUBLIC: dict[str, Any] = {ROLE_EXTENSION: Role.public.name}
+#: The OpenAPI extension naming the parameters that carry a route's service and area
+#: filters, so scoped keys (``geo.auth.KeyScope``) keep their role on it.
+SCOPE_EXTENSION = "x-scope"
+
+
+def scoped(service: tuple[str, ...] = ("service",), area: tuple[str, ...] = ("area",)) -> dict[str, Any]:
+    """``openapi_extra`` for a route that applies key scopes through these parameters."""
+    return {SCOPE_EXTENSION: {"service": list(service), "area": list(area)}}
+
+
+#: ``openapi_extra`` for a route that shows nothing a scope limits (``/me``).
+SCOPE_NEUTRAL: dict[str, Any] = {SCOPE_EXTENSION: {}}
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer ww_...`")
 
@@ -89,7 +102,37 @@ def get_viewer(
             mark_used(conn, viewer.key_prefix)
             record(conn, viewer, "key.use", viewer.key_prefix, {"requests": used, "path": request.url.path})
             conn.commit()
+        if viewer.scope is not None:
+            viewer = _apply_scope(request, conn, viewer)
     request.state.viewer = viewer
+    return viewer
+
+
+def _apply_scope(request: Request, conn: Any, viewer: Viewer) -> Viewer:
+    """A scoped key on this request: its own role inside its scope, 403 outside it, or public.
+
+    Routes that declare ``x-scope`` check the request's service and area parameters against
+    the key's scope (403 naming the scope when outside). On every other route a scoped key
+    is treated as the public: it sees what anyone may see, and nothing more.
+    """
+    route = request.scope.get("route")
+    declared = (getattr(route, "openapi_extra", None) or {}).get(SCOPE_EXTENSION)
+    assert viewer.scope is not None
+    if declared is None:
+        return replace(
+            viewer,
+            role=Role.public,
+            limited=f"this key is limited to {viewer.scope.describe()} and this route does not apply "
+            "key scopes, so it sees only what the public sees here",
+        )
+    if not declared:
+        return viewer
+    params: dict[str, list[str]] = {k: [str(v)] for k, v in request.path_params.items()}
+    for key in request.query_params:
+        params.setdefault(key, []).extend(request.query_params.getlist(key))
+    reason = scope_refusal(conn, viewer.scope, declared, params)
+    if reason is not None:
+        raise PermissionDenied(reason)
     return viewer
 
 
@@ -107,6 +150,8 @@ def require(role: Role) -> Callable[[Viewer], Viewer]:
     def check(viewer: ViewerDep) -> Viewer:
         if viewer.may(role):
             return viewer
+        if viewer.limited is not None:
+            raise PermissionDenied(f"this needs the {role.name} role; {viewer.limited}")
         if viewer.key_prefix is None:
             raise AuthenticationRequired(f"this needs an API key with the {role.name} role")
         raise PermissionDenied(f"this needs the {role.name} role; your key is {viewer.role.name}")

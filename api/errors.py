@@ -16,7 +16,6 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo import errors
-from geo.analysis.jobs import JobQuotaExceeded
 
 log = logging.getLogger("wardwise.api")
 
@@ -24,7 +23,6 @@ PROBLEM_JSON = "application/problem+json"
 
 #: Most specific class first is not needed: the handler walks the exception's MRO.
 STATUS_CODES: dict[type[Exception], int] = {
-    JobQuotaExceeded: 429,
     errors.NotFound: 404,
     errors.InvalidTileAddress: 400,
     errors.InvalidParameter: 400,
@@ -34,6 +32,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     errors.PermissionDenied: 403,
     errors.SuppressedCount: 403,
     errors.DuplicateBatch: 409,
+    errors.AlreadyExists: 409,
     errors.IngestError: 422,
     errors.DatabaseUnavailable: 503,
     errors.WardwiseError: 500,

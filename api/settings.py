@@ -24,6 +24,9 @@ class Settings(BaseSettings):
         default=DEFAULT_DATABASE_URL,
         validation_alias="DATABASE_URL",
     )
+    # A streaming replica for read-only work (tiles, analyses, area look-ups): GET requests
+    # outside admin, ingest and jobs read from it. Unset: everything uses database_url.
+    database_read_url: str | None = Field(default=None, validation_alias="DATABASE_READ_URL")
     static_dir: Path = REPO_ROOT / "frontend_static"
     # Per-installation secret for hashing person/case identifiers and API keys, and seeding
     # the record keys of disclosure control. The built-in one is for `--demo` only: outside
@@ -38,6 +41,15 @@ class Settings(BaseSettings):
     tile_buffer: int = 64
     tile_max_features: int = 50_000
     tile_cache_entries: int = 4096
+    # Stale-while-revalidate bound (s): after a write, cached tiles, profiles and hot-spot
+    # tables are served as they were (with Age and Warning headers) for at most this long
+    # while the new answer is computed in the background. 0 turns it off.
+    stale_max_s: float = 0.0
+    # Refresh stale profiling aggregates (CONCURRENTLY, one process at a time) this often, s;
+    # 0: never here (run `wardwise worker`, or `wardwise profiling refresh` after loads).
+    aggregate_refresh_s: float = 0.0
+    # Run queued jobs in this process too (False: only `wardwise worker` processes run them).
+    run_jobs: bool = True
 
     # Pagination and request limits
     default_limit: int = 1000
@@ -78,6 +90,11 @@ class Settings(BaseSettings):
     @classmethod
     def _use_psycopg_driver(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @field_validator("database_read_url")
+    @classmethod
+    def _read_url_driver(cls, value: str | None) -> str | None:
+        return normalise_database_url(value) if value else None
 
     @field_validator("frame_ancestors", mode="before")
     @classmethod

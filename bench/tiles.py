@@ -6,8 +6,11 @@ one request at a time, from
 * **raw**: the ``oas`` layer's SQL (geo/sql/tiles/areas.sql) run directly with psycopg,
   i.e. PostGIS's ``ST_AsMVT`` with no server at all: the floor;
 * **tipg** (developmentseed's OGC tile server) serving a view of the same output areas
-  (code, name, households, the web-mercator geometry) with the same buffer, and its
-  feature cap lifted so it does not cut tiles at 10,000 features;
+  (code, name, households, the web-mercator geometry) with the same buffer, its feature
+  cap lifted so it does not cut tiles at 10,000 features, and its ``simplify`` at the
+  tolerance Wardwise uses at each zoom (one tile unit in metres, ``simplify_tolerance_m``),
+  so both servers simplify alike (tipg: ST_SimplifyPreserveTopology + ST_SnapToGrid;
+  Wardwise: ST_Simplify);
 * **Wardwise**'s ``GET /tiles/oas/{z}/{x}/{y}.pbf``.
 
 Both servers run as uvicorn subprocesses with one worker on 127.0.0.1, side by side; each
@@ -15,8 +18,11 @@ tile is fetched raw, from tipg and from Wardwise in turn, so all three see the s
 on a shared machine. "Cold" is the first pass after the servers start (Wardwise's tile
 cache empty); "warm" is the same list again. PostgreSQL's own buffers are warmed first by
 a raw pass, so cold means cold *server*.
-Figures: tiles a second, p50 and p95 latency in milliseconds; overhead = Wardwise cold p50
-over raw p50, minus one.
+Figures: tiles a second, p50 and p95 latency in milliseconds, and the mean size of a
+non-empty tile as sent (gzip where the server compresses) and as decoded MVT, so a faster
+server is not simply sending less; overhead = Wardwise cold p50 over raw p50, minus one.
+tipg has no tile cache: "warm" compares Wardwise's cache with tipg rendering again, which is
+what each does in production.
 
 Run: ``DATABASE_URL=postgresql+psycopg://... .venv/bin/python bench/tiles.py`` (``make bench``).
 The database needs the demo borough (``wardwise demo load``). The bench creates a schema
@@ -26,6 +32,7 @@ The database needs the demo borough (``wardwise demo load``). The bench creates 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import signal
@@ -102,8 +109,14 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-def fetch_all(client: httpx.Client, urls: list[str]) -> tuple[list[float], int, int]:
-    """Fetch each URL; bodies are read raw (still compressed), as a browser receives them."""
+SIZES: dict[str, list[tuple[int, int]]] = {}
+
+
+def fetch_all(client: httpx.Client, urls: list[str], name: str = "") -> tuple[list[float], int, int]:
+    """Fetch each URL; bodies are read raw (still compressed), as a browser receives them.
+
+    The (sent, decoded MVT) sizes of non-empty tiles are kept in ``SIZES[name]``.
+    """
     times, nonempty, nbytes = [], 0, 0
     for url in urls:
         t0 = time.perf_counter()
@@ -115,7 +128,15 @@ def fetch_all(client: httpx.Client, urls: list[str]) -> tuple[list[float], int, 
         if r.status_code == 200 and body:
             nonempty += 1
             nbytes += len(body)
+            decoded = gzip.decompress(body) if r.headers.get("content-encoding") == "gzip" else body
+            SIZES.setdefault(name, []).append((len(body), len(decoded)))
     return times, nonempty, nbytes
+
+
+def _simplify(z: int) -> str:
+    """tipg's ``simplify`` (output-CRS metres) at Wardwise's tolerance for zoom ``z``."""
+    tolerance = simplify_tolerance_m(z, TileConfig())
+    return f"&simplify={tolerance:.6f}" if tolerance > 0 else ""
 
 
 def raw_times(engine, tiles: list[tuple[int, int, int]], conn=None) -> tuple[list[float], int]:
@@ -207,7 +228,7 @@ def main() -> int:
         try:
             tipg_urls = [
                 f"http://127.0.0.1:{tipg_port}/collections/bench_tiles.oas/tiles/WebMercatorQuad/{z}/{x}/{y}"
-                "?geom-column=geom_3857&properties=code,name,households"
+                f"?geom-column=geom_3857&properties=code,name,households{_simplify(z)}"
                 for z, x, y in tiles
             ]
             ww_urls = [f"http://127.0.0.1:{ww_port}/tiles/oas/{z}/{x}/{y}.pbf" for z, x, y in tiles]
@@ -222,10 +243,10 @@ def main() -> int:
                             t, n = raw_times(engine, [tile], conn)
                             t_raw += t
                             n_raw += n
-                            t, n, _ = fetch_all(client, [tipg_urls[i]])
+                            t, n, _ = fetch_all(client, [tipg_urls[i]], f"tipg {phase}")
                             t_tipg += t
                             n_tipg += n
-                            t, n, _ = fetch_all(client, [ww_urls[i]])
+                            t, n, _ = fetch_all(client, [ww_urls[i]], f"Wardwise {phase}")
                             t_ww += t
                             n_ww += n
                     results.append(summary(f"raw ST_AsMVT ({phase} pass)", t_raw))
@@ -240,9 +261,16 @@ def main() -> int:
         engine.dispose()
 
     print(f"non-empty tiles: raw {n_raw}, tipg {n_tipg}, Wardwise {n_ww} (of {len(tiles)})")
-    print(f"{'':40} {'tiles/s':>9} {'p50 ms':>8} {'p95 ms':>8}")
     for r in results:
-        print(f"{r['name']:40} {r['tiles_per_s']:9.1f} {r['p50_ms']:8.2f} {r['p95_ms']:8.2f}")
+        sizes = SIZES.get(r["name"], [])
+        r["mean_sent_bytes"] = statistics.fmean(s for s, _ in sizes) if sizes else 0.0
+        r["mean_mvt_bytes"] = statistics.fmean(d for _, d in sizes) if sizes else 0.0
+    print(f"{'':40} {'tiles/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'sent B':>9} {'MVT B':>9}")
+    for r in results:
+        print(
+            f"{r['name']:40} {r['tiles_per_s']:9.1f} {r['p50_ms']:8.2f} {r['p95_ms']:8.2f}"
+            f" {r.get('mean_sent_bytes', 0):9.0f} {r.get('mean_mvt_bytes', 0):9.0f}"
+        )
     by = {r["name"]: r for r in results}
     raw = by["raw ST_AsMVT (cold pass)"]
     cold_ratio = by["Wardwise cold"]["tiles_per_s"] / by["tipg cold"]["tiles_per_s"]

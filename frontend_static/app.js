@@ -2,10 +2,14 @@
 // (GET /api/v1/map/deck.json) and turned into a deck.gl Deck by the vendored bundle's
 // createDeck; this file only wires the controls to it. No eval, no inline script or style,
 // no request leaves the origin (the MVT worker is served from /vendor).
+//
+// What the page shows is kept in the URL's fragment (#layer=…&service=…&measure=…&view=…
+// &area=…&tab=…), so a view can be bookmarked and sent, and Back/Forward walk it.
 "use strict";
 
 (function main() {
   const KEY_STORAGE = "wardwise.apiKey";
+  const TABS = ["area", "matrix", "service", "quality"];
   const state = {
     deck: null,
     spec: null,
@@ -13,16 +17,30 @@
     layer: "wards",
     service: "",
     measure: "households",
+    method: "quantile",
     overlays: { roads: true, sites: true },
-    domain: null,
+    domain: null, // [min, max] from tiles, for layers without class breaks (hexagons)
+    breaks: null, // the server's class breaks over the whole study area
+    breaksFor: null,
     selected: null,
+    tab: "area",
+    view: null,
+    marker: null,
     baseLayers: {},
+    areaLists: {},
+    retry: 0,
+    tileError: null,
+    token: 0,
   };
   window.wardwise = state; // for the browser test and for debugging
 
   const $ = (id) => document.getElementById(id);
 
   // ------------------------------------------------------------------ fetch helpers
+
+  function signedIn() {
+    return Boolean(sessionStorage.getItem(KEY_STORAGE));
+  }
 
   function authHeaders() {
     const key = sessionStorage.getItem(KEY_STORAGE);
@@ -32,7 +50,7 @@
   async function getJSON(url) {
     const response = await fetch(url, { headers: { Accept: "application/json", ...authHeaders() } });
     if (!response.ok) {
-      let detail = `${response.status}`;
+      let detail = `HTTP ${response.status}`;
       try {
         detail = (await response.json()).detail || detail;
       } catch (_) {
@@ -49,8 +67,12 @@
     return Boolean(state.openapi.paths && state.openapi.paths[path]);
   }
 
+  // A passing message at the foot of the page, cleared after a few seconds.
+  let statusTimer = null;
   function status(message) {
     $("status").textContent = message || "";
+    clearTimeout(statusTimer);
+    if (message) statusTimer = setTimeout(() => { $("status").textContent = ""; }, 6000);
   }
 
   function el(tag, attrs, ...children) {
@@ -69,19 +91,73 @@
     return node;
   }
 
+  const SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, ...children) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "text") node.textContent = v;
+      else node.setAttribute(k, v);
+    }
+    for (const child of children.flat()) if (child) node.append(child);
+    return node;
+  }
+
+  function rgb(c) {
+    return `rgb(${c[0]},${c[1]},${c[2]})`;
+  }
+
+  // A colour swatch without inline styles (the CSP forbids them): an SVG square with a fill.
+  function swatch(colour, extraClass) {
+    return svg("svg", { class: `swatch ${extraClass || ""}`.trim(), viewBox: "0 0 14 10", "aria-hidden": "true", focusable: "false" },
+      svg("rect", { width: "14", height: "10", fill: colour ? rgb(colour) : "none" }));
+  }
+
+  function download(blob, filename) {
+    const url = URL.createObjectURL(blob);
+    const a = el("a", { href: url, download: filename });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  }
+
   // ------------------------------------------------------------------ formatting
 
-  function fmt(value, format) {
-    if (value === null || value === undefined) return "–";
+  const GB = "en-GB";
+
+  function fmt(value, format, decimals) {
+    if (value === null || value === undefined || value === "") return "–";
     if (typeof value === "string") return value; // suppressed counts ("<5") and classes
-    if (format === "pct") return `${(value * 100).toFixed(1)}%`;
-    if (format === "index") return `${Math.round(value * 100)}`;
-    if (format === "int") return Math.round(value).toLocaleString("en-GB");
-    return Number.isInteger(value) ? value.toLocaleString("en-GB") : value.toFixed(2);
+    if (typeof value !== "number" || !Number.isFinite(value)) return String(value);
+    const d = decimals === undefined ? null : decimals;
+    if (format === "pct") return `${(value * 100).toLocaleString(GB, { minimumFractionDigits: d ?? 1, maximumFractionDigits: d ?? 1 })}%`;
+    if (format === "index") return (value * 100).toLocaleString(GB, { minimumFractionDigits: d ?? 0, maximumFractionDigits: d ?? 0 });
+    if (format === "int") return value.toLocaleString(GB, { minimumFractionDigits: d ?? 0, maximumFractionDigits: d ?? 0 });
+    if (Number.isInteger(value)) return value.toLocaleString(GB);
+    return value.toLocaleString(GB, { minimumFractionDigits: d ?? 1, maximumFractionDigits: d ?? (Math.abs(value) < 10 ? 2 : 1) });
+  }
+
+  // The fewest decimals that keep every class edge's label distinct (no legend that says
+  // "12%" five times).
+  function edgeLabels(edges, format) {
+    for (let d = format === "pct" ? 0 : 0; d <= 4; d += 1) {
+      const labels = edges.map((v) => fmt(v, format, d));
+      if (new Set(labels).size === labels.length) return labels;
+    }
+    return edges.map((v) => fmt(v, format, 4));
   }
 
   function measureSpec(id) {
     return state.spec.measures.find((m) => m.id === id) || state.spec.measures[0];
+  }
+
+  function layerSpec(name) {
+    return state.spec.layers.find((l) => l.name === name) || { name, areas: false };
+  }
+
+  function serviceName(code) {
+    const s = state.spec.services.find((x) => x.code === code);
+    return s ? s.name : code;
   }
 
   // ------------------------------------------------------------------ colours
@@ -94,33 +170,77 @@
     return stops[i].map((c, k) => Math.round(c + (stops[i + 1][k] - c) * f));
   }
 
-  function scaled(value) {
-    const d = state.domain;
-    if (!d || !Number.isFinite(value)) return null;
-    if (state.measure === "ratio") {
-      // Index: log scale centred on 1 (as expected), symmetric.
-      const m = Math.max(Math.abs(Math.log(d[0] || 1)), Math.abs(Math.log(d[1] || 1)), 0.05);
-      return 0.5 + Math.log(Math.max(value, 1e-6)) / (2 * m);
-    }
-    return d[1] > d[0] ? (value - d[0]) / (d[1] - d[0]) : 0.5;
+  //: Areas whose figure is hidden by the small-count rule, and areas with no figure at all,
+  //: each in a style no class colour uses.
+  const SUPPRESSED = [110, 110, 110];
+  const NO_DATA_FILL = [255, 255, 255, 0];
+  const SUPPRESSED_TOKEN = "suppressed";
+
+  function isDiverging() {
+    return measureSpec(state.measure).format === "index";
   }
 
-  const NO_DATA = [215, 215, 215, 120];
+  // The classes: edges over the whole study area from the server (area layers) or from
+  // the tiles loaded so far (hexagons), and one colour per class.
+  function classes() {
+    const spec = measureSpec(state.measure);
+    let edges = null;
+    if (state.breaks && state.breaks.edges && state.breaksFor === breaksKey()) edges = state.breaks.edges;
+    else if (!layerSpec(state.layer).areas && state.domain) {
+      const [lo, hi] = state.domain;
+      edges = hi > lo ? Array.from({ length: 6 }, (_, i) => lo + ((hi - lo) * i) / 5) : [lo];
+    }
+    if (!edges || !edges.length) return null;
+    const k = Math.max(1, edges.length - 1);
+    const colours = [];
+    if (isDiverging()) {
+      // Centred on 1 (index 100) on a log scale; the palette's white middle is never used.
+      const m = Math.max(Math.abs(Math.log(edges[0] || 1e-3)), Math.abs(Math.log(edges[edges.length - 1] || 1e-3)), 0.05);
+      for (let i = 0; i < k; i += 1) {
+        const lo = Math.max(edges[i], 1e-3);
+        const hi = Math.max(edges[Math.min(i + 1, edges.length - 1)], 1e-3);
+        const t = 0.5 + Math.log(Math.sqrt(lo * hi)) / (2 * m);
+        const trimmed = t < 0.5 ? t * 0.84 : 1 - (1 - t) * 0.84;
+        colours.push(ramp("puor", trimmed));
+      }
+    } else {
+      for (let i = 0; i < k; i += 1) colours.push(ramp(spec.palette, k === 1 ? 0.5 : i / (k - 1)));
+    }
+    return { edges, colours };
+  }
+
+  function classOf(value, edges) {
+    if (edges.length < 2) return 0;
+    for (let i = 1; i < edges.length - 1; i += 1) if (value < edges[i]) return i - 1;
+    return edges.length - 2;
+  }
+
+  // The feature's figure for the measure: a number, SUPPRESSED_TOKEN or null (no data).
+  function featureValue(p, measure) {
+    const v = p[measure];
+    if (typeof v === "number" && Number.isFinite(v)) return v;
+    if (measure === "class") return typeof v === "string" ? v : null;
+    if (measure === "households") return typeof p.households === "string" ? SUPPRESSED_TOKEN : null;
+    if (["households", "events", "users"].some((k) => typeof p[k] === "string")) return SUPPRESSED_TOKEN;
+    return null;
+  }
 
   function fillColor(feature) {
-    const value = feature.properties ? feature.properties[state.measure] : undefined;
-    const spec = measureSpec(state.measure);
-    if (spec.palette === "classes") {
+    const p = feature.properties || {};
+    const value = featureValue(p, state.measure);
+    if (value === SUPPRESSED_TOKEN) return [...SUPPRESSED, 210];
+    if (value === null) return NO_DATA_FILL;
+    if (state.measure === "class") {
       const colour = state.spec.class_colours[value];
-      return colour ? [...colour, 200] : NO_DATA;
+      return colour ? [...colour, 210] : NO_DATA_FILL;
     }
-    const t = scaled(value);
-    return t === null ? NO_DATA : [...ramp(spec.palette, t), 200];
+    const c = state.classes;
+    if (!c) return [200, 200, 200, 60]; // classes still loading: faint, never "no data"
+    return [...c.colours[classOf(value, c.edges)], 210];
   }
 
-  // The colour domain grows with every tile that loads (and resets when the layer, service
-  // or measure changes), so it never shrinks to one tile's values and every tile is
-  // coloured on the same scale.
+  // Hexagons have no class breaks from the server: their colour domain grows with every
+  // tile that loads, and is recomputed from every loaded tile when the measure changes.
   function noteValues(features) {
     let changed = false;
     for (const f of features || []) {
@@ -140,6 +260,13 @@
     return changed;
   }
 
+  function domainFromLoadedTiles() {
+    state.domain = null;
+    const layer = state.deck && state.deck.layerManager && state.deck.layerManager.getLayers().find((l) => l.id === "h3");
+    const tiles = layer && layer.state && layer.state.tileset ? layer.state.tileset.tiles : [];
+    for (const tile of tiles || []) if (Array.isArray(tile.content)) noteValues(tile.content);
+  }
+
   function scheduleRender() {
     // Tile callbacks run inside deck's layer update, where setProps({layers}) is deferred
     // and then dropped: re-render on the next task instead, once per burst of tiles.
@@ -153,50 +280,142 @@
   }
 
   function onTileLoad(tile) {
-    if (!state.marks.tile) state.marks.tile = performance.now() - state.started;
-    if (noteValues(tile.content)) scheduleRender();
+    if (!state.marks.tile) {
+      state.marks.tile = performance.now() - state.started;
+      state.marks.tileAt = performance.now();
+    }
+    if (state.layer === "h3" && noteValues(tile.content)) scheduleRender();
+  }
+
+  function onTileError(error) {
+    const message = (error && error.message) || String(error);
+    const code = /\b(50\d|40\d|429)\b/.exec(message);
+    state.tileError = code ? `HTTP ${code[1]}` : message.slice(0, 120);
+    showMapMessage();
   }
 
   function updateDomain(tiles) {
     const first = !state.firstTilesMs;
     if (first) state.firstTilesMs = performance.now() - state.started;
     let changed = false;
-    for (const tile of tiles || []) changed = noteValues(tile.content) || changed;
+    if (state.layer === "h3") for (const tile of tiles || []) changed = noteValues(tile.content) || changed;
     if (changed || first) scheduleRender();
+  }
+
+  // ------------------------------------------------------------------ class breaks
+
+  function breaksKey() {
+    return [state.layer, state.service, state.measure, state.method, signedIn()].join("|");
+  }
+
+  async function loadBreaks() {
+    const key = breaksKey();
+    state.breaksError = null;
+    const layer = layerSpec(state.layer);
+    if (!layer.areas || !hasPath("/api/v1/map/breaks") || (state.measure !== "households" && !state.service)) {
+      state.breaks = null;
+      state.breaksFor = null;
+      refreshColours();
+      return;
+    }
+    state.breaksLoading = key;
+    renderLegend();
+    const q = new URLSearchParams({ layer: state.layer, measure: state.measure, method: state.method });
+    if (state.service) q.set("service", state.service);
+    try {
+      const breaks = await getJSON(`/api/v1/map/breaks?${q}`);
+      if (key !== breaksKey()) return; // the user moved on
+      state.breaks = breaks;
+      state.breaksFor = key;
+    } catch (error) {
+      if (key !== breaksKey()) return;
+      state.breaks = null;
+      state.breaksFor = null;
+      state.breaksError = error.message;
+    } finally {
+      if (state.breaksLoading === key) state.breaksLoading = null;
+    }
+    refreshColours();
+  }
+
+  function refreshColours() {
+    if (state.layer === "h3") domainFromLoadedTiles();
+    state.classes = classes();
+    render();
+    renderLegend();
+    showMapMessage();
   }
 
   function renderLegend() {
     const spec = measureSpec(state.measure);
     const box = $("legend");
-    box.replaceChildren(el("h2", { text: spec.label }));
+    const heading = state.service && spec.service ? `${spec.label}: ${serviceName(state.service)}` : spec.label;
+    box.replaceChildren(el("h2", { text: heading }));
     const list = el("ul", { className: "legend-items" });
+    const b = state.breaksFor === breaksKey() ? state.breaks : null;
+    state.classes = classes();
     if (spec.palette === "classes") {
       const names = { hot: "Hot spot (more than expected)", not: "Not spot (less than expected)", as_expected: "As expected" };
       for (const [k, c] of Object.entries(state.spec.class_colours)) {
-        const sw = el("span", { className: "swatch", "aria-hidden": "true" });
-        sw.style.backgroundColor = `rgb(${c.join(",")})`;
-        list.append(el("li", {}, sw, names[k] || k));
+        const n = b && b.classes ? b.classes[k] || 0 : null;
+        list.append(el("li", {}, swatch(c), names[k] || k, n === null ? null : el("span", { className: "count", text: ` (${fmt(n, "int")})` })));
       }
-    } else if (state.domain) {
-      const [lo, hi] = state.domain;
-      for (let i = 0; i < 5; i += 1) {
-        const t = i / 4;
-        let v = lo + (hi - lo) * t;
-        if (state.measure === "ratio") {
-          const m = Math.max(Math.abs(Math.log(lo || 1)), Math.abs(Math.log(hi || 1)), 0.05);
-          v = Math.exp((t - 0.5) * 2 * m);
-        }
-        const sw = el("span", { className: "swatch", "aria-hidden": "true" });
-        sw.style.backgroundColor = `rgb(${ramp(spec.palette, t).join(",")})`;
-        list.append(el("li", {}, sw, fmt(v, spec.format)));
+    } else if (state.classes) {
+      const { edges, colours } = state.classes;
+      const labels = edgeLabels(edges, spec.format);
+      for (let i = 0; i < colours.length; i += 1) {
+        const text = edges.length === 1 ? labels[0] : `${labels[i]} – ${labels[i + 1]}`;
+        const n = b && b.counts ? b.counts[i] : null;
+        list.append(el("li", {}, swatch(colours[i]), text,
+          n === null || n === undefined ? null : el("span", { className: "count", text: ` (${fmt(n, "int")} ${n === 1 ? "area" : "areas"})` })));
       }
+    } else if (state.breaksError) {
+      list.append(el("li", { className: "error", text: `Legend unavailable: ${state.breaksError}` }));
+    } else if (state.layer === "hotspots" && !state.service) {
+      list.append(el("li", { className: "hint", text: "Choose a service to find hot and not spots." }));
     } else {
       list.append(el("li", { text: "Loading…" }));
     }
-    const none = el("span", { className: "swatch", "aria-hidden": "true" });
-    none.style.backgroundColor = `rgba(${NO_DATA.join(",")})`;
-    list.append(el("li", {}, none, "No data or suppressed (<5)"));
+    if (spec.palette !== "classes") {
+      list.append(el("li", {}, swatch(SUPPRESSED), "Suppressed (fewer than 5)",
+        b ? el("span", { className: "count", text: ` (${fmt(b.suppressed, "int")})` }) : null));
+    }
+    list.append(el("li", {}, swatch(null, "nodata"), "No data",
+      b ? el("span", { className: "count", text: ` (${fmt(b.no_data, "int")})` }) : null));
     box.append(list);
+    if (spec.palette !== "classes" && layerSpec(state.layer).areas) {
+      const how = el("p", { className: "legend-note" });
+      how.append(isDiverging() ? "Diverging around 100 (as expected). " : "",
+        `Classes over every area of the borough, not only those in view.`);
+      box.append(how);
+    }
+  }
+
+  // A message over the map when it cannot show what was asked (tiles failing, a layer
+  // that needs a service, a layer with nothing to draw).
+  function showMapMessage() {
+    const box = $("map-message");
+    const parts = [];
+    if (state.tileError) {
+      parts.push(el("p", { text: `The map tiles could not be loaded (${state.tileError}). The server may be busy.` }),
+        el("button", { type: "button", id: "map-retry", text: "Try again", onclick: retryTiles }));
+      box.setAttribute("role", "alert");
+    } else if (state.layer === "hotspots" && !state.service) {
+      parts.push(el("p", { text: "Hot and not spots are found for one service: choose a Service under Choropleth." }));
+      box.setAttribute("role", "status");
+    } else if (state.layer === "hotspots" && state.breaks && state.breaksFor === breaksKey() && state.breaks.areas === 0) {
+      parts.push(el("p", { text: `No output area uses ${serviceName(state.service)} significantly more or less than its households predict.` }));
+      box.setAttribute("role", "status");
+    }
+    box.replaceChildren(...parts);
+    box.hidden = parts.length === 0;
+  }
+
+  function retryTiles() {
+    state.tileError = null;
+    state.retry += 1;
+    showMapMessage();
+    render();
   }
 
   // ------------------------------------------------------------------ layers
@@ -205,6 +424,10 @@
     const layer = state.spec.layers.find((l) => l.name === name);
     let url = layer ? layer.url : `/tiles/${name}/{z}/{x}/{y}.pbf?v=${state.spec.version}`;
     if (state.service) url += `&service=${encodeURIComponent(state.service)}`;
+    // Tiles fetched with an officer's key hold unsuppressed counts: a different URL after
+    // signing in or out, so none of them is reused for the other.
+    if (signedIn()) url += "&as=officer";
+    if (state.retry) url += `&retry=${state.retry}`;
     return url;
   }
 
@@ -214,30 +437,33 @@
       fetch: { headers } };
   }
 
+  const MARKER = [230, 0, 126];
+
   function render() {
     if (!state.deck) return;
     const base = state.baseLayers;
-    const triggers = [state.measure, state.service, JSON.stringify(state.domain)];
+    const triggers = [state.measure, state.service, state.breaksFor, JSON.stringify(state.classes && state.classes.edges)];
     const areaName = state.layer === "h3" ? "h3" : "areas";
     const layers = [];
     // Roads and sites wait for the first choropleth tiles, so those are decoded first.
     const overlays = Boolean(state.firstTilesMs);
-    layers.push(base.roads.clone({ visible: overlays && state.overlays.roads, loadOptions: loadOptions(base.roads.props.loadOptions) }));
+    const roadsUrl = state.retry ? `${base.roads.props.data}&retry=${state.retry}` : base.roads.props.data;
+    layers.push(base.roads.clone({ data: roadsUrl, visible: overlays && state.overlays.roads, loadOptions: loadOptions(base.roads.props.loadOptions), onTileError }));
     const choropleth = base[areaName].clone({
       id: areaName,
       data: tileUrl(state.layer),
-      visible: true,
+      visible: !(state.layer === "hotspots" && !state.service),
       binary: false,
       getFillColor: fillColor,
       updateTriggers: { getFillColor: triggers },
       onViewportLoad: updateDomain,
       onTileLoad,
+      onTileError,
       loadOptions: loadOptions(base[areaName].props.loadOptions),
-      highlightedFeatureId: areaName === "areas" ? state.selected : null,
-      highlightColor: state.selected ? [255, 255, 0, 160] : [255, 255, 255, 90],
+      highlightColor: [255, 255, 255, 90],
     });
     layers.push(choropleth);
-    layers.push(base.sites.clone({ visible: overlays && state.overlays.sites, loadOptions: loadOptions(base.sites.props.loadOptions) }));
+    layers.push(base.sites.clone({ visible: overlays && state.overlays.sites, loadOptions: loadOptions(base.sites.props.loadOptions), onTileError }));
     if (base.planning) {
       layers.push(base.planning.clone({
         data: state.plan || { type: "FeatureCollection", features: [] },
@@ -249,8 +475,136 @@
         getLineWidth: (f) => (f.properties.role === "route" ? 4 : 1.5),
         updateTriggers: { getFillColor: state.planVersion, getLineColor: state.planVersion },
       }));
+      // The open area: a thick outline (a fill would read as one more class colour).
+      const sel = state.selectedFeature && state.selectedFeature.properties.code === state.selected ? state.selectedFeature : null;
+      layers.push(base.planning.clone({
+        id: "selection",
+        data: { type: "FeatureCollection", features: sel ? [sel] : [] },
+        visible: Boolean(sel),
+        pickable: false,
+        filled: false,
+        stroked: true,
+        getLineColor: [...MARKER, 255],
+        getLineWidth: 4,
+        updateTriggers: { getLineColor: 1 },
+      }));
+      // The place a search found: a marker the user can see, above everything.
+      layers.push(base.planning.clone({
+        id: "marker",
+        data: { type: "FeatureCollection", features: state.marker ? [{ type: "Feature", geometry: { type: "Point", coordinates: state.marker }, properties: { role: "marker" } }] : [] },
+        visible: Boolean(state.marker),
+        pickable: false,
+        getFillColor: [...MARKER, 255],
+        getLineColor: [255, 255, 255, 255],
+        getLineWidth: 3,
+        getPointRadius: 10,
+        updateTriggers: { getFillColor: 1 },
+      }));
     }
     state.deck.setProps({ layers });
+  }
+
+  // ------------------------------------------------------------------ the view
+
+  function mercY(lat) {
+    return Math.log(Math.tan(Math.PI / 4 + (lat * Math.PI) / 360));
+  }
+
+  // The view that fits a WGS84 box in the map with a margin (deck.gl's 512-px world).
+  function fitView(bbox, padding) {
+    const pad = padding === undefined ? 40 : padding;
+    const box = $("map").getBoundingClientRect();
+    const [w, s, e, n] = bbox;
+    const width = Math.max(64, box.width - 2 * pad);
+    const height = Math.max(64, box.height - 2 * pad);
+    const dlon = Math.max(e - w, 1e-6);
+    const dm = Math.max(mercY(n) - mercY(s), 1e-9);
+    const zoom = Math.min(Math.log2((width * 360) / (512 * dlon)), Math.log2((height * 2 * Math.PI) / (512 * dm)), 16);
+    const lat = ((2 * Math.atan(Math.exp((mercY(n) + mercY(s)) / 2)) - Math.PI / 2) * 180) / Math.PI;
+    return { longitude: (w + e) / 2, latitude: lat, zoom };
+  }
+
+  function setView(view, animate) {
+    const current = state.deck.props.initialViewState || {};
+    state.moving = Boolean(animate);
+    state.deck.setProps({
+      initialViewState: {
+        ...current,
+        ...currentView(),
+        ...view,
+        transitionDuration: animate ? 600 : 0,
+        transitionInterpolator: animate ? state.flyTo || undefined : undefined,
+        onTransitionEnd: () => { state.moving = false; },
+        onTransitionInterrupt: () => { state.moving = false; },
+      },
+    });
+    if (!animate) state.moving = false;
+    state.view = { ...(state.view || {}), ...view };
+    updateScale();
+    saveUrl(false);
+  }
+
+  // A scale bar of a round length about 100 px long (deck.gl's world is 512 px at zoom 0).
+  function updateScale() {
+    const v = currentView();
+    const mpp = (40075016.686 * Math.cos((v.latitude * Math.PI) / 180)) / (512 * 2 ** v.zoom);
+    const target = mpp * 100;
+    const pow = 10 ** Math.floor(Math.log10(target));
+    const nice = [1, 2, 5, 10].map((m) => m * pow).filter((x) => x <= target).pop() || pow;
+    $("scale-bar").style.width = `${Math.round(nice / mpp)}px`;
+    $("scale-label").textContent = nice >= 1000 ? `${(nice / 1000).toLocaleString(GB)} km` : `${nice} m`;
+  }
+
+  function bboxOf(geometry) {
+    let w = Infinity;
+    let s = Infinity;
+    let e = -Infinity;
+    let n = -Infinity;
+    const walk = (c) => {
+      if (typeof c[0] === "number") {
+        w = Math.min(w, c[0]); e = Math.max(e, c[0]); s = Math.min(s, c[1]); n = Math.max(n, c[1]);
+      } else for (const x of c) walk(x);
+    };
+    if (geometry && geometry.coordinates) walk(geometry.coordinates);
+    return Number.isFinite(w) ? [w, s, e, n] : null;
+  }
+
+  function inRing(pt, ring) {
+    let inside = false;
+    for (let i = 0, j = ring.length - 1; i < ring.length; j = i, i += 1) {
+      const [xi, yi] = ring[i];
+      const [xj, yj] = ring[j];
+      if ((yi > pt[1]) !== (yj > pt[1]) && pt[0] < ((xj - xi) * (pt[1] - yi)) / (yj - yi) + xi) inside = !inside;
+    }
+    return inside;
+  }
+
+  function contains(geometry, pt) {
+    if (!geometry) return false;
+    const polys = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.type === "MultiPolygon" ? geometry.coordinates : [];
+    return polys.some((rings) => inRing(pt, rings[0]) && !rings.slice(1).some((hole) => inRing(pt, hole)));
+  }
+
+  const LEVELS = { wards: "ward", lsoas: "lsoa", oas: "oa", hotspots: "oa" };
+
+  function levelOf(layerName) {
+    if (LEVELS[layerName]) return LEVELS[layerName];
+    if (layerName.startsWith("set_")) return layerName.slice(4);
+    return null;
+  }
+
+  // Every area of a layer (names, boxes and simplified shapes), for the keyboard list and
+  // to find which area a searched point lies in.
+  async function areaList(layerName) {
+    const level = levelOf(layerName);
+    if (!level) return [];
+    if (!state.areaLists[level]) {
+      state.areaLists[level] = getJSON(`/api/v1/areas?level=${encodeURIComponent(level)}&simplify_m=10`).then((fc) =>
+        fc.features.map((f) => ({ code: f.properties.code, name: f.properties.name, geometry: f.geometry, bbox: bboxOf(f.geometry) }))
+          .sort((a, b) => a.name.localeCompare(b.name, GB)));
+      state.areaLists[level].catch(() => { delete state.areaLists[level]; });
+    }
+    return state.areaLists[level];
   }
 
   // ------------------------------------------------------------------ planning (issue 7)
@@ -280,8 +634,12 @@
   function showPlan(features, summary) {
     state.plan = { type: "FeatureCollection", features };
     state.planVersion = (state.planVersion || 0) + 1;
-    $("plan-summary").textContent = summary;
+    const box = $("plan-summary");
+    box.replaceChildren(el("span", { text: summary }));
     render();
+    const bbox = bboxOf({ coordinates: features.map((f) => f.geometry && f.geometry.coordinates).filter(Boolean) });
+    if (bbox) setView(fitView(bbox, 30), true);
+    box.scrollIntoView({ block: "nearest" });
   }
 
   async function planSites() {
@@ -293,9 +651,10 @@
       const catchments = tagged(plan.catchments, "catchment");
       for (const f of catchments) f.properties.site_id = f.properties.site_id ?? f.properties.id;
       showPlan([...catchments, ...tagged(plan.sites, "site")],
-        `${plan.sites.features.length} sites shown with their catchments (${plan.summary.objective || "p-median"}).`);
+        `${plan.sites.features.length} sites shown with their catchments (${plan.summary.objective || "p-median"}): orange dots are the sites, tinted areas their catchments.`);
     } catch (error) {
       $("plan-summary").textContent = `No plan: ${error.message}`;
+      $("plan-summary").scrollIntoView({ block: "nearest" });
     }
   }
 
@@ -305,23 +664,24 @@
       const plan = await postJSON("/api/v1/planning/routes", { max_stops: 8, time_limit_s: 2 });
       const s = plan.summary;
       showPlan([...tagged(plan.routes, "route"), ...tagged(plan.stops, "stop")],
-        `${s.stops_visited} stops, ${s.total_distance_km.toFixed(1)} km, ${Math.round(s.total_duration_min)} min.`);
+        `${s.stops_visited} stops, ${s.total_distance_km.toFixed(1)} km, ${Math.round(s.total_duration_min)} min (blue line and dots).`);
     } catch (error) {
       $("plan-summary").textContent = `No route: ${error.message}`;
+      $("plan-summary").scrollIntoView({ block: "nearest" });
     }
   }
 
   // ------------------------------------------------------------------ tooltips and clicks
 
-  function tooltip(info) {
+  function tooltipText(info) {
     if (!info || !info.object || !info.layer) return null;
     const p = info.object.properties || {};
     if (info.layer.id === "planning") {
       const name = p.name || p.site_name || p.label || p.role;
-      return { text: `${p.role}: ${name}` };
+      return `${p.role}: ${name}`;
     }
     if (info.layer.id === "sites") {
-      return { text: `${p.name}\n${p.kind}${p.is_existing ? " (existing office)" : " (candidate)"}` };
+      return `${p.name}\n${p.kind}${p.is_existing ? " (existing office)" : " (candidate)"}`;
     }
     const lines = [];
     if (info.layer.id === "h3") lines.push(`Hexagon ${p.cell} (resolution ${p.resolution})`);
@@ -332,25 +692,53 @@
         if (p[m.id] !== undefined) lines.push(`${m.label}: ${fmt(p[m.id], m.format)}`);
       }
     }
-    return { text: lines.join("\n") };
+    return lines.join("\n");
+  }
+
+  // The tooltip lives on the page (fixed), not inside the map, so the side panels never
+  // cut it off; it is kept inside the window.
+  function onHover(info) {
+    const tip = $("tooltip");
+    const text = tooltipText(info);
+    if (!text) {
+      tip.hidden = true;
+      return;
+    }
+    tip.textContent = text;
+    tip.hidden = false;
+    const box = $("map").getBoundingClientRect();
+    const x = box.left + info.x;
+    const y = box.top + info.y;
+    const w = tip.offsetWidth;
+    const h = tip.offsetHeight;
+    const left = Math.max(4, Math.min(x + 14, window.innerWidth - w - 4));
+    const top = y + 14 + h > window.innerHeight - 4 ? Math.max(4, y - h - 14) : y + 14;
+    tip.style.left = `${Math.round(left)}px`;
+    tip.style.top = `${Math.round(top)}px`;
   }
 
   function onClick(info) {
     if (!info || !info.object || !info.layer) return;
     const p = info.object.properties || {};
-    if (info.layer.id === "areas" && p.code) openArea(p.code, p);
+    if (info.layer.id === "areas" && p.code) openArea(p.code, { tileProps: p });
   }
 
   // ------------------------------------------------------------------ panel
 
-  function selectTab(name) {
-    for (const tab of ["area", "matrix", "quality"]) {
+  function selectTab(name, opts) {
+    const options = opts || {};
+    state.tab = name;
+    for (const tab of TABS) {
       const selected = tab === name;
       $(`tab-${tab}`).setAttribute("aria-selected", String(selected));
+      $(`tab-${tab}`).tabIndex = selected ? 0 : -1;
       $(`pane-${tab}`).hidden = !selected;
     }
     if (name === "matrix") loadMatrix();
     if (name === "quality") loadQuality();
+    if (name === "service") loadService();
+    if (name === "area" && !state.selected) showAreaList();
+    if (options.history !== false) saveUrl(true);
   }
 
   function figureList(rows) {
@@ -359,39 +747,76 @@
     return dl;
   }
 
-  async function openArea(code, tileProps) {
+  async function showAreaList() {
+    const pane = $("pane-area");
+    const token = ++state.token;
+    const level = levelOf(state.layer);
+    const intro = el("p", { className: "hint", text: "Click an area on the map, search, or pick one from this list (Tab to it, Enter to open)." });
+    pane.replaceChildren(intro);
+    if (!level) return;
+    try {
+      const areas = await areaList(state.layer);
+      if (token !== state.token) return;
+      const title = (state.spec.layers.find((l) => l.name === state.layer) || {}).title || "Areas";
+      pane.replaceChildren(intro, el("h2", { id: "area-list-title", text: title }),
+        el("ul", { id: "area-list", className: "area-list", "aria-labelledby": "area-list-title" },
+          areas.map((a) => el("li", {}, el("button", { type: "button", "data-code": a.code, text: a.name,
+            onclick: () => openArea(a.code, { fit: true, focus: true }) })))));
+    } catch (error) {
+      pane.append(el("p", { className: "error", text: `The list of areas could not be loaded: ${error.message}` }));
+    }
+  }
+
+  function clearArea() {
+    state.selected = null;
+    render();
+    showAreaList();
+    saveUrl(true);
+  }
+
+  async function openArea(code, opts) {
+    const options = opts || {};
     state.selected = code;
     render();
-    selectTab("area");
+    if (state.tab !== "area") selectTab("area", { history: false });
+    if (options.history !== false) saveUrl(true);
+    const token = ++state.token;
     const pane = $("pane-area");
     pane.replaceChildren(el("p", { text: "Loading…" }));
     try {
       const feature = await getJSON(`/api/v1/areas/${encodeURIComponent(code)}`);
+      if (token !== state.token) return;
       const p = feature.properties;
+      state.selectedFeature = feature;
+      render();
+      if (options.fit) {
+        const bbox = bboxOf(feature.geometry);
+        if (bbox) setView(fitView(bbox), true);
+      }
       const parts = [
-        el("h2", { id: "area-name", text: p.name }),
+        el("button", { type: "button", className: "linkish", id: "area-back", text: "‹ All areas", onclick: clearArea }),
+        el("h2", { id: "area-name", tabindex: "-1", text: p.name }),
         figureList([
           ["Code", p.code],
           ["Level", p.level],
           ["Households", fmt(p.households, "int")],
           ["Part of", p.parent_code || "–"],
-          ["Area", p.area_km2 ? `${p.area_km2.toFixed(2)} km²` : "–"],
+          ["Area", p.area_km2 ? `${fmt(p.area_km2, "num", 2)} km²` : "–"],
         ]),
       ];
-      parts[1].id = "area-figures";
+      parts[2].id = "area-figures";
+      const tileProps = options.tileProps;
       if (state.service && tileProps) {
-        const service = state.spec.services.find((s) => s.code === state.service);
-        parts.push(el("h3", { text: service ? service.name : state.service }));
+        parts.push(el("h3", { text: serviceName(state.service) }));
         parts.push(figureList(state.spec.measures.filter((m) => m.service && tileProps[m.id] !== undefined)
           .map((m) => [m.label, fmt(tileProps[m.id], m.format)])));
       }
       const profilePath = "/api/v1/areas/{code}/profile";
       const links = el("ul", { className: "links" });
-      const signedIn = Boolean(sessionStorage.getItem(KEY_STORAGE));
       const enc = encodeURIComponent(code);
       if (hasPath("/areas/{code}/report")) {
-        links.append(el("li", {}, signedIn
-          ? el("a", { href: `/areas/${enc}/report`, onclick: (e) => openAuthed(e, `/areas/${enc}/report`, null) , text: "Community report (printable)" })
+        links.append(el("li", { id: "report-item" }, signedIn()
+          ? el("a", { href: `/areas/${enc}/report`, id: "report-link", onclick: (e) => openAuthed(e, `/areas/${enc}/report`, null), text: "Community report (printable)" })
           : el("span", { className: "hint", text: "Community report: sign in as an officer" })));
       }
       if (hasPath("/api/v1/matrix")) {
@@ -400,12 +825,16 @@
         links.append(el("li", {}, el("a", { href: url, onclick: (e) => openAuthed(e, url, `${code}_output_areas.csv`),
           text: "Output areas by segment (CSV)" })));
       }
-      links.append(el("li", {}, el("a", { href: `/api/v1/areas/${enc}`, text: "Boundary (GeoJSON)" })));
+      // A download, not a navigation: the page (and its state) stays where it is.
+      links.append(el("li", {}, el("a", { href: `/api/v1/areas/${enc}`, id: "geojson-link", download: `${code}.geojson`,
+        onclick: (e) => openAuthed(e, `/api/v1/areas/${enc}`, `${code}.geojson`), text: "Boundary (GeoJSON download)" })));
       parts.push(links);
       pane.replaceChildren(...parts);
-      if (hasPath(profilePath) && signedIn) loadProfile(code, pane);
-      else if (hasPath(profilePath)) pane.append(el("p", { className: "hint", text: "Sign in as an officer for the community profile." }));
+      if (options.focus) $("area-name").focus();
+      if (hasPath(profilePath) && signedIn()) loadProfile(code, pane, token);
+      else if (hasPath(profilePath)) pane.append(el("p", { className: "hint", id: "profile-hint", text: "Sign in as an officer for the community profile." }));
     } catch (error) {
+      if (token !== state.token) return;
       pane.replaceChildren(el("p", { className: "error", text: `Could not load ${code}: ${error.message}` }));
     }
   }
@@ -415,16 +844,35 @@
     event.preventDefault();
     try {
       const response = await fetch(url, { headers: authHeaders() });
-      if (!response.ok) throw new Error(`${response.status}`);
-      const blobUrl = URL.createObjectURL(await response.blob());
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      let blob = await response.blob();
+      if (!filename && (blob.type || "").startsWith("text/html")) {
+        // A page opened from a blob: URL has no base to resolve its stylesheet against.
+        const html = await blob.text();
+        blob = new Blob([html.replace("<head>", `<head><base href="${location.origin}/">`)], { type: "text/html" });
+      }
+      const blobUrl = URL.createObjectURL(blob);
       const a = el("a", { href: blobUrl, download: filename || null, target: filename ? null : "_blank", rel: "noopener" });
       document.body.append(a);
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(blobUrl), 60000);
+      status(filename ? `Downloaded ${filename}.` : "");
     } catch (error) {
       status(`Could not open ${url}: ${error.message}`);
     }
+  }
+
+  function tableCsv(tableEl) {
+    const q = (s) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+    return [...tableEl.querySelectorAll("tr")].map((tr) => [...tr.children].map((c) => q(c.dataset.value ?? c.textContent.trim())).join(",")).join("\r\n");
+  }
+
+  // Each table gets a CSV button: what is on screen, as numbers (no separators).
+  function withCsv(tableEl, filename) {
+    const button = el("button", { type: "button", className: "csv", text: "Download CSV",
+      onclick: () => download(new Blob([`${tableCsv(tableEl)}\r\n`], { type: "text/csv" }), filename) });
+    return el("div", { className: "table-wrap" }, tableEl, button);
   }
 
   function table(caption, cols, rows) {
@@ -433,29 +881,58 @@
       el("thead", {}, el("tr", {}, cols.map(([, label]) => el("th", { scope: "col", text: label })))),
       el("tbody", {}, rows.map((r) => el("tr", {}, cols.map(([key, , format], i) => (i === 0
         ? el("th", { scope: "row", text: fmt(r[key]) })
-        : el("td", { text: fmt(r[key], format) })))))));
+        : el("td", { text: fmt(r[key], format), "data-value": r[key] === null || r[key] === undefined ? "" : String(r[key]) })))))));
   }
 
-  async function loadProfile(code, pane) {
+  async function loadProfile(code, pane, token) {
     try {
       const profile = await getJSON(`/api/v1/areas/${encodeURIComponent(code)}/profile`);
+      if (token !== state.token || !signedIn()) return;
       const box = el("section", { id: "area-profile", "aria-label": "Community profile" });
       box.append(el("h3", { text: "Community profile" }));
       if (profile.pen_portrait) box.append(el("p", { className: "portrait", text: profile.pen_portrait }));
-      box.append(table("Households by segment (index 100 = district share)",
+      box.append(spineChart(profile.segments || []));
+      box.append(withCsv(table("Households by segment (index 100 = district share)",
         [["name", "Segment"], ["households", "Households", "int"], ["pct", "%", "num"], ["index", "Index", "int"]],
-        profile.segments || []));
-      box.append(table("Service take-up against what the mix predicts (ratio 100 = as expected)",
+        profile.segments || []), `${code}_segments.csv`));
+      box.append(withCsv(table("Service take-up against what the mix predicts (ratio 100 = as expected)",
         [["name", "Service"], ["observed", "Observed", "int"], ["expected", "Expected", "num"], ["ratio", "Ratio", "int"]],
-        profile.services || []));
+        profile.services || []), `${code}_services.csv`));
       if ((profile.key_issues || []).length) {
         box.append(el("h3", { text: "Key issues" }),
           el("ul", {}, profile.key_issues.map((k) => el("li", { text: `${k.name} (index ${fmt(k.district_index, "int")})` }))));
       }
       pane.append(box);
     } catch (error) {
+      if (token !== state.token) return;
       pane.append(el("p", { className: "hint", text: `Profile unavailable: ${error.message}` }));
     }
+  }
+
+  // A spine chart: each segment's share here against the district's (the comparator), as a
+  // bar either side of the district line at 100.
+  function spineChart(segments) {
+    const rows = segments.filter((s) => typeof s.index === "number");
+    if (!rows.length) return null;
+    const width = 300;
+    const rowH = 18;
+    const label = 120;
+    const mid = label + (width - label) / 2;
+    const maxDev = Math.max(50, ...rows.map((s) => Math.abs(s.index - 100)));
+    const scale = (width - label) / 2 / maxDev;
+    const chart = svg("svg", { class: "spine", viewBox: `0 0 ${width} ${rows.length * rowH + 20}`, role: "img",
+      "aria-label": `Spine chart: each segment's share of households here against the district (100). ${rows.map((s) => `${s.name} ${Math.round(s.index)}`).join(", ")}.` });
+    rows.forEach((s, i) => {
+      const y = i * rowH + 4;
+      const dev = (s.index - 100) * scale;
+      chart.append(svg("text", { x: "0", y: String(y + 11), class: "spine-label", text: s.name.length > 20 ? `${s.name.slice(0, 19)}…` : s.name }));
+      chart.append(svg("rect", { x: String(dev < 0 ? mid + dev : mid), y: String(y + 2), width: String(Math.max(1, Math.abs(dev))), height: String(rowH - 6),
+        fill: dev < 0 ? "#b35806" : "#542788" }));
+    });
+    chart.append(svg("line", { x1: String(mid), x2: String(mid), y1: "0", y2: String(rows.length * rowH + 6), stroke: "#1d1d1f", "stroke-width": "1" }));
+    chart.append(svg("text", { x: String(mid), y: String(rows.length * rowH + 18), "text-anchor": "middle", class: "spine-label", text: "District = 100" }));
+    return el("figure", { className: "spine-figure" }, chart,
+      el("figcaption", { text: "Households by segment against the district: bars right of the line are over-represented here." }));
   }
 
   async function loadMatrix() {
@@ -468,10 +945,24 @@
     try {
       const svc = state.service ? `&service=${encodeURIComponent(state.service)}` : "";
       const m = await getJSON(`/api/v1/matrix?level=ward${svc}`);
-      pane.replaceChildren(matrixTable(m));
+      pane.replaceChildren(withCsv(matrixTable(m), `wards_by_segment${state.service ? `_${state.service}` : ""}.csv`));
     } catch (error) {
       pane.replaceChildren(el("p", { className: "error", text: `Matrix unavailable: ${error.message}` }));
     }
+  }
+
+  function luminance(c) {
+    const [r, g, b] = c.map((v) => {
+      const x = v / 255;
+      return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  }
+
+  // Black or white text, whichever contrasts more with the cell's colour (WCAG ratio).
+  function inkFor(c) {
+    const l = luminance(c);
+    return (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) ? "ink-dark" : "ink-light";
   }
 
   function matrixTable(m) {
@@ -481,26 +972,29 @@
     const areas = (m.areas || []).filter((a) => a.code !== "Total");
     const at = {};
     for (const c of m.cells || []) at[`${c.area_code}|${c.segment}`] = c[measure];
-    const flat = Object.values(at).filter((v) => typeof v === "number");
-    const lo = Math.min(...flat, 100);
-    const hi = Math.max(...flat, 100);
     const t = el("table", { className: "matrix" },
-      el("caption", { text: `${m.service ? "Take-up index" : "Households index"} by ward and segment (100 = district average). Select a ward to show it on the map.` }),
+      el("caption", { text: `${m.service ? "Take-up index" : "Households index"} by ward and segment (100 = district average; purple above, orange below). Select a ward to show it on the map.` }),
       el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Ward" }),
-        segments.map((sg) => el("th", { scope: "col", title: sg.name, text: sg.code })))));
+        segments.map((sg) => el("th", { scope: "col", abbr: sg.code, text: sg.name || sg.code })))));
     const body = el("tbody");
+    const flat = Object.values(at).filter((v) => typeof v === "number" && v > 0);
+    const m0 = Math.max(0.05, ...flat.map((v) => Math.abs(Math.log(v / 100))));
     for (const a of areas) {
-      const select = () => highlightWard(a.code);
+      const select = () => {
+        if (state.layer !== "wards") setLayer("wards");
+        openArea(a.code, { fit: true });
+      };
       const row = el("tr", { tabindex: "0", "data-code": a.code, onclick: select,
         onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(); } } },
         el("th", { scope: "row", text: a.name || a.code }));
       for (const sg of segments) {
         const v = at[`${a.code}|${sg.code}`];
-        const td = el("td", { text: fmt(v, "int") });
-        if (typeof v === "number" && hi > lo) {
-          const x = (v - lo) / (hi - lo);
-          td.style.backgroundColor = `rgb(${ramp("cividis", x).join(",")})`;
-          td.style.color = x > 0.55 ? "#000" : "#fff";
+        const td = el("td", { text: fmt(v, "int"), "data-value": typeof v === "number" ? String(v) : "" });
+        if (typeof v === "number" && v > 0) {
+          const t0 = 0.5 + Math.log(v / 100) / (2 * m0);
+          const colour = ramp("puor", t0);
+          td.classList.add("cell", inkFor(colour));
+          td.style.backgroundColor = rgb(colour); // CSSOM, which the CSP allows (unlike style="")
         }
         row.append(td);
       }
@@ -510,11 +1004,56 @@
     return t;
   }
 
-  function highlightWard(code) {
-    if (state.layer !== "wards") setLayer("wards");
-    state.selected = code;
-    render();
-    status(`Ward ${code} highlighted on the map.`);
+  async function loadService() {
+    const pane = $("pane-service");
+    if (!state.service) {
+      pane.replaceChildren(el("p", { className: "hint", text: "Choose a service under Choropleth to see which segments use it more or less than their share of households." }));
+      return;
+    }
+    if (!hasPath("/api/v1/services/{service}/propensity")) {
+      pane.replaceChildren(el("p", { className: "hint", text: "The propensity table is not available on this server yet." }));
+      return;
+    }
+    const service = state.service;
+    pane.replaceChildren(el("p", { text: "Loading…" }));
+    try {
+      const body = await getJSON(`/api/v1/services/${encodeURIComponent(service)}/propensity`);
+      if (service !== state.service) return;
+      const rows = (body.rows || []).filter((r) => r.segment !== "Total" && r.code !== "Total");
+      const name = (r) => r.segment_name || r.name || r.segment || r.code;
+      const chart = propensityChart(rows, name);
+      const cols = [["segment_name", "Segment"], ["households", "Households", "int"], ["users", "Users", "int"],
+        ["index", "Index", "int"], ["ci_low", "95% CI low", "int"], ["ci_high", "95% CI high", "int"]];
+      const t = table(`Propensity to use ${serviceName(service)} by segment (index 100 = as its share of households)`,
+        cols.filter(([k]) => rows.some((r) => r[k] !== undefined) || k === "segment_name"), rows.map((r) => ({ ...r, segment_name: name(r) })));
+      t.id = "propensity-table";
+      pane.replaceChildren(el("h2", { text: serviceName(service) }), chart, withCsv(t, `propensity_${service}.csv`));
+    } catch (error) {
+      pane.replaceChildren(el("p", { className: "error", text: `Propensity unavailable: ${error.message}` }));
+    }
+  }
+
+  function propensityChart(rows, name) {
+    const data = rows.filter((r) => typeof r.index === "number");
+    if (!data.length) return el("p", { className: "hint", text: "No segment has enough use for an index." });
+    const width = 300;
+    const rowH = 20;
+    const label = 120;
+    const hi = Math.max(200, ...data.map((r) => (typeof r.ci_high === "number" ? r.ci_high : r.index)));
+    const x = (v) => label + ((width - label - 10) * Math.min(v, hi)) / hi;
+    const chart = svg("svg", { id: "propensity-chart", class: "spine", viewBox: `0 0 ${width} ${data.length * rowH + 22}`, role: "img",
+      "aria-label": `Index by segment: ${data.map((r) => `${name(r)} ${Math.round(r.index)}`).join(", ")}.` });
+    data.forEach((r, i) => {
+      const y = i * rowH + 4;
+      chart.append(svg("text", { x: "0", y: String(y + 12), class: "spine-label", text: String(name(r)).slice(0, 20) }));
+      chart.append(svg("rect", { x: String(label), y: String(y + 3), width: String(Math.max(1, x(r.index) - label)), height: String(rowH - 8), fill: r.index >= 100 ? "#542788" : "#b35806" }));
+      if (typeof r.ci_low === "number" && typeof r.ci_high === "number") {
+        chart.append(svg("line", { x1: String(x(r.ci_low)), x2: String(x(r.ci_high)), y1: String(y + rowH / 2), y2: String(y + rowH / 2), stroke: "#1d1d1f", "stroke-width": "1.5" }));
+      }
+    });
+    chart.append(svg("line", { x1: String(x(100)), x2: String(x(100)), y1: "0", y2: String(data.length * rowH + 6), stroke: "#1d1d1f", "stroke-dasharray": "3 2" }));
+    chart.append(svg("text", { x: String(x(100)), y: String(data.length * rowH + 18), "text-anchor": "middle", class: "spine-label", text: "100 = as expected" }));
+    return el("figure", { className: "spine-figure" }, chart, el("figcaption", { text: "Bars: index; lines: 95% confidence interval." }));
   }
 
   async function loadQuality() {
@@ -524,14 +1063,19 @@
       pane.replaceChildren(el("p", { className: "hint", text: "Ingest reports are not available on this server yet." }));
       return;
     }
-    if (!sessionStorage.getItem(KEY_STORAGE)) {
+    if (!signedIn()) {
       pane.replaceChildren(el("p", { className: "hint", text: "Sign in with an officer key to see the ingest quality reports." }));
       return;
     }
     pane.replaceChildren(el("p", { text: "Loading…" }));
     try {
       const body = await getJSON(path);
+      if (!signedIn()) return;
       const batches = Array.isArray(body) ? body : body.batches || body.items || [];
+      if (!batches.length) {
+        pane.replaceChildren(el("p", { className: "hint", id: "quality-empty", text: "No file has been loaded yet: upload one with `wardwise ingest` or POST /api/v1/ingest." }));
+        return;
+      }
       const cols = ["id", "kind", "filename", "status", "rows_received", "rows_loaded", "rows_rejected", "started_at"];
       const rejected = (b) => {
         if (!b.rows_rejected) return el("td", { text: "0" });
@@ -539,14 +1083,96 @@
         return el("td", {}, el("a", { href: url, onclick: (e) => openAuthed(e, url, `batch_${b.id}_rejected.csv`),
           text: fmt(b.rows_rejected, "int") }));
       };
-      pane.replaceChildren(el("table", { className: "quality" },
+      const t = el("table", { className: "quality" },
         el("caption", { text: "Ingest batches: rows received, loaded and rejected (rejected rows as CSV)" }),
         el("thead", {}, el("tr", {}, cols.map((c) => el("th", { scope: "col", text: c.replace(/_/g, " ") })))),
         el("tbody", {}, batches.map((b) => el("tr", {}, cols.map((c) => (c === "rows_rejected" ? rejected(b)
-          : el("td", { text: c === "started_at" ? String(b[c]).slice(0, 16).replace("T", " ") : fmt(b[c]) }))))))));
+          : el("td", { text: c === "started_at" ? String(b[c]).slice(0, 16).replace("T", " ") : fmt(b[c]) })))))));
+      pane.replaceChildren(withCsv(t, "ingest_batches.csv"));
     } catch (error) {
       pane.replaceChildren(el("p", { className: "error", text: `Ingest reports unavailable: ${error.message}` }));
     }
+  }
+
+  // ------------------------------------------------------------------ the URL
+
+  function urlState() {
+    const q = new URLSearchParams();
+    q.set("layer", state.layer);
+    if (state.service) q.set("service", state.service);
+    q.set("measure", state.measure);
+    if (state.method !== "quantile") q.set("method", state.method);
+    if (state.view) q.set("view", [state.view.longitude.toFixed(5), state.view.latitude.toFixed(5), state.view.zoom.toFixed(2)].join(","));
+    if (state.selected) q.set("area", state.selected);
+    if (state.tab !== "area") q.set("tab", state.tab);
+    return `#${q}`;
+  }
+
+  // Discrete choices push a history entry; panning and zooming only replace the current one.
+  function saveUrl(push) {
+    if (state.restoring || !state.ready) return;
+    const hash = urlState();
+    if (hash === location.hash) return;
+    if (push) history.pushState(null, "", hash);
+    else history.replaceState(null, "", hash);
+  }
+
+  function readUrl() {
+    const q = new URLSearchParams(location.hash.replace(/^#/, ""));
+    const out = {};
+    const layer = q.get("layer");
+    if (layer && state.spec.layers.some((l) => l.name === layer)) out.layer = layer;
+    const service = q.get("service");
+    out.service = service && state.spec.services.some((s) => s.code === service) ? service : "";
+    const measure = q.get("measure");
+    if (measure && state.spec.measures.some((m) => m.id === measure)) out.measure = measure;
+    const method = q.get("method");
+    out.method = method && (state.spec.break_methods || []).includes(method) ? method : "quantile";
+    const view = (q.get("view") || "").split(",").map(Number);
+    if (view.length === 3 && view.every(Number.isFinite)) out.view = { longitude: view[0], latitude: view[1], zoom: view[2] };
+    const area = q.get("area");
+    out.area = area && /^[A-Za-z0-9_-]{1,32}$/.test(area) ? area : null;
+    const tab = q.get("tab");
+    out.tab = TABS.includes(tab) ? tab : "area";
+    return out;
+  }
+
+  function applyUrl(initial) {
+    const want = readUrl();
+    state.restoring = true;
+    try {
+      const before = breaksKey();
+      if (want.layer && want.layer !== state.layer) {
+        state.layer = want.layer;
+        state.domain = null;
+      }
+      state.service = want.service;
+      if (want.measure) state.measure = want.measure;
+      state.method = want.method;
+      syncControls();
+      render();
+      if (want.view && !initial) setView(want.view, false);
+      if (want.view) state.view = want.view;
+      if (before !== breaksKey() || initial) loadBreaks();
+      if (want.area !== state.selected || initial) {
+        if (want.area) openArea(want.area, { history: false });
+        else {
+          state.selected = null;
+          render();
+        }
+      }
+      selectTab(want.tab, { history: false });
+      showMapMessage();
+    } finally {
+      state.restoring = false;
+    }
+  }
+
+  function syncControls() {
+    for (const input of document.querySelectorAll("input[name=layer]")) input.checked = input.value === state.layer;
+    $("service").value = state.service;
+    fillMeasures();
+    $("method").value = state.method;
   }
 
   // ------------------------------------------------------------------ controls
@@ -557,14 +1183,16 @@
     state.selected = null;
     for (const input of document.querySelectorAll("input[name=layer]")) input.checked = input.value === name;
     render();
-    renderLegend();
+    loadBreaks();
+    if (state.tab === "area") showAreaList();
+    saveUrl(true);
   }
 
   function buildControls() {
     const switcher = $("layer-switcher");
     for (const layer of state.spec.layers) {
       const id = `layer-${layer.name}`;
-      switcher.append(el("label", { for: id },
+      switcher.append(el("label", { for: id, className: "choice" },
         el("input", { type: "radio", name: "layer", id, value: layer.name, checked: layer.name === state.layer,
           onchange: () => setLayer(layer.name) }),
         ` ${layer.title}`));
@@ -576,15 +1204,25 @@
       fillMeasures();
       state.domain = null;
       render();
-      renderLegend();
+      loadBreaks();
       if (!$("pane-matrix").hidden) loadMatrix();
+      if (!$("pane-service").hidden) loadService();
+      saveUrl(true);
     });
     fillMeasures();
     $("measure").addEventListener("change", (e) => {
       state.measure = e.target.value;
-      state.domain = null;
       render();
-      renderLegend();
+      loadBreaks();
+      saveUrl(true);
+    });
+    const method = $("method");
+    const names = { quantile: "Quantiles (equal counts)", equal: "Equal intervals", natural: "Natural breaks (k-means)" };
+    method.replaceChildren(...(state.spec.break_methods || ["quantile"]).map((m) => el("option", { value: m, text: names[m] || m })));
+    method.addEventListener("change", () => {
+      state.method = method.value;
+      loadBreaks();
+      saveUrl(true);
     });
     for (const name of ["roads", "sites"]) {
       $(`overlay-${name}`).addEventListener("change", (e) => {
@@ -592,10 +1230,23 @@
         render();
       });
     }
-    for (const tab of ["area", "matrix", "quality"]) $(`tab-${tab}`).addEventListener("click", () => selectTab(tab));
+    const tablist = document.querySelector(".tabs");
+    for (const tab of TABS) $(`tab-${tab}`).addEventListener("click", () => selectTab(tab));
+    tablist.addEventListener("keydown", (e) => {
+      const i = TABS.indexOf(state.tab);
+      const next = e.key === "ArrowRight" ? (i + 1) % TABS.length : e.key === "ArrowLeft" ? (i + TABS.length - 1) % TABS.length : -1;
+      if (next >= 0) {
+        e.preventDefault();
+        selectTab(TABS[next]);
+        $(`tab-${TABS[next]}`).focus();
+      }
+    });
     $("search").addEventListener("submit", (e) => {
       e.preventDefault();
       search($("search-q").value);
+    });
+    $("search").addEventListener("keydown", (e) => {
+      if (e.key === "Escape") $("search-results").hidden = true;
     });
     $("signin").addEventListener("submit", (e) => {
       e.preventDefault();
@@ -610,7 +1261,32 @@
       $("plan-summary").textContent = "";
       render();
     });
+    $("map-home").addEventListener("click", () => setView(homeView(), true));
+    $("map-zoom-in").addEventListener("click", () => setView({ zoom: Math.min(18, currentView().zoom + 1) }, true));
+    $("map-zoom-out").addEventListener("click", () => setView({ zoom: Math.max(8, currentView().zoom - 1) }, true));
+    $("map-png").addEventListener("click", savePng);
     showSignedIn();
+  }
+
+  function currentView() {
+    return state.view || homeView();
+  }
+
+  function homeView() {
+    const v = state.spec.deck.initialViewState;
+    return { longitude: v.longitude, latitude: v.latitude, zoom: v.zoom };
+  }
+
+  // The map as a PNG: the canvas is read straight after deck.gl draws it (the drawing
+  // buffer is not kept between frames).
+  function savePng() {
+    state.capture = (canvas) => {
+      canvas.toBlob((blob) => {
+        if (blob) download(blob, `wardwise_${state.layer}_${state.measure}.png`);
+        state.lastPng = blob ? blob.size : 0;
+      }, "image/png");
+    };
+    state.deck.redraw("png export");
   }
 
   function fillMeasures() {
@@ -618,6 +1294,7 @@
     const available = state.spec.measures.filter((m) => !m.service || state.service);
     if (!available.some((m) => m.id === state.measure)) state.measure = available[available.length > 1 ? 1 : 0].id;
     select.replaceChildren(...available.map((m) => el("option", { value: m.id, text: m.label, selected: m.id === state.measure })));
+    select.value = state.measure;
   }
 
   async function search(q) {
@@ -625,9 +1302,10 @@
     if (!q || q.trim().length < 2) return;
     try {
       const body = await getJSON(`/api/v1/search?q=${encodeURIComponent(q.trim())}&limit=8`);
-      results.replaceChildren(...body.places.map((place, i) => el("li", { role: "option", id: `result-${i}` },
+      // A list of buttons (no listbox role around them: an option must not hold a control).
+      results.replaceChildren(...body.places.map((place) => el("li", {},
         el("button", { type: "button", text: `${place.label} · ${place.kind}`, onclick: () => flyTo(place) }))));
-      if (!body.places.length) results.replaceChildren(el("li", { text: "Nothing found." }));
+      if (!body.places.length) results.replaceChildren(el("li", { className: "none", text: "Nothing found." }));
       results.hidden = false;
       const first = results.querySelector("button");
       if (body.places.length === 1) flyTo(body.places[0]);
@@ -638,26 +1316,48 @@
     }
   }
 
-  function flyTo(place) {
+  async function flyTo(place) {
     $("search-results").hidden = true;
-    const view = state.deck.props.initialViewState || {};
-    state.deck.setProps({
-      initialViewState: {
-        ...view,
-        longitude: place.lon,
-        latitude: place.lat,
-        zoom: place.zoom,
-        transitionDuration: 800,
-        transitionInterpolator: state.flyTo || undefined,
-      },
-    });
-    status(`Showing ${place.label}.`);
     const level = place.kind;
-    if (["ward", "lsoa", "oa"].includes(level) && place.area_code) {
-      const layerName = { ward: "wards", lsoa: "lsoas", oa: "oas" }[level];
-      if (state.layer !== layerName) setLayer(layerName);
-      openArea(place.area_code);
+    const layerFor = { ward: "wards", lsoa: "lsoas", oa: "oas" }[level];
+    if (place.bbox && layerFor) {
+      // An area: fit it in the map with a margin, and open it.
+      state.marker = null;
+      if (state.layer !== layerFor) setLayer(layerFor);
+      setView(fitView(place.bbox), true);
+      status(`Showing ${place.label}.`);
+      openArea(place.area_code, { focus: false });
+      return;
     }
+    // A postcode, street or address: a marker where it is, and the area it lies in opened.
+    state.marker = [place.lon, place.lat];
+    const view = place.bbox ? fitView(place.bbox, 60) : { longitude: place.lon, latitude: place.lat, zoom: Math.max(14, Math.min(place.zoom || 15, 16)) };
+    if (place.bbox) view.zoom = Math.min(view.zoom, 16);
+    setView(view, true);
+    render();
+    status(`Showing ${place.label}.`);
+    try {
+      const areas = await areaList(state.layer);
+      const hit = areas.find((a) => a.bbox && place.lon >= a.bbox[0] && place.lon <= a.bbox[2] && place.lat >= a.bbox[1]
+        && place.lat <= a.bbox[3] && contains(a.geometry, [place.lon, place.lat]));
+      if (hit) openArea(hit.code);
+      else if (place.area_code) openArea(place.area_code);
+    } catch (_) {
+      if (place.area_code) openArea(place.area_code);
+    }
+  }
+
+  // After signing in or out, nothing on screen may keep the other role's figures: tiles,
+  // classes, the open area, the matrix and the quality reports are all fetched again.
+  function refreshForRole() {
+    showSignedIn();
+    render();
+    loadBreaks();
+    if (state.selected) openArea(state.selected, { history: false });
+    else if (state.tab === "area") showAreaList();
+    if (state.tab === "matrix") loadMatrix();
+    if (state.tab === "quality") loadQuality();
+    if (state.tab === "service") loadService();
   }
 
   async function signIn(key) {
@@ -670,8 +1370,7 @@
         $("signin-status").textContent = "Key saved for this tab";
       }
       $("api-key").value = "";
-      showSignedIn();
-      render();
+      refreshForRole();
     } catch (error) {
       sessionStorage.removeItem(KEY_STORAGE);
       $("signin-status").textContent = `Not signed in: ${error.message}`;
@@ -681,16 +1380,17 @@
   function signOut() {
     sessionStorage.removeItem(KEY_STORAGE);
     $("signin-status").textContent = "Signed out";
-    showSignedIn();
-    render();
+    state.plan = null;
+    $("plan-summary").textContent = "";
+    refreshForRole();
   }
 
   function showSignedIn() {
-    const signedIn = Boolean(sessionStorage.getItem(KEY_STORAGE));
-    $("planning").hidden = !(signedIn && hasPath("/api/v1/planning/sites"));
-    $("api-key").hidden = signedIn;
-    $("signin-button").hidden = signedIn;
-    $("signout-button").hidden = !signedIn;
+    const on = signedIn();
+    $("planning").hidden = !(on && hasPath("/api/v1/planning/sites"));
+    $("api-key").hidden = on;
+    $("signin-button").hidden = on;
+    $("signout-button").hidden = !on;
   }
 
   // ------------------------------------------------------------------ start
@@ -702,30 +1402,58 @@
     const [spec, openapi] = await Promise.all([getJSON("/api/v1/map/deck.json"), getJSON("/openapi.json")]);
     state.spec = spec;
     state.openapi = openapi;
-    state.marks = { spec: performance.now() - started };
+    state.marks = { spec: performance.now() - started, specAt: performance.now() };
+    const wanted = readUrl();
+    const jsonInput = JSON.parse(JSON.stringify(spec.deck));
+    if (wanted.view) Object.assign(jsonInput.initialViewState, wanted.view);
     const deck = window.createDeck({
       container: $("map"),
-      jsonInput: spec.deck,
-      tooltip: spec.tooltip,
+      jsonInput,
+      tooltip: false,
     });
     if (!deck) throw new Error("deck.gl could not start (is WebGL available?)");
     state.deck = deck;
     state.marks.deck = performance.now() - started;
     for (const layer of deck.props.layers) state.baseLayers[layer.id] = layer;
     state.flyTo = deck.props.initialViewState && deck.props.initialViewState.transitionInterpolator;
+    state.view = wanted.view || homeView();
+    let viewTimer = null;
     deck.setProps({
-      getTooltip: tooltip,
+      getTooltip: null,
+      onHover,
       onClick,
-      onAfterRender: () => {
-        if (!state.marks.draw) state.marks.draw = performance.now() - started;
+      onViewStateChange: ({ viewState }) => {
+        state.view = { longitude: viewState.longitude, latitude: viewState.latitude, zoom: viewState.zoom };
+        clearTimeout(viewTimer);
+        viewTimer = setTimeout(() => saveUrl(false), 300);
+        updateScale();
+        $("tooltip").hidden = true;
+        return viewState;
+      },
+      onAfterRender: ({ gl }) => {
+        const now = performance.now() - started;
+        if (!state.marks.draw) state.marks.draw = now;
+        if (!state.marks.coloured && state.classes && state.firstTilesMs) {
+          // since the script started, and since navigation (bench/map_first_paint.py)
+          state.marks.coloured = now;
+          state.marks.colouredAt = performance.now();
+        }
+        if (state.capture) {
+          const capture = state.capture;
+          state.capture = null;
+          capture((gl && gl.canvas) || $("map").querySelector("canvas"));
+        }
       },
     });
     buildControls();
+    updateScale();
+    state.ready = true;
+    applyUrl(true);
     render();
     renderLegend();
     status("");
+    window.addEventListener("popstate", () => applyUrl(false));
     state.openArea = openArea;
-    state.ready = true;
   }
 
   document.addEventListener("DOMContentLoaded", () => {

@@ -55,7 +55,15 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
         check_database(engine)
         with engine.begin() as conn:
             replaced = revoke_keys_named(conn, args.name, by=CLI) if args.replace else []
-            new = issue_key(conn, Role.parse(args.role), args.name, secret_salt_from_env(), by=CLI)
+            new = issue_key(
+                conn,
+                Role.parse(args.role),
+                args.name,
+                secret_salt_from_env(),
+                by=CLI,
+                areas=args.area,
+                services=args.service,
+            )
     for prefix in replaced:
         print(f"revoked the earlier key {prefix} named {args.name!r}", file=sys.stderr)
     print(
@@ -95,6 +103,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--role", required=True, choices=[r.name for r in Role])
     p.add_argument("--name", required=True, help="what the key is for (a team or purpose, not a person)")
     p.add_argument("--replace", action="store_true", help="first revoke live keys with the same name")
+    p.add_argument("--area", action="append", help="limit the key to this area, normally a district (repeat)")
+    p.add_argument("--service", action="append", help="limit the key to this service (repeat)")
     p.set_defaults(func=cmd_keys_create)
     p = sub.add_parser("list", help="list keys (never their secrets)")
     p.add_argument("--all", action="store_true", help="include revoked keys")

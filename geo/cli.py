@@ -105,8 +105,12 @@ COMMAND_MODULES: list[str] = [
     "geo.auth_cli",
     "geo.analysis.hotspot_cli",
     "geo.analysis.profiling_cli",
+    "geo.analysis.insight_cli",
     "geo.planning.cli",
     "geo.ingest.cli",
+    "geo.worker_cli",
+    "geo.catalogue_cli",
+    "geo.feeds_cli",
 ]
 
 

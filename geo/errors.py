@@ -49,6 +49,10 @@ class Infeasible(InvalidRequest):
     """A planning problem has no feasible solution as posed."""
 
 
+class AlreadyExists(WardwiseError):
+    """Something to be created under a code exists already."""
+
+
 class SuppressedCount(WardwiseError):
     """A count is too small to be shown to this user."""
 

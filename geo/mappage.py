@@ -14,10 +14,14 @@ import json
 import math
 from typing import Any
 
+import numpy as np
 import pydeck as pdk
 from sqlalchemy import Connection, text
 
-from geo.tiles import data_version, district_bounds, layer_registry
+from geo.cache import VersionedCache, cache_key
+from geo.db import load_sql
+from geo.errors import InvalidRequest
+from geo.tiles import area_measures, check_service, data_version, district_bounds, get_layer, layer_registry
 
 #: The vendored deck.gl bundle (from the pydeck wheel) and loaders.gl MVT worker (npm);
 #: scripts/vendor-frontend.sh puts them in frontend_static/vendor with these names.
@@ -25,7 +29,9 @@ DECK_BUNDLE = "/vendor/pydeck-0.9.3-deckgl-9.3.6.js"
 MVT_WORKER = "/vendor/loaders.gl-mvt-4.4.3-worker.js"
 
 #: Colour-blind-safe sequential palettes (matplotlib's viridis and cividis, 9 stops,
-#: Nuñez et al. 2018 for cividis), and Okabe & Ito's qualitative colours for classes.
+#: Nuñez et al. 2018 for cividis), a diverging one for indices centred on 100 (ColorBrewer's
+#: PuOr, orange below and purple above; the page never uses its white middle, so "as
+#: expected" is not confused with "no data"), and Okabe & Ito's colours for classes.
 PALETTES: dict[str, list[list[int]]] = {
     "viridis": [
         [68, 1, 84],
@@ -49,6 +55,17 @@ PALETTES: dict[str, list[list[int]]] = {
         [219, 196, 83],
         [253, 231, 55],
     ],
+    "puor": [
+        [179, 88, 6],
+        [224, 130, 20],
+        [253, 184, 99],
+        [254, 224, 182],
+        [247, 247, 247],
+        [216, 218, 235],
+        [178, 171, 210],
+        [128, 115, 172],
+        [84, 39, 136],
+    ],
 }
 CLASS_COLOURS: dict[str, list[int]] = {
     "hot": [213, 94, 0],
@@ -57,13 +74,13 @@ CLASS_COLOURS: dict[str, list[int]] = {
 }
 
 #: The choropleth's measures: property in the tiles, label, palette, format, whether it
-#: needs ``service``; ``ratio`` is centred on 1 (as expected) with a diverging domain.
+#: needs ``service``; ``ratio`` (shown as an index) is diverging around 1 (as expected).
 MEASURES: list[dict[str, Any]] = [
-    {"id": "households", "label": "Households", "palette": "cividis", "format": "int", "service": False},
+    {"id": "households", "label": "Households", "palette": "viridis", "format": "int", "service": False},
     {"id": "takeup", "label": "Take-up (households using / households)", "palette": "viridis",
      "format": "pct", "service": True},
     {"id": "events", "label": "Service events", "palette": "viridis", "format": "int", "service": True},
-    {"id": "ratio", "label": "Index (observed / expected)", "palette": "cividis", "format": "index",
+    {"id": "ratio", "label": "Index (100 = as expected)", "palette": "puor", "format": "index",
      "service": True},
     {"id": "class", "label": "Hot / not spot", "palette": "classes", "format": "class", "service": True},
     {"id": "unmet", "label": "Unmet demand (households)", "palette": "viridis", "format": "int",
@@ -213,11 +230,192 @@ def deck_spec(conn: Connection) -> dict[str, Any]:
         "bounds": bounds,
         "worker_url": MVT_WORKER,
         "layers": [
-            {"name": n, "title": registry[n].title, "url": _tile_url(n, version), "takes_service": True}
+            {
+                "name": n,
+                "title": registry[n].title,
+                "url": _tile_url(n, version),
+                "takes_service": True,
+                "areas": registry[n].sql == "tiles/areas",
+                "only_classed": registry[n].only_classed,
+            }
             for n in switchable
         ],
         "services": services,
         "measures": MEASURES,
         "palettes": PALETTES,
         "class_colours": CLASS_COLOURS,
+        "break_methods": list(BREAK_METHODS),
     }
+
+
+# --------------------------------------------------------------------------- class breaks
+
+#: How class breaks can be chosen: equal counts of areas per class, equal widths, or
+#: "natural" breaks (one-dimensional k-means, which minimises the within-class variance
+#: like Jenks' method, started from the quantile classes).
+BREAK_METHODS = ("quantile", "equal", "natural")
+#: Measures whose colour is diverging around a centre (observed / expected: 1, shown as 100).
+DIVERGING_CENTRE = {"ratio": 1.0}
+NUMERIC_MEASURES = ("households", "takeup", "events", "ratio", "unmet")
+_values: VersionedCache[list[dict[str, Any]]] = VersionedCache(64)
+
+
+def area_values(
+    conn: Connection, layer_name: str, service: str | None, threshold: int
+) -> list[dict[str, Any]]:
+    """Every area of an area layer with the measures the map colours by, as tiles show them.
+
+    A figure hidden by the small-count rule is ``"suppressed"``; one that does not exist
+    (no service, no households, no analysis for the area) is ``None``.
+    """
+    layer = get_layer(conn, layer_name)
+    if layer.sql != "tiles/areas":
+        raise InvalidRequest(f"layer {layer_name!r} is not an area layer: class breaks need areas")
+    if service is None and layer.only_classed:
+        return []
+    check_service(conn, service)
+    version = data_version(conn)
+
+    def compute() -> list[dict[str, Any]]:
+        measures = area_measures(conn, layer, service, version) if service else None
+        rows = conn.execute(
+            load_sql("map/area_values"),
+            {
+                "level": layer.level,
+                "set_code": layer.set_code,
+                "service": service,
+                "threshold": threshold,
+                "measures": measures,
+                "only_classed": layer.only_classed,
+            },
+        ).mappings()
+        out = []
+        for r in rows:
+            hidden = bool(r["hide_households"])
+            hidden_use = hidden or bool(r["hide_use"])
+            row: dict[str, Any] = {
+                "code": r["code"],
+                "households": "suppressed" if hidden else r["households"],
+            }
+            if service:
+                households = r["households"] or 0
+                row["events"] = "suppressed" if r["hide_use"] else r["events"]
+                # rounded as the tiles round them, so an area sits in the same class here
+                # and on the map
+                row["takeup"] = (
+                    "suppressed"
+                    if hidden_use
+                    else (round(r["users"] / households, 4) if households else None)
+                )
+                for name, places in (("ratio", 4), ("unmet", 2)):
+                    value = r[name]
+                    if value is not None and hidden_use:
+                        row[name] = "suppressed"
+                    else:
+                        row[name] = None if value is None else round(float(value), places)
+                row["class"] = r["class"]
+            out.append(row)
+        return out
+
+    return _values.get_or_compute_at(version, cache_key(layer_name, service, threshold), compute)
+
+
+def _kmeans_edges(values: np.ndarray, k: int) -> list[float]:
+    """Natural breaks: 1-D k-means from the quantile classes; edges halfway between centres."""
+    centres = np.unique(np.quantile(values, (np.arange(k) + 0.5) / k))
+    for _ in range(100):
+        label = np.abs(values[:, None] - centres[None, :]).argmin(axis=1)
+        new = np.array([values[label == j].mean() for j in range(len(centres)) if (label == j).any()])
+        if len(new) == len(centres) and np.allclose(new, centres):
+            break
+        centres = new
+    inner = [(a + b) / 2 for a, b in zip(centres[:-1], centres[1:], strict=True)]
+    return [float(values.min()), *map(float, inner), float(values.max())]
+
+
+def _edges(data: np.ndarray, method: str, k: int) -> list[float]:
+    if method == "quantile":
+        return [float(v) for v in np.quantile(data, np.linspace(0, 1, k + 1))]
+    if method == "equal":
+        return [float(v) for v in np.linspace(data.min(), data.max(), k + 1)]
+    return _kmeans_edges(data, k)
+
+
+def break_edges(values: Any, method: str, classes: int, centre: float | None = None) -> list[float]:
+    """The class edges (ascending, distinct, min first and max last) of ``values``.
+
+    With a ``centre`` inside the range (diverging measures) the values below and above it
+    are classed separately, the classes shared in proportion to the areas on each side, and
+    the centre is an edge: no class straddles "as expected".
+    """
+    data = np.asarray(values, dtype=float)
+    data = data[np.isfinite(data)]
+    if method not in BREAK_METHODS:
+        raise InvalidRequest(f"unknown class break method {method!r}: use one of {', '.join(BREAK_METHODS)}")
+    if data.size == 0:
+        return []
+    k = max(1, min(int(classes), 9))
+    if centre is None or not (data.min() < centre < data.max()) or k < 2:
+        return sorted(set(_edges(data, method, k)))
+    low, high = data[data < centre], data[data >= centre]
+    k_low = min(k - 1, max(1, round(k * low.size / data.size)))
+    edges = _edges(np.append(low, centre), method, k_low) + _edges(np.append(high, centre), method, k - k_low)
+    return sorted(set(edges))
+
+
+def class_breaks(
+    conn: Connection,
+    layer_name: str,
+    measure: str,
+    service: str | None,
+    *,
+    method: str = "quantile",
+    classes: int = 5,
+    threshold: int = 0,
+) -> dict[str, Any]:
+    """Class breaks of ``measure`` over every area of the layer, with counts per class.
+
+    ``edges`` are k+1 ascending values; class ``i`` holds ``edges[i] <= v < edges[i+1]``
+    (the last class includes its upper edge). ``no_data`` and ``suppressed`` count the
+    areas drawn in their own styles.
+    """
+    if measure not in NUMERIC_MEASURES and measure != "class":
+        raise InvalidRequest(f"unknown measure {measure!r}")
+    if measure != "households" and service is None:
+        raise InvalidRequest(f"measure {measure!r} needs a service")
+    rows = area_values(conn, layer_name, service, threshold)
+    values = [r.get(measure) for r in rows]
+    suppressed = sum(1 for v in values if v == "suppressed")
+    answer: dict[str, Any] = {
+        "layer": layer_name,
+        "measure": measure,
+        "service": service,
+        "method": method,
+        "areas": len(rows),
+        "suppressed": suppressed,
+    }
+    if measure == "class":
+        counts: dict[str, int] = {}
+        for v in values:
+            if isinstance(v, str) and v != "suppressed":
+                counts[v] = counts.get(v, 0) + 1
+        answer.update(classes=counts, no_data=sum(1 for v in values if v is None), edges=[], counts=[])
+        return answer
+    numbers = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    centre = DIVERGING_CENTRE.get(measure)
+    edges = break_edges(numbers, method, classes, centre)
+    counts_list = []
+    if len(edges) >= 2:
+        idx = np.clip(np.searchsorted(edges, numbers, side="right") - 1, 0, len(edges) - 2)
+        counts_list = np.bincount(idx, minlength=len(edges) - 1).tolist()
+    elif edges:
+        counts_list = [len(numbers)]
+    answer.update(
+        edges=edges,
+        counts=counts_list,
+        no_data=sum(1 for v in values if v is None),
+        centre=centre,
+        min=min(numbers) if numbers else None,
+        max=max(numbers) if numbers else None,
+    )
+    return answer

@@ -23,11 +23,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
-    UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -161,6 +162,13 @@ class Classification(Base):
     area_level: Mapped[str | None] = mapped_column(String(16))  # for unit='area': usually 'oa'
     description: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(Text)
+    # Tiers (issue 12): one file loads every tier of a classification (OAC supergroup >
+    # group > subgroup). The finest tier keeps the family's code; each coarser tier is its
+    # own classification, ``<family>_<tier>``, rolled up at ingest, so every analysis reads
+    # any tier the same way. ``tier_rank`` 0 is the coarsest.
+    family: Mapped[str | None] = mapped_column(String(64), index=True)
+    tier: Mapped[str | None] = mapped_column(String(32))
+    tier_rank: Mapped[int | None] = mapped_column(Integer)
 
 
 class Segment(Base):
@@ -236,6 +244,44 @@ class Service(Base):
     channels: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     # per-channel unit cost overrides, {"phone": 3.2}
     unit_costs: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # esd standards (issue 12): the LGSL service id and the LGChL channel ids where known
+    lgsl_id: Mapped[int | None] = mapped_column(Integer)
+    lgchl_ids: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
+
+
+class ServiceDistrict(Base):
+    """A district a service has data for, recorded per batch (issue 12: districts do not leak).
+
+    Analyses of a service cover exactly these districts unless the caller says ``within``.
+    Undoing a batch removes its rows.
+    """
+
+    __tablename__ = "service_district"
+    service_code: Mapped[str] = mapped_column(
+        ForeignKey("service.code", ondelete="CASCADE"), primary_key=True
+    )
+    district_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batch.id", ondelete="CASCADE"), primary_key=True)
+
+
+class AreaCount(Base):
+    """A count of service use per area and period, as partners publish it (issue 12).
+
+    ``count`` is null where the source suppressed a small count (``*``, ``c``, ``<5``,
+    ``..``, blank): the true value is then between 1 and ``count_max``.
+    """
+
+    __tablename__ = "area_count"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    service_code: Mapped[str] = mapped_column(ForeignKey("service.code", ondelete="CASCADE"))
+    area_code: Mapped[str] = mapped_column(ForeignKey("area.code", ondelete="CASCADE"), index=True)
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    count: Mapped[int | None] = mapped_column(Integer)
+    suppressed: Mapped[bool] = mapped_column(Boolean, default=False)
+    count_max: Mapped[int | None] = mapped_column(Integer)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batch.id", ondelete="CASCADE"), index=True)
+
+    __table_args__ = (Index("ix_area_count_service_period", "service_code", "period_start"),)
 
 
 class ServiceEvent(Base):
@@ -297,7 +343,7 @@ class IngestBatch(Base):
     kind: Mapped[str] = mapped_column(String(32))
     filename: Mapped[str | None] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))  # 'loaded' | 'failed'
+    status: Mapped[str] = mapped_column(String(16))  # 'loading' | 'loaded' | 'failed' | 'undone'
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     rows_received: Mapped[int] = mapped_column(Integer, default=0)
@@ -305,7 +351,16 @@ class IngestBatch(Base):
     report: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_by: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (UniqueConstraint("kind", "sha256", name="uq_ingest_batch_kind_sha256"),)
+    # Only a loaded batch blocks loading the same file again; failed and undone ones never do.
+    __table_args__ = (
+        Index(
+            "uq_ingest_batch_kind_sha256_loaded",
+            "kind",
+            "sha256",
+            unique=True,
+            postgresql_where=text("status IN ('loading', 'loaded')"),
+        ),
+    )
 
 
 class IngestRejectedRow(Base):
@@ -386,6 +441,38 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Row-level scope (geo.auth.KeyScope): NULL = unlimited; otherwise the areas (normally
+    # districts) and services the key may see beyond what the public sees.
+    scope_areas: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    scope_services: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+
+
+class Feed(Base):
+    """A folder Wardwise watches: files dropped in are ingested with the feed's stored mapping."""
+
+    __tablename__ = "feed"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    directory: Mapped[str] = mapped_column(Text)
+    pattern: Mapped[str] = mapped_column(Text, default="*")
+    kind: Mapped[str] = mapped_column(String(32))
+    preset: Mapped[str | None] = mapped_column(String(64))
+    mapping: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_scan_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FeedFile(Base):
+    """A file a feed has seen (by content hash): loaded, a duplicate, or failed (with why)."""
+
+    __tablename__ = "feed_file"
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feed.id", ondelete="CASCADE"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    filename: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # loaded | duplicate | failed
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_batch.id", ondelete="SET NULL"))
+    error: Mapped[str | None] = mapped_column(Text)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class AuditLog(Base):
@@ -408,3 +495,67 @@ class DataVersion(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PlanningScenario(Base):
+    """A saved siting or route answer, kept to compare with others and with today."""
+
+    __tablename__ = "planning_scenario"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # sites|routes
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[str | None] = mapped_column(Text)
+    request: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    result: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class DataVersionScope(Base):
+    """A small data version: one per (district, service), geography or reference table (issue 17).
+
+    Bumped by triggers (``geo/sql/versions/scoped_versions.sql``) only for the keys a write
+    touched, so an ingest of one service in one district invalidates only what depends on it.
+    """
+
+    __tablename__ = "data_version_scope"
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)  # service|geography|table
+    district_code: Mapped[str] = mapped_column(String(32), primary_key=True, server_default="")
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AggregateRefreshScope(Base):
+    """The scoped versions the profiling aggregates were last refreshed from."""
+
+    __tablename__ = "aggregate_refresh_scope"
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    district_code: Mapped[str] = mapped_column(String(32), primary_key=True, server_default="")
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
+class JobRecord(Base):
+    """A durable background job (``geo.analysis.jobs``): claimed by any worker with SKIP LOCKED."""
+
+    __tablename__ = "job"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), server_default="queued")
+    progress: Mapped[float] = mapped_column(Float, server_default="0")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    worker: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_job_queue_status_created", "queue", "status", "created_at"),)

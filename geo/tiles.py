@@ -7,8 +7,11 @@ plain ``ST_Simplify`` at about one tile unit), then ``ST_AsMVT``. Identifiers ne
 from a request: a layer name selects a :class:`TileLayer` from the registry, and every
 value reaches SQL as a bound parameter.
 
-The cache is keyed by the database's data version (``data_version``, bumped by triggers
-on every write to the tables tiles read), so a tile is never served from before a change.
+The cache is keyed by the version of what the layer shows (``geo.cache``'s small versions:
+the layer's geography, the reference tables and, with ``service``, that service's events),
+so a tile is never served from before a change to its data, and an ingest of one service
+leaves every other service's tiles cached. With a staleness bound, a changed tile is served
+from the cache (``Warning``/``Age`` headers) while its new version renders in the background.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
@@ -29,7 +33,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
-from geo.cache import VersionedCache, cache_key
+from geo.cache import Depends, VersionedCache, VersionSnapshot, cache_key, geography_subject, read_snapshot
 from geo.cache import data_version as cache_data_version
 from geo.db import load_sql
 from geo.disclosure import (
@@ -618,9 +622,18 @@ _h3_store = _H3Store()
 # --------------------------------------------------------------------------- rendering
 
 
-def data_version(conn: Connection) -> int:
-    """The database's data version: it grows with every write to what tiles show."""
-    return cache_data_version(conn)[0]
+def data_version(conn: Connection, deps: Depends | None = None) -> int:
+    """The data version of ``deps`` (default: everything): it grows with every write to it."""
+    return cache_data_version(conn, deps or Depends())[0]
+
+
+def layer_depends(spec: TileLayer, service: str | None) -> Depends:
+    """What a layer's tiles depend on: its geography, the reference tables, ``service``'s events."""
+    if spec.sql == "tiles/areas":
+        geographies: tuple[str, ...] = ("level:oa", geography_subject(spec.level, spec.set_code))
+    else:
+        geographies = ()
+    return Depends(services=(service,) if service else (), geographies=geographies)
 
 
 def render_tile(
@@ -705,6 +718,8 @@ class Tile:
     etag: str
     version: int
     not_modified: bool = False
+    #: Seconds since a newer version than this tile's was first asked for (None: fresh).
+    stale_age_s: float | None = None
 
     @property
     def empty(self) -> bool:
@@ -713,11 +728,21 @@ class Tile:
 
 
 class TileCache:
-    """A thread-safe LRU of gzip-compressed tiles keyed by address, parameters and data version."""
+    """A thread-safe LRU of gzip-compressed tiles keyed by address, parameters and data version.
 
-    def __init__(self, max_entries: int = 4096) -> None:
+    The last element of a key is its data version. With ``max_stale_s > 0`` a tile whose
+    newest cached version is older than the current one may still be served (stale while
+    a fresh one renders in the background) for ``max_stale_s`` seconds after the newer
+    version was first asked for.
+    """
+
+    def __init__(self, max_entries: int = 4096, *, max_stale_s: float = 0.0) -> None:
         self.max_entries = max_entries
+        self.max_stale_s = max_stale_s
         self._items: OrderedDict[tuple[Any, ...], bytes | None] = OrderedDict()
+        self._latest: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._stale_since: dict[tuple[Any, ...], tuple[Any, float]] = {}
+        self._refreshing: set[tuple[Any, ...]] = set()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -732,21 +757,73 @@ class TileCache:
             self.misses += 1
             return False, None
 
+    def get_stale(self, key: tuple[Any, ...]) -> tuple[tuple[Any, ...], bytes | None, float] | None:
+        """An older version of ``key``'s tile within the staleness bound: (its key, body, age s)."""
+        if self.max_stale_s <= 0:
+            return None
+        base, version = key[:-1], key[-1]
+        now = time.monotonic()
+        with self._lock:
+            older = self._latest.get(base)
+            if older is None or older not in self._items or older[-1] >= version:
+                return None
+            seen_version, since = self._stale_since.get(base, (None, now))
+            if seen_version != version:
+                since = now
+                self._stale_since[base] = (version, since)
+            age = now - since
+            if age > self.max_stale_s:
+                return None
+            return older, self._items[older], age
+
+    def start_refresh(self, key: tuple[Any, ...]) -> bool:
+        """Claim the background render of ``key`` (False if one is already running)."""
+        with self._lock:
+            if key in self._refreshing:
+                return False
+            self._refreshing.add(key)
+            return True
+
+    def end_refresh(self, key: tuple[Any, ...]) -> None:
+        """Release the claim taken by :meth:`start_refresh`."""
+        with self._lock:
+            self._refreshing.discard(key)
+
+    def wait_idle(self, timeout_s: float = 30.0) -> None:
+        """Block until no background render is running (tests, shutdown)."""
+        deadline = time.monotonic() + timeout_s
+        while self._refreshing and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     def put(self, key: tuple[Any, ...], body: bytes | None) -> None:
         """Store a body, evicting the least recently used beyond ``max_entries``."""
         with self._lock:
             self._items[key] = body
             self._items.move_to_end(key)
+            latest = self._latest.get(key[:-1])
+            if latest is None or latest not in self._items or _newer(key[-1], latest[-1]):
+                self._latest[key[:-1]] = key
             while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
+                old, _ = self._items.popitem(last=False)
+                if self._latest.get(old[:-1]) == old:
+                    del self._latest[old[:-1]]
 
     def clear(self) -> None:
         """Forget every tile."""
         with self._lock:
             self._items.clear()
+            self._latest.clear()
+            self._stale_since.clear()
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def _newer(a: Any, b: Any) -> bool:
+    try:
+        return bool(a >= b)
+    except TypeError:
+        return True
 
 
 def tile_etag(key: Sequence[Any]) -> str:
@@ -770,7 +847,7 @@ class DataVersionWatcher:
     def __init__(self, database_url: str, *, poll_s: float = 1.0) -> None:
         self._url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
         self._poll_s = poll_s
-        self._version: int | None = None
+        self._snapshot: VersionSnapshot | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tile-data-version", daemon=True)
 
@@ -784,9 +861,10 @@ class DataVersionWatcher:
         self._stop.set()
         self._thread.join(self._poll_s * 3)
 
-    def current(self) -> int | None:
-        """The data version, or None while not listening."""
-        return self._version
+    def current(self, deps: Depends | None = None) -> int | None:
+        """The data version of ``deps`` (default: everything), or None while not listening."""
+        snapshot = self._snapshot
+        return None if snapshot is None else snapshot.version(deps or Depends())
 
     def _run(self) -> None:
         import psycopg
@@ -795,21 +873,16 @@ class DataVersionWatcher:
             try:
                 with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as pg:
                     pg.execute(f"LISTEN {self.CHANNEL}")
-                    self._version = self._read(pg)
+                    self._snapshot = read_snapshot(pg)
                     while not self._stop.is_set():
                         changed = any(True for _ in pg.notifies(timeout=self._poll_s, stop_after=1))
                         if changed:
-                            self._version = self._read(pg)
+                            self._snapshot = read_snapshot(pg)
             except Exception:  # noqa: BLE001 - any failure: fall back to per-request reads, retry
                 log.warning("tile data-version watcher lost its connection; retrying", exc_info=True)
-                self._version = None
+                self._snapshot = None
                 self._stop.wait(self._poll_s)
-        self._version = None
-
-    @staticmethod
-    def _read(pg: Any) -> int:
-        row = pg.execute("SELECT coalesce(sum(version), 0) FROM data_version").fetchone()
-        return int(row[0]) if row else 0
+        self._snapshot = None
 
 
 def cached_tile(
@@ -830,12 +903,15 @@ def cached_tile(
     layer; it touches no database, so an async endpoint can call it on the event loop and
     leave :func:`fetch_tile` for the threadpool.
     """
-    version = watcher.current() if watcher is not None else None
     spec = STATIC_LAYERS.get(layer)
-    if version is None or spec is None:
+    if watcher is None or spec is None:
+        return None
+    params = _key_params(spec, params)
+    version = watcher.current(layer_depends(spec, params.service))
+    if version is None:
         return None
     zi, xi, yi = tile_address(z, x, y)
-    key = (spec.name, zi, xi, yi, _key_params(spec, params).key(), config, version)
+    key = (spec.name, zi, xi, yi, params.key(), config, version)
     etag = tile_etag(key)
     if if_none_match and etag in {t.strip() for t in if_none_match.split(",")}:
         return Tile(None, etag, version, not_modified=True)
@@ -867,14 +943,16 @@ def fetch_tile(
 ) -> Tile:
     """Return a tile from the cache or PostGIS; a matching ``If-None-Match`` skips rendering.
 
-    The key includes the data version, so writes to the data invalidate every cached tile
-    at once and old ETags stop matching. With a listening ``watcher`` a warm tile needs no
-    database connection at all; otherwise the version is one indexed read. The layer and
+    The key includes the version of what the layer depends on (:func:`layer_depends`), so a
+    write to that data invalidates its tiles and their ETags, and no others. With a cache
+    whose ``max_stale_s > 0`` and an engine, a tile whose data changed is answered from the
+    cache (``stale_age_s`` set) while the new one renders in the background.
+    With a listening ``watcher`` a warm tile needs no database connection at all; otherwise
+    the version is one indexed read. The layer and
     service are checked against the database only when the tile is rendered, so only valid
     keys ever reach the cache.
     """
     zi, xi, yi = tile_address(z, x, y)
-    version = watcher.current() if watcher is not None else None
     with ExitStack() as stack:
         opened: list[Connection] = []
 
@@ -883,20 +961,57 @@ def fetch_tile(
                 opened.append(bind if isinstance(bind, Connection) else stack.enter_context(bind.connect()))
             return opened[0]
 
-        if version is None:
-            version = data_version(connection())
         spec = STATIC_LAYERS.get(layer) or get_layer(connection(), layer)
         params = _key_params(spec, params)
+        deps = layer_depends(spec, params.service)
+        version = watcher.current(deps) if watcher is not None else None
+        if version is None:
+            version = data_version(connection(), deps)
         key = (spec.name, zi, xi, yi, params.key(), config, version)
         etag = tile_etag(key)
         if if_none_match and etag in {t.strip() for t in if_none_match.split(",")}:
             return Tile(None, etag, version, not_modified=True)
         found, body = cache.get(key)
+        if not found and isinstance(bind, Engine):
+            stale = cache.get_stale(key)
+            if stale is not None:
+                old_key, old_body, age = stale
+                _render_later(bind, cache, spec, key, params, config)
+                return Tile(old_body, tile_etag(old_key), old_key[-1], stale_age_s=age)
         if not found:
             raw = render_tile(connection(), spec, zi, xi, yi, params, config, version=version)
             body = gzip.compress(raw, compresslevel=6, mtime=0) if raw else None
             cache.put(key, body)
     return Tile(body, etag, version)
+
+
+def _render_later(
+    engine: Engine,
+    cache: TileCache,
+    spec: TileLayer,
+    key: tuple[Any, ...],
+    params: TileParams,
+    config: TileConfig,
+) -> None:
+    """Render ``key``'s tile in the background (once at a time per key) and cache it."""
+    if not cache.start_refresh(key):
+        return
+    from geo.cache import _REVALIDATE
+
+    def run() -> None:
+        try:
+            with engine.connect() as conn:
+                deps = layer_depends(spec, params.service)
+                version = data_version(conn, deps)
+                _, z, x, y = key[:4]
+                raw = render_tile(conn, spec, z, x, y, params, config, version=version)
+                cache.put((*key[:-1], version), gzip.compress(raw, compresslevel=6, mtime=0) if raw else None)
+        except Exception:  # noqa: BLE001 - the stale tile stays until its bound, then renders inline
+            log.warning("background render of %s failed", key, exc_info=True)
+        finally:
+            cache.end_refresh(key)
+
+    _REVALIDATE.submit(run)
 
 
 # --------------------------------------------------------------------------- TileJSON

@@ -4,6 +4,7 @@
 #    (pydeck/nbextension/static/index.js; it exports createDeck and the JSON converter);
 #  - the @loaders.gl/mvt web worker from npm, whose version must match the loaders.gl
 #    inside that bundle (MVTLayer would otherwise fetch the worker from unpkg.com).
+#  - axe-core from npm, for the browser tests only (tests/browser/vendor).
 # File names carry the versions; geo/mappage.py names the same files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,3 +29,12 @@ trap 'rm -rf "$TMP"' EXIT
 cp "$TMP/package/dist/mvt-worker.js" "$OUT/loaders.gl-mvt-${LOADERS_VERSION}-worker.js"
 cp "$TMP/package/LICENSE" "$OUT/loaders.gl-LICENSE" 2>/dev/null || true
 ls -l "$OUT"
+
+# axe-core (MPL-2.0), for the browser tests only (tests/browser/test_accessibility.py): it is
+# evaluated in the page through DevTools, never served by the app.
+AXE_VERSION=4.14.1
+(cd "$TMP" && rm -rf package && npm pack --silent "axe-core@${AXE_VERSION}" >/dev/null && tar xzf axe-core-*.tgz)
+mkdir -p tests/browser/vendor
+cp "$TMP/package/axe.min.js" "tests/browser/vendor/axe-core-${AXE_VERSION}.min.js"
+cp "$TMP/package/LICENSE" tests/browser/vendor/axe-core-LICENSE
+ls -l tests/browser/vendor

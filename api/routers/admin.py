@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from api.auth import AdminDep, ViewerDep
+from api.auth import SCOPE_NEUTRAL, AdminDep, ViewerDep
 from api.deps import ConnDep, SettingsDep
 from api.schemas.admin import AuditEntryModel, AuditPage, KeyList, KeyListing, KeyRequest, Me, NewKeyResponse
 from geo.audit import list_entries
@@ -26,17 +26,22 @@ def _listing(info: KeyInfo) -> KeyListing:
         created_at=info.created_at,
         last_used_at=info.last_used_at,
         revoked=info.revoked,
+        scope_areas=info.scope_areas,
+        scope_services=info.scope_services,
     )
 
 
-@router.get("/me", operation_id="get_me", response_model=Me)
+@router.get("/me", operation_id="get_me", response_model=Me, openapi_extra=SCOPE_NEUTRAL)
 def get_me(viewer: ViewerDep) -> Me:
-    """Say which role the presented API key has (public without one); 401 for a bad key."""
+    """Say which role the presented API key has (public without one), and its scope; 401 for a bad key."""
+    scope = viewer.scope
     return Me(
         role=viewer.role.name,
         key_prefix=viewer.key_prefix,
         authenticated=viewer.key_prefix is not None,
         can_see_unsuppressed=viewer.may(Role.officer),
+        scope_areas=list(scope.areas) if scope and scope.areas is not None else None,
+        scope_services=list(scope.services) if scope and scope.services is not None else None,
     )
 
 
@@ -50,7 +55,15 @@ def create_api_key(
     body: KeyRequest, viewer: AdminDep, conn: ConnDep, settings: SettingsDep
 ) -> NewKeyResponse:
     """Create an API key; the key is in this response only and cannot be shown again."""
-    new = issue_key(conn, body.role, body.name, settings.secret_salt.get_secret_value(), by=viewer)
+    new = issue_key(
+        conn,
+        body.role,
+        body.name,
+        settings.secret_salt.get_secret_value(),
+        by=viewer,
+        areas=body.areas,
+        services=body.services,
+    )
     conn.commit()
     return NewKeyResponse(key=new.key, **_listing(new.info).model_dump())
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
-from api.auth import PUBLIC, DisclosureDep, OfficerDep
+from api.auth import PUBLIC, DisclosureDep, OfficerDep, scoped
 from api.deps import ConnDep
 from api.schemas.analysis import (
     AreaProfile,
@@ -29,13 +29,15 @@ from api.schemas.analysis import (
 )
 from geo.analysis.channels import channel_mix, channel_shift, web_enable_ranking
 from geo.analysis.couse import services_used_together
+from geo.analysis.data import resolve_tier
 from geo.analysis.matrix import matrix_xlsx, service_matrix
 from geo.analysis.profile import area_profile
 from geo.analysis.propensity import propensity_from_rows, table_csv, table_records
 from geo.analysis.report import area_report
 from geo.analysis.segments import list_classifications, segment_catalogue
-from geo.analysis.services import ServiceFilter, list_services, service_propensity
+from geo.analysis.services import ServiceFilter, list_services
 from geo.analysis.survey import perception_gap, survey_results
+from geo.analysis.targets import TargetThresholds, service_targets, with_target_classes
 
 router = APIRouter(prefix="/api/v1", tags=["profiling"])
 pages = APIRouter(tags=["profiling"])
@@ -58,6 +60,30 @@ AreaQuery = Annotated[
     str | None, Query(max_length=32, pattern=CODE, description="Only output areas inside this area count")
 ]
 TableFormat = Annotated[Literal["json", "csv"], Query(description="json, or csv for a download")]
+TierQuery = Annotated[
+    str | None,
+    Query(max_length=32, pattern=CODE, description="A tier of the classification (OAC: supergroup, group)"),
+]
+
+
+def _classification(
+    conn: ConnDep, classification: ClassificationQuery = None, tier: TierQuery = None
+) -> str | None:
+    """The classification asked for, at the tier asked for (``oac2021`` + ``supergroup``)."""
+    return resolve_tier(conn, classification, tier)
+
+
+def _path_classification(
+    conn: ConnDep,
+    classification: Annotated[str, Path(min_length=1, max_length=64, pattern=CODE)],
+    tier: TierQuery = None,
+) -> str:
+    """A classification named in the path, at the tier asked for."""
+    return str(resolve_tier(conn, classification, tier))
+
+
+ClassificationDep = Annotated[str | None, Depends(_classification)]
+PathClassificationDep = Annotated[str, Depends(_path_classification)]
 
 
 @dataclass
@@ -65,6 +91,12 @@ class UseFilters:
     """Which service use to count (shared by the propensity and matrix endpoints)."""
 
     classification: ClassificationQuery = None
+    tier: Annotated[
+        str | None,
+        Query(
+            max_length=32, pattern=CODE, description="A tier of the classification (OAC: supergroup, group)"
+        ),
+    ] = None
     date_from: Annotated[dt.date | None, Query(description="First day counted (inclusive)")] = None
     date_to: Annotated[dt.date | None, Query(description="Last day counted (inclusive)")] = None
     channel: Annotated[str | None, Query(max_length=32, pattern=CODE, description="Only this channel")] = None
@@ -95,6 +127,7 @@ def get_services(conn: ConnDep) -> Any:
     operation_id="get_service_propensity",
     response_model=PropensityTable,
     responses={200: {"content": {CSV: {}}}, 404: {"description": "Unknown service or classification"}},
+    openapi_extra=scoped(),
 )
 def get_service_propensity(
     conn: ConnDep,
@@ -104,10 +137,20 @@ def get_service_propensity(
     area_set: Annotated[
         str | None, Query(max_length=64, pattern=CODE, description="Only OAs inside this custom area set")
     ] = None,
+    min_index: Annotated[
+        float, Query(gt=100, le=10000, description="Targets: index at least this (core and developmental)")
+    ] = 120,
+    min_share_pct: Annotated[
+        float, Query(ge=0, le=100, description="Core targets: share of the target at least this %")
+    ] = 5,
     format: TableFormat = "json",
 ) -> Any:
-    """The propensity table of a service: each segment's share of use against its share of households."""
-    result = service_propensity(
+    """The propensity table of a service: each segment's share of use against its share of households.
+
+    Each row's ``target_class`` says whether the segment is a core target (index >= min_index
+    and share >= min_share_pct) or a developmental one (over-represented but small).
+    """
+    result = service_targets(
         conn,
         service,
         filters.classification,
@@ -118,7 +161,9 @@ def get_service_propensity(
             channel=filters.channel,
             within=filters.area,
             area_set=area_set,
+            tier=filters.tier,
         ),
+        thresholds=TargetThresholds(min_index, min_share_pct),
         policy=disclosure,
     )
     if format == "csv":
@@ -134,7 +179,7 @@ def get_service_propensity(
 )
 def compute_propensity(body: PropensityRequest) -> Any:
     """Turn counts per segment computed elsewhere into a published-style propensity table."""
-    table = propensity_from_rows([r.model_dump() for r in body.rows])
+    table = with_target_classes(propensity_from_rows([r.model_dump() for r in body.rows]))
     return {"rows": table_records(table)}
 
 
@@ -143,6 +188,7 @@ def compute_propensity(body: PropensityRequest) -> Any:
     operation_id="get_matrix",
     response_model=Matrix,
     responses={200: {"content": {CSV: {}, XLSX: {}}}},
+    openapi_extra=scoped(),
 )
 def get_matrix(
     conn: ConnDep,
@@ -166,6 +212,7 @@ def get_matrix(
         channel=filters.channel,
         within=filters.area,
         policy=disclosure,
+        tier=filters.tier,
     )
     name = f"matrix_{matrix['level']}_{matrix['classification']}_{service or 'households'}"
     if format == "csv":
@@ -186,7 +233,7 @@ def get_matrix(
     responses={404: {"description": "Unknown area"}},
 )
 def get_area_profile(
-    conn: ConnDep, viewer: OfficerDep, code: AreaCode, classification: ClassificationQuery = None
+    conn: ConnDep, viewer: OfficerDep, code: AreaCode, classification: ClassificationDep
 ) -> Any:
     """The community profile of an area: mix, take-up against its mix, channels, issues, neighbours."""
     return area_profile(conn, code, classification)
@@ -199,7 +246,7 @@ def get_area_profile(
     responses={404: {"description": "Unknown area"}},
 )
 def get_area_report(
-    conn: ConnDep, viewer: OfficerDep, code: AreaCode, classification: ClassificationQuery = None
+    conn: ConnDep, viewer: OfficerDep, code: AreaCode, classification: ClassificationDep
 ) -> Any:
     """A printable community report of an area (HTML with print CSS; print to PDF from the browser)."""
     return HTMLResponse(area_report(conn, code, classification))
@@ -225,7 +272,7 @@ def get_classifications(conn: ConnDep) -> Any:
 def get_segments(
     conn: ConnDep,
     disclosure: DisclosureDep,
-    classification: Annotated[str, Path(min_length=1, max_length=64, pattern=CODE)],
+    classification: PathClassificationDep,
     level: LevelQuery = "ward",
     top: Annotated[int, Query(ge=1, le=50, description="Top areas per segment")] = 5,
 ) -> Any:
@@ -238,14 +285,15 @@ def get_segments(
     operation_id="get_channel_mix",
     response_model=list[ChannelMixRow],
     responses={200: {"content": {CSV: {}}}},
+    openapi_extra=scoped(),
 )
 def get_channel_mix(
     conn: ConnDep,
+    classification: ClassificationDep,
     disclosure: DisclosureDep,
     by: Annotated[
         Literal["segment", "area"], Query(description="Group contacts by segment or area")
     ] = "segment",
-    classification: ClassificationQuery = None,
     level: LevelQuery = "ward",
     service: Annotated[str | None, Query(max_length=64, pattern=CODE)] = None,
     area: AreaQuery = None,
@@ -291,7 +339,7 @@ def post_channel_shift(conn: ConnDep, viewer: OfficerDep, body: ChannelShiftRequ
     openapi_extra=PUBLIC,
 )
 def get_web_enable_ranking(
-    conn: ConnDep, classification: ClassificationQuery = None, format: TableFormat = "json"
+    conn: ConnDep, classification: ClassificationDep, format: TableFormat = "json"
 ) -> Any:
     """Rank services by what web-enabling them could save: volume × cost saving × web-ready share."""
     table = web_enable_ranking(conn, classification)
@@ -305,6 +353,7 @@ def get_web_enable_ranking(
     operation_id="get_service_co_use",
     response_model=CoUseTable,
     responses={200: {"content": {CSV: {}}}, 404: {"description": "Unknown service"}},
+    openapi_extra=scoped(),
 )
 def get_service_co_use(
     conn: ConnDep,
@@ -328,6 +377,7 @@ def get_service_co_use(
 )
 def get_survey_results(
     conn: ConnDep,
+    classification: ClassificationDep,
     disclosure: DisclosureDep,
     survey: Annotated[str, Path(min_length=1, max_length=64, pattern=CODE)],
     question: Annotated[str, Query(min_length=1, max_length=200, description="Question asked")],
@@ -336,7 +386,6 @@ def get_survey_results(
         list[str] | None,
         Query(max_length=20, description="Count these answers together (default: each answer)"),
     ] = None,
-    classification: ClassificationQuery = None,
     level: LevelQuery = "ward",
     area: AreaQuery = None,
     format: TableFormat = "json",
@@ -366,6 +415,7 @@ def get_survey_results(
 )
 def get_perception_gap(
     conn: ConnDep,
+    classification: ClassificationDep,
     disclosure: DisclosureDep,
     survey: Annotated[str, Path(min_length=1, max_length=64, pattern=CODE)],
     question: Annotated[str, Query(min_length=1, max_length=200, description="The fear-of-crime question")],
@@ -373,7 +423,6 @@ def get_perception_gap(
     crime_service: Annotated[
         str, Query(min_length=1, max_length=64, pattern=CODE, description="Recorded crime")
     ],
-    classification: ClassificationQuery = None,
     level: LevelQuery = "ward",
     format: TableFormat = "json",
 ) -> Any:

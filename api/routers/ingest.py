@@ -13,15 +13,23 @@ from fastapi.responses import Response
 
 from api.auth import AnalystDep, OfficerDep
 from api.deps import ConnDep, EngineDep, SettingsDep
-from api.schemas.ingest import BatchPage, BatchReportModel, BatchSummary
+from api.schemas.ingest import BatchPage, BatchReportModel, BatchSummary, BatchUndone
 from geo.errors import InvalidRequest
 from geo.ingest import get_batch, list_batches, rejected_rows_csv
-from geo.ingest.service import ingest_path
+from geo.ingest.service import ingest_path, undo
 
 router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
 
 KindParam = Literal[
-    "events", "households", "survey", "areas", "area-classification", "postcodes", "gazetteer"
+    "events",
+    "households",
+    "survey",
+    "areas",
+    "area-classification",
+    "area-statistics",
+    "area-counts",
+    "postcodes",
+    "gazetteer",
 ]
 PresetParam = Literal["police-uk", "ons-boundaries", "oac", "onspd", "codepoint-open"]
 BATCH_ID = PathParam(ge=1, le=2**31 - 1, description="The batch id")
@@ -155,6 +163,17 @@ def list_ingest_batches(
 def get_ingest_batch(viewer: OfficerDep, conn: ConnDep, batch_id: Annotated[int, BATCH_ID]) -> Any:
     """Return one ingest batch with its quality report."""
     return BatchSummary(**get_batch(conn, batch_id))
+
+
+@router.delete(
+    "/batches/{batch_id}",
+    operation_id="undo_ingest_batch",
+    response_model=BatchUndone,
+    responses={404: {"description": "No such batch"}, 422: {"description": "The batch is not loaded"}},
+)
+def undo_ingest_batch(viewer: AnalystDep, engine: EngineDep, batch_id: Annotated[int, BATCH_ID]) -> Any:
+    """Undo a loaded batch: remove its rows (audited) so its file can be loaded again."""
+    return undo(engine, batch_id, actor=viewer)
 
 
 @router.get(

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.auth import ViewerDep
-from api.deps import ConnDep
+from api.deps import ConnDep, SettingsDep
 from api.schemas.tiles import MapDeck, PlacePage
-from geo.mappage import deck_spec
+from geo.auth import Role
+from geo.mappage import BREAK_METHODS, class_breaks, deck_spec
 from geo.search import search_places
 
 router = APIRouter(prefix="/api/v1", tags=["map"])
@@ -32,3 +33,23 @@ def get_places(
 ) -> Any:
     """Find places by postcode, area name or code, street or address prefix, to fly the map there."""
     return {"query": q, "places": search_places(conn, q, limit=limit)}
+
+
+@router.get("/map/breaks", operation_id="get_map_breaks")
+def get_map_breaks(
+    conn: ConnDep,
+    viewer: ViewerDep,
+    settings: SettingsDep,
+    layer: Annotated[str, Query(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_\-]+$")] = "wards",
+    measure: Annotated[str, Query(pattern=r"^(households|takeup|events|ratio|unmet|class)$")] = "households",
+    service: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")] = None,
+    method: Annotated[str, Query(pattern="^(" + "|".join(BREAK_METHODS) + ")$")] = "quantile",
+    classes: Annotated[int, Query(ge=2, le=9)] = 5,
+) -> Any:
+    """Class breaks of a measure over every area of a layer (the whole study area, not the tiles in view).
+
+    Counts hidden from the public by the small-count rule are counted as ``suppressed`` and
+    left out of the breaks, as the tiles leave them out.
+    """
+    threshold = 0 if viewer.may(Role.officer) else settings.suppression_threshold
+    return class_breaks(conn, layer, measure, service, method=method, classes=classes, threshold=threshold)

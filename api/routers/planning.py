@@ -10,21 +10,41 @@ from fastapi.responses import JSONResponse, Response
 from api.auth import OfficerDep, ViewerDep
 from api.deps import ConnDep, EngineDep
 from api.schemas.planning import (
+    AccessibilityRequest,
     DemandSpec,
     FeatureCollection,
+    HuffRequest,
+    LscpRequest,
     PlanningJob,
+    PointsAnswer,
     RoutePlan,
     RouteRequest,
+    Scenario,
+    ScenarioComparison,
+    ScenarioRequest,
     SiteKind,
     SitingPlan,
     SitingRequest,
 )
 from geo.analysis.jobs import Job
-from geo.auth import Role
 from geo.errors import InvalidRequest
-from geo.planning.export import RouteTable, SitingTable, routes_csv, siting_csv
+from geo.planning.export import RouteTable, SitingTable, routes_csv, rows_csv, siting_csv
 from geo.planning.jobs import planning_job, planning_runner, submit_routes_job, submit_sites_job
-from geo.planning.plans import plan_routes, plan_sites
+from geo.planning.plans import (
+    plan_accessibility,
+    plan_huff,
+    plan_isochrones,
+    plan_lscp,
+    plan_routes,
+    plan_sites,
+)
+from geo.planning.scenarios import (
+    compare_scenarios,
+    delete_scenario,
+    get_scenario,
+    list_scenarios,
+    plan_and_save,
+)
 from geo.planning.sites import site_features
 
 router = APIRouter(prefix="/api/v1", tags=["planning"])
@@ -79,12 +99,19 @@ def _route_params(body: RouteRequest) -> dict[str, Any]:
         "depot_site_id": body.depot_site_id,
         "vehicles": body.vehicles,
         "days": body.days,
+        "frequency": body.frequency,
+        "weekly_stop_ids": body.weekly_stop_ids,
         "day_start": body.day_start,
         "day_end": body.day_end,
         "service_min": body.service_min,
         "time_windows": {w.stop_id: (w.open, w.close) for w in body.time_windows},
         "allow_drop": body.allow_drop,
         "walk_m": body.walk_m,
+        "walk_basis": body.walk_basis,
+        "stop_selection": body.stop_selection,
+        "break_min": body.break_min,
+        "break_from": body.break_from,
+        "break_to": body.break_to,
         **_demand_params(body.demand),
         "time_limit_s": body.time_limit_s,
     }
@@ -120,7 +147,7 @@ def plan_sites_route(
     """Choose new one-stop-shop sites (p-median or maximal covering) and compare with today's offices."""
     params = _siting_params(body)
     if run_async:
-        return _accepted(request, submit_sites_job(engine, params, owner=viewer.key_prefix))
+        return _accepted(request, submit_sites_job(engine, params))
     if body.time_limit_s > INLINE_SITES_S:
         raise InvalidRequest(
             f"`time_limit_s` was {body.time_limit_s:g} but inline solves allow at most "
@@ -151,7 +178,7 @@ def plan_routes_route(
     """Plan a mobile-service route or weekly timetable with time windows and a working-day limit."""
     params = _route_params(body)
     if run_async:
-        return _accepted(request, submit_routes_job(engine, params, owner=viewer.key_prefix))
+        return _accepted(request, submit_routes_job(engine, params))
     if body.time_limit_s > INLINE_ROUTES_S:
         raise InvalidRequest(
             f"`time_limit_s` was {body.time_limit_s:g} but inline route searches allow at most "
@@ -161,6 +188,156 @@ def plan_routes_route(
     if format == "csv":
         return _csv(routes_csv(plan, table), f"routes_{table}")
     return plan
+
+
+def _inline_limit(seconds: float, cap: float, what: str) -> None:
+    if seconds > cap:
+        raise InvalidRequest(
+            f"`time_limit_s` was {seconds:g} but inline {what} allow at most {cap:g} s: "
+            "ask with async=true for a background job"
+        )
+
+
+@router.post(
+    "/planning/scenarios", operation_id="save_planning_scenario", response_model=Scenario, status_code=201
+)
+def save_scenario_route(conn: ConnDep, viewer: OfficerDep, body: ScenarioRequest) -> Any:
+    """Solve a siting or route request and save the answer as a named scenario to compare later."""
+    if body.sites is not None:
+        _inline_limit(body.sites.time_limit_s, INLINE_SITES_S, "solves")
+        kind, params, req = "sites", _siting_params(body.sites), body.sites.model_dump(mode="json")
+    else:
+        assert body.routes is not None
+        _inline_limit(body.routes.time_limit_s, INLINE_ROUTES_S, "route searches")
+        kind, params, req = "routes", _route_params(body.routes), body.routes.model_dump(mode="json")
+    return plan_and_save(
+        conn,
+        name=body.name,
+        kind=kind,  # type: ignore[arg-type]
+        params=params,
+        request=req,
+        description=body.description,
+        created_by=viewer.actor,
+    )
+
+
+@router.get("/planning/scenarios", operation_id="list_planning_scenarios", response_model=list[Scenario])
+def list_scenarios_route(
+    conn: ConnDep,
+    viewer: OfficerDep,
+    kind: Annotated[Literal["sites", "routes"] | None, Query(description="only this kind")] = None,
+) -> Any:
+    """Saved planning scenarios, newest first, with their comparable figures."""
+    return list_scenarios(conn, kind)
+
+
+@router.get(
+    "/planning/scenarios/compare",
+    operation_id="compare_planning_scenarios",
+    response_model=ScenarioComparison,
+    responses={200: {"content": {CSV: {}}}},
+)
+def compare_scenarios_route(
+    conn: ConnDep,
+    viewer: OfficerDep,
+    ids: Annotated[list[Annotated[int, Path(ge=1)]], Query(min_length=1, max_length=12)],
+    format: Format = "json",
+    table: Annotated[
+        Literal["scenarios", "segments"], Query(description="which table the csv holds")
+    ] = "scenarios",
+) -> Any:
+    """Scenarios side by side: travel, coverage, cost, change against today, who is left out by segment."""
+    result = compare_scenarios(conn, ids)
+    if format == "csv":
+        return _csv(rows_csv(result[table]), f"scenarios_{table}")
+    return result
+
+
+@router.get(
+    "/planning/scenarios/{scenario_id}", operation_id="get_planning_scenario", response_model=Scenario
+)
+def get_scenario_route(
+    conn: ConnDep, viewer: OfficerDep, scenario_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> Any:
+    """One saved scenario with its whole answer (sites, catchments, routes and stops for the map)."""
+    return get_scenario(conn, scenario_id)
+
+
+@router.delete("/planning/scenarios/{scenario_id}", operation_id="delete_planning_scenario", status_code=204)
+def delete_scenario_route(
+    conn: ConnDep, viewer: OfficerDep, scenario_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> Response:
+    """Remove a saved scenario."""
+    delete_scenario(conn, scenario_id)
+    return Response(status_code=204)
+
+
+@router.post("/planning/lscp", operation_id="plan_lscp", response_model=PointsAnswer)
+def plan_lscp_route(conn: ConnDep, viewer: OfficerDep, body: LscpRequest) -> Any:
+    """The fewest new sites putting a share of the demand within a travel standard (set covering)."""
+    d = _demand_params(body.demand)
+    return plan_lscp(
+        conn,
+        cover_within=body.cover_within,
+        share=body.share,
+        keep_existing=body.keep_existing,
+        candidate_kinds=body.candidate_kinds,
+        candidate_site_ids=body.candidate_site_ids,
+        travel=body.travel,
+        demand_unit=body.demand_unit,
+        h3_resolution=body.h3_resolution,
+        time_limit_s=body.time_limit_s,
+        **d,
+    )
+
+
+@router.post("/planning/accessibility", operation_id="plan_accessibility", response_model=PointsAnswer)
+def plan_accessibility_route(conn: ConnDep, viewer: OfficerDep, body: AccessibilityRequest) -> Any:
+    """Accessibility index per area (two-step floating catchment): supply within reach per 1,000 demand."""
+    return plan_accessibility(
+        conn,
+        within=body.within,
+        supply=body.supply,
+        site_ids=body.site_ids,
+        travel=body.travel,
+        demand_unit=body.demand_unit,
+        h3_resolution=body.h3_resolution,
+        **_demand_params(body.demand),
+    )
+
+
+@router.post("/planning/huff", operation_id="plan_huff", response_model=PointsAnswer)
+def plan_huff_route(conn: ConnDep, viewer: OfficerDep, body: HuffRequest) -> Any:
+    """Huff-style share of demand drawn by our sites beside partner or competitor venues."""
+    return plan_huff(
+        conn,
+        competitor_site_ids=body.competitor_site_ids,
+        site_ids=body.site_ids,
+        attractiveness=body.attractiveness,
+        beta=body.beta,
+        travel=body.travel,
+        demand_unit=body.demand_unit,
+        h3_resolution=body.h3_resolution,
+        **_demand_params(body.demand),
+    )
+
+
+@router.get(
+    "/planning/isochrones",
+    operation_id="planning_isochrones",
+    response_model=FeatureCollection,
+    responses={200: {"content": {GEOJSON: {}}}},
+)
+def isochrones_route(
+    conn: ConnDep,
+    viewer: ViewerDep,
+    site_id: Annotated[int, Query(ge=1, le=2**31 - 1)],
+    mode: Annotated[Literal["drive", "walk"], Query()] = "drive",
+    minutes: Annotated[list[Annotated[float, Query(gt=0, le=120)]] | None, Query(max_length=6)] = None,
+) -> Any:
+    """Areas reachable from a site by road or on foot within each number of minutes, as polygons."""
+    body = plan_isochrones(conn, site_id=site_id, mode=mode, minutes=minutes or [5.0, 10.0, 15.0])
+    return JSONResponse(body, media_type=GEOJSON)
 
 
 @router.get("/planning/jobs/{job_id}", operation_id="get_planning_job", response_model=PlanningJob)
@@ -177,8 +354,8 @@ def cancel_planning_job(
     viewer: OfficerDep,
     job_id: Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")],
 ) -> Any:
-    """Cancel a background planning solve of yours (admins: anyone's) at its next progress report."""
-    job = planning_runner().cancel(job_id, viewer.key_prefix, any_owner=viewer.may(Role.admin))
+    """Cancel a background planning solve (a running one stops at its next progress report)."""
+    job = planning_runner().cancel(job_id)
     return {**job.summary(), "result": None}
 
 

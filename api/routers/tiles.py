@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth import ViewerDep, public_policy
-from api.deps import ConnDep, EngineDep, SettingsDep
+from api.deps import ConnDep, ReadEngineDep, SettingsDep
 from api.schemas.tiles import Catalog, TileJson
 from api.settings import Settings
 from geo.auth import Role, Viewer
@@ -48,12 +48,20 @@ def _tile_cache(request: Request, settings: Settings) -> TileCache:
     """The app's tile cache, created on first use."""
     cache: TileCache | None = getattr(request.app.state, "tile_cache", None)
     if cache is None:
-        cache = request.app.state.tile_cache = TileCache(settings.tile_cache_entries)
+        cache = request.app.state.tile_cache = TileCache(
+            settings.tile_cache_entries, max_stale_s=settings.stale_max_s
+        )
     return cache
 
 
-def _version_watcher(request: Request, settings: Settings) -> DataVersionWatcher:
-    """The app's data-version watcher (LISTEN/NOTIFY), started on first use."""
+def _version_watcher(request: Request, settings: Settings) -> DataVersionWatcher | None:
+    """The app's data-version watcher (LISTEN/NOTIFY), started on first use.
+
+    None with a read replica: a standby cannot LISTEN, and the version must come from the
+    server the tile is rendered from, so each tile reads it there (one indexed read).
+    """
+    if settings.database_read_url:
+        return None
     watcher: DataVersionWatcher | None = getattr(request.app.state, "tile_version_watcher", None)
     if watcher is None:
         watcher = request.app.state.tile_version_watcher = DataVersionWatcher(settings.database_url).start()
@@ -93,7 +101,7 @@ def _policy(request: Request, viewer: Viewer) -> DisclosurePolicy | None:
 )
 async def get_tile(
     request: Request,
-    engine: EngineDep,
+    engine: ReadEngineDep,
     settings: SettingsDep,
     viewer: ViewerDep,
     layer: Annotated[str, LAYER],
@@ -136,7 +144,11 @@ async def get_tile(
         "Cache-Control": PUBLIC_CACHE if viewer.role is Role.public else PRIVATE_CACHE,
         "Vary": "Accept-Encoding, Authorization",
         "X-Data-Version": str(tile.version),
+        "X-Wardwise-Data-Version": str(tile.version),
     }
+    if tile.stale_age_s is not None:
+        headers["Age"] = str(int(tile.stale_age_s))
+        headers["Warning"] = '110 - "Response is Stale"'
     if tile.not_modified:
         return Response(status_code=304, headers=headers)
     if tile.body_gzip is None:

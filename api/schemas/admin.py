@@ -19,6 +19,15 @@ class KeyRequest(BaseModel):
         max_length=120,
         description="What the key is for (a team or a purpose, never a person's name or e-mail)",
     )
+    areas: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="Limit the key to these areas (normally district codes); omit for no limit",
+    )
+    services: list[str] | None = Field(
+        None, min_length=1, max_length=100, description="Limit the key to these services; omit for no limit"
+    )
 
 
 class KeyListing(BaseModel):
@@ -30,6 +39,8 @@ class KeyListing(BaseModel):
     created_at: dt.datetime
     last_used_at: dt.datetime | None
     revoked: bool
+    scope_areas: list[str] | None = Field(None, description="areas the key is limited to (None: all)")
+    scope_services: list[str] | None = Field(None, description="services the key is limited to (None: all)")
 
 
 class NewKeyResponse(KeyListing):
@@ -70,3 +81,5 @@ class Me(BaseModel):
     key_prefix: str | None
     authenticated: bool
     can_see_unsuppressed: bool = Field(description="Whether small counts are shown (officer and above)")
+    scope_areas: list[str] | None = Field(None, description="areas the key is limited to (None: all)")
+    scope_services: list[str] | None = Field(None, description="services the key is limited to (None: all)")

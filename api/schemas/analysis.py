@@ -9,7 +9,7 @@ half away from zero.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,10 +25,49 @@ class ServiceInfo(BaseModel):
     category: str
     description: str | None = None
     owner: str | None = None
-    unit: str = Field(description="'events' (every contact) or 'membership' (distinct households)")
+    unit: str = Field(
+        description="'events' (every contact), 'households' (distinct households) or 'persons' (counts)"
+    )
     channels: list[str] | None = None
     unit_costs: dict[str, float] | None = Field(None, description="per-channel unit cost overrides, GBP")
+    lgsl_id: int | None = Field(None, description="LGSL service id (esd standards)")
+    lgchl_ids: list[int] | None = Field(None, description="LGChL channel ids (esd standards)")
     events: int = Field(description="primary events recorded")
+    area_counts: int = Field(0, description="counts per area recorded (area-counts batches)")
+    districts: list[str] = Field(
+        default_factory=list, description="districts the service has data for; its analyses cover these"
+    )
+
+
+class ServiceCreate(BaseModel):
+    """A new service for the catalogue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    unit: Literal["events", "households", "persons"] = "events"
+    category: str | None = Field(None, max_length=100)
+    description: str | None = Field(None, max_length=2000)
+    owner: str | None = Field(None, max_length=100)
+    lgsl_id: int | None = Field(None, ge=1, le=99999, description="LGSL service id")
+    lgchl_ids: list[int] = Field(default_factory=list, max_length=50, description="LGChL channel ids")
+    channels: list[str] = Field(default_factory=list, max_length=50)
+
+
+class ServiceUpdate(BaseModel):
+    """Changes to a service (only the fields given change)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    unit: Literal["events", "households", "persons"] | None = None
+    category: str | None = Field(None, max_length=100)
+    description: str | None = Field(None, max_length=2000)
+    owner: str | None = Field(None, max_length=100)
+    lgsl_id: int | None = Field(None, ge=1, le=99999)
+    lgchl_ids: list[int] | None = Field(None, max_length=50)
+    channels: list[str] | None = Field(None, max_length=50)
 
 
 class PropensityRow(BaseModel):
@@ -44,6 +83,11 @@ class PropensityRow(BaseModel):
     ci_low: int | None = Field(description="95% interval of the index (Katz log method)")
     ci_high: int | None
     significant: bool | None = Field(description="interval excludes 100")
+    target_class: Literal["core", "developmental"] | None = Field(
+        None,
+        description="core: index >= min_index (120) and target_pct >= min_share_pct (5); "
+        "developmental: index >= min_index but a smaller share",
+    )
 
 
 class PropensityTable(BaseModel):
@@ -62,6 +106,15 @@ class PropensityTable(BaseModel):
         None, description="use by households with no segment (left out)"
     )
     unclassified_base: Count | None = Field(None, description="households with no segment (left out)")
+    districts: list[str] | None = Field(
+        None, description="the districts covered: the service's own (None: every loaded district)"
+    )
+    counts: dict[str, Any] | None = Field(
+        None, description="for services loaded as counts per area: apportionment method and suppressed share"
+    )
+    thresholds: dict[str, Any] | None = Field(None, description="the rule for target_class")
+    core: list[str] | None = Field(None, description="core target segments")
+    developmental: list[str] | None = Field(None, description="developmental target segments")
     rows: list[PropensityRow]
 
 
@@ -131,6 +184,10 @@ class Matrix(BaseModel):
     classification: str
     service: str | None
     unit: str | None
+    districts: list[str] | None = Field(None, description="the districts covered (None: all loaded)")
+    counts: dict[str, Any] | None = Field(
+        None, description="for services loaded as counts per area: apportionment method and suppressed share"
+    )
     segments: list[SegmentRef]
     areas: list[AreaRef]
     cells: list[MatrixCell]
@@ -232,6 +289,12 @@ class ComparisonArea(BaseModel):
     services: dict[str, TakeUpBrief]
 
 
+class SimilarComparison(ComparisonArea):
+    """A same-level area with a similar segment mix, and its take-up."""
+
+    distance: float = Field(description="Hellinger distance between the segment mixes (0 = identical)")
+
+
 class DistrictRef(BaseModel):
     """The district a profile compares with."""
 
@@ -252,6 +315,10 @@ class AreaProfile(BaseModel):
     segment_issues: list[SegmentIssue]
     neighbours: list[ComparisonArea] = Field(description="same-level areas sharing a boundary (ST_Touches)")
     parent: ComparisonArea | None
+    similar: list[SimilarComparison] = Field(
+        default_factory=list,
+        description="the 5 same-level areas closest in segment mix (Hellinger distance), with their take-up",
+    )
     pen_portrait: str
 
 

@@ -72,3 +72,13 @@ class BatchPage(BaseModel):
     """Earlier batches, newest first."""
 
     batches: list[BatchSummary]
+
+
+class BatchUndone(BaseModel):
+    """A batch undone: what was removed."""
+
+    batch_id: int
+    kind: str
+    status: str
+    removed: dict[str, int] = Field(description="rows removed (or restored) per table")
+    note: str

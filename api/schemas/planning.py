@@ -86,15 +86,45 @@ class RouteRequest(BaseModel):
     h3_resolution: int = Field(9, ge=7, le=10)
     depot_site_id: SiteId | None = Field(None, description="default: the first existing office")
     vehicles: int = Field(1, ge=1, le=10)
-    days: list[Weekday] = Field(default_factory=lambda: list[Weekday](["tue"]), min_length=1, max_length=7)
+    days: list[Weekday] = Field(
+        default_factory=lambda: list[Weekday](["tue"]),
+        min_length=1,
+        max_length=7,
+        description="weekdays the vans work, each once (every week of the period)",
+    )
+    frequency: Literal["weekly", "fortnightly", "four_weekly"] = Field(
+        "weekly", description="each stop is visited once per period of 1, 2 or 4 weeks"
+    )
+    weekly_stop_ids: list[Annotated[str, Field(max_length=32, pattern=CODE)]] | None = Field(
+        None, max_length=100, description="stops visited every week of a longer period (same day and van)"
+    )
     day_start: str = Field("09:00", pattern=CLOCK)
     day_end: str = Field("17:00", pattern=CLOCK)
-    service_min: float = Field(45.0, ge=0, le=480)
+    service_min: float = Field(45.0, ge=0, le=480, description="dwell at each stop, minutes")
     time_windows: list[TimeWindow] = Field(default_factory=list, max_length=200)
     allow_drop: bool = Field(True, description="leave out stops that do not fit (they are reported)")
     walk_m: float = Field(800.0, gt=0, le=5000)
+    walk_basis: Literal["network", "straight_line"] = Field(
+        "network", description="walk over the road network (no motorways) or the straight line"
+    )
+    stop_selection: Literal["unique_cover", "by_reach"] = Field(
+        "unique_cover", description="unique_cover: each household counted once; by_reach: double counting"
+    )
+    break_min: float = Field(0.0, ge=0, le=120, description="driver's break each route, minutes (0 = none)")
+    break_from: str = Field("12:00", pattern=CLOCK, description="earliest break start")
+    break_to: str = Field("14:00", pattern=CLOCK, description="latest break start")
     demand: DemandSpec = Field(default_factory=DemandSpec)
     time_limit_s: float = Field(2.0, gt=0, le=600, description="search time (inline at most 10)")
+
+    @model_validator(mode="after")
+    def _days_once(self) -> RouteRequest:
+        repeated = sorted({d for d in self.days if self.days.count(d) > 1})
+        if repeated:
+            raise ValueError(
+                f"days has {repeated} more than once: list each weekday once "
+                "(add vehicles for more vans a day, or frequency for alternate weeks)"
+            )
+        return self
 
 
 class SiteFigures(BaseModel):
@@ -102,7 +132,8 @@ class SiteFigures(BaseModel):
 
     site_ids: list[int]
     new_site_ids: list[int] | None = None
-    objective_value: float
+    objective_value: float = Field(description="in `summary.objective_unit`, for today's sites too")
+    weighted_travel: float | None = Field(None, description="demand x travel (seconds or metres)")
     mean_travel: float
     worst_travel: float
     covered_demand: float | None = None
@@ -146,6 +177,20 @@ class FeatureCollection(BaseModel):
     features: list[dict[str, Any]]
 
 
+class SegmentTable(BaseModel):
+    """Who is served how well, per segment: households, travel, and those left out.
+
+    Sites: `{segment, name, households, proposed_mean_travel, proposed_worst_travel,
+    proposed_left_out, current_..., left_out_change}` with left out = travel beyond
+    `standard` (`cover_within`, else 15 min / 5,000 m). Routes: `{segment, name, households,
+    reached, left_out, reached_share}` within the walk.
+    """
+
+    standard: float
+    unit: str
+    rows: list[dict[str, Any]]
+
+
 class SitingPlan(BaseModel):
     """Chosen sites, their catchments, and the demand used, with today's figures beside them."""
 
@@ -155,17 +200,24 @@ class SitingPlan(BaseModel):
     sites: FeatureCollection
     catchments: FeatureCollection
     demand: FeatureCollection
+    segments: SegmentTable | None = None
 
 
 class RouteSummary(BaseModel):
-    """Totals for the routes, and how they were found."""
+    """Totals for the routes, and how they were found (households each counted once)."""
 
     vehicles: int
     days: list[str]
+    frequency: str
+    period_weeks: int
+    route_days: int
     day_start: str
     day_end: str
     service_min: float
+    break_min: float
     stop_source: str
+    stop_selection: str
+    candidates: int
     stops_considered: int
     stops_visited: int
     stops_dropped: int
@@ -173,8 +225,15 @@ class RouteSummary(BaseModel):
     total_distance_km: float
     walk_m: float
     walk_basis: str
+    walk_speed_kph: float | None
     households_within_walk: int
     target_households_within_walk: int
+    demand_within_walk: float
+    target_households_counted_by_stop: int
+    greedy_demand_within_walk: float | None
+    by_reach_demand_within_walk: float | None
+    cover_status: str | None
+    total_demand: float
     demand: str
     depot_site_id: int
     depot: str
@@ -190,8 +249,12 @@ class RoutePlan(BaseModel):
     """Routes (LineStrings along the roads), stops in visiting order, and dropped stops."""
 
     summary: RouteSummary
+    segments: SegmentTable | None = None
     routes: FeatureCollection
     stops: FeatureCollection
+    timetable: list[dict[str, Any]] = Field(
+        description="printable rows per route: depart, stops (arrive, start, depart, dwell), break, return"
+    )
     dropped: list[dict[str, Any]]
 
 
@@ -200,3 +263,88 @@ class PlanningJob(JobState):
 
     result: dict[str, Any] | None = None
     status_url: str | None = None
+
+
+class ScenarioRequest(BaseModel):
+    """Solve a siting or a route request and keep its answer under a name."""
+
+    name: str = Field(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f]+$")
+    description: str | None = Field(None, max_length=2000)
+    sites: SitingRequest | None = None
+    routes: RouteRequest | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ScenarioRequest:
+        if (self.sites is None) == (self.routes is None):
+            raise ValueError("give exactly one of `sites` (a siting request) or `routes` (a route request)")
+        return self
+
+
+class Scenario(BaseModel):
+    """A saved scenario: its request, comparable figures and (when asked) the whole answer."""
+
+    id: int
+    name: str
+    kind: Literal["sites", "routes"]
+    description: str | None
+    created_at: str
+    created_by: str | None
+    request: dict[str, Any]
+    figures: dict[str, Any]
+    result: dict[str, Any] | None = None
+
+
+class ScenarioComparison(BaseModel):
+    """Scenarios side by side, and households left out per segment and scenario."""
+
+    scenarios: list[dict[str, Any]]
+    segments: list[dict[str, Any]]
+    notes: list[str]
+
+
+class LscpRequest(BaseModel):
+    """The fewest new sites that put a share of the demand within a standard."""
+
+    cover_within: float = Field(gt=0, description="minutes for drive_time, metres otherwise")
+    share: float = Field(1.0, gt=0, le=1, description="share of the demand to cover (1 = all)")
+    keep_existing: bool = True
+    candidate_kinds: list[SiteKind] | None = None
+    candidate_site_ids: list[SiteId] | None = Field(None, max_length=1000)
+    travel: Literal["drive_time", "drive_distance", "straight_line"] = "drive_time"
+    demand: DemandSpec = Field(default_factory=DemandSpec)
+    demand_unit: Literal["oa", "h3"] = "oa"
+    h3_resolution: int = Field(8, ge=6, le=10)
+    time_limit_s: float = Field(10.0, gt=0, le=30)
+
+
+class AccessibilityRequest(BaseModel):
+    """Two-step floating catchment accessibility to sites, per demand area."""
+
+    within: float = Field(gt=0, description="catchment: minutes for drive_time, metres otherwise")
+    supply: Literal["capacity", "equal"] = "capacity"
+    site_ids: list[SiteId] | None = Field(None, max_length=1000, description="default: today's offices")
+    travel: Literal["drive_time", "drive_distance", "straight_line"] = "drive_time"
+    demand: DemandSpec = Field(default_factory=DemandSpec)
+    demand_unit: Literal["oa", "h3"] = "oa"
+    h3_resolution: int = Field(8, ge=6, le=10)
+
+
+class HuffRequest(BaseModel):
+    """What share of demand our sites draw when partner or competitor venues serve it too."""
+
+    competitor_site_ids: list[SiteId] = Field(min_length=1, max_length=1000)
+    site_ids: list[SiteId] | None = Field(None, max_length=1000, description="ours; default: today's offices")
+    attractiveness: Literal["capacity", "equal"] = "equal"
+    beta: float = Field(2.0, gt=0, le=5, description="distance decay exponent")
+    travel: Literal["drive_time", "drive_distance", "straight_line"] = "drive_time"
+    demand: DemandSpec = Field(default_factory=DemandSpec)
+    demand_unit: Literal["oa", "h3"] = "oa"
+    h3_resolution: int = Field(8, ge=6, le=10)
+
+
+class PointsAnswer(BaseModel):
+    """A summary with the sites and demand points it speaks of (GeoJSON, WGS84)."""
+
+    summary: dict[str, Any]
+    sites: FeatureCollection
+    demand: FeatureCollection

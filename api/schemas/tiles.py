@@ -83,3 +83,6 @@ class MapDeck(BaseModel):
     measures: list[dict[str, Any]]
     palettes: dict[str, list[list[int]]]
     class_colours: dict[str, list[int]]
+    break_methods: list[str] = Field(
+        default_factory=list, description="How class breaks can be cut (GET /api/v1/map/breaks?method=)"
+    )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
@@ -51,6 +52,125 @@ def check_classification(conn: Connection, classification: str) -> str:
     return str(unit)
 
 
+def resolve_tier(conn: Connection, classification: str | None, tier: str | None) -> str | None:
+    """The classification code of ``classification`` at ``tier`` (OAC: supergroup, group, subgroup).
+
+    A classification loaded with tiers (``geo.ingest``'s ``tiers``) stores its finest tier
+    under its own code and each coarser tier as ``<code>_<tier>``, rolled up at ingest;
+    ``tier=None`` returns ``classification`` unchanged.
+    """
+    if tier is None:
+        return classification
+    if classification is None:
+        # the default classification's family (as geo.analysis.services.default_classification)
+        classification = conn.execute(
+            text(
+                "SELECT code FROM classification ORDER BY (unit = 'household') DESC, "
+                "(family IS NOT NULL AND family <> code), code LIMIT 1"
+            )
+        ).scalar_one_or_none()
+        if classification is None:
+            raise InvalidRequest("no classification is loaded: load one before asking for a tier")
+    family = conn.execute(
+        text("SELECT coalesce(family, code) FROM classification WHERE code = :c"), {"c": classification}
+    ).scalar_one_or_none()
+    if family is None:
+        check_classification(conn, classification)
+    rows = conn.execute(
+        text(
+            "SELECT code, tier FROM classification WHERE coalesce(family, code) = :f ORDER BY tier_rank, code"
+        ),
+        {"f": family},
+    ).all()
+    for code, name in rows:
+        if name == tier:
+            return str(code)
+    tiers = [name for _, name in rows if name]
+    raise InvalidRequest(
+        f"`tier` was {tier!r} but {classification!r} has "
+        + (f"the tiers {tiers}" if tiers else "no tiers (it was loaded without `tiers`)")
+    )
+
+
+def service_districts(conn: Connection, service: str, within: str | None) -> list[str] | None:
+    """The districts an analysis of ``service`` covers: its own, unless ``within`` says otherwise."""
+    if within is not None:
+        return None
+    from geo.catalogue import service_districts as recorded
+
+    return recorded(conn, service)
+
+
+def has_area_counts(conn: Connection, service: str) -> bool:
+    """Whether the service's use was loaded as counts per area (``area-counts`` batches)."""
+    return bool(
+        conn.execute(
+            text("SELECT EXISTS (SELECT 1 FROM area_count WHERE service_code = :s)"), {"s": service}
+        ).scalar()
+    )
+
+
+#: How counts per area become counts per output area and segment (stated in every meta).
+APPORTIONMENT = (
+    "counts per area apportioned to output areas in proportion to their households "
+    "(n x households of the OA / households of the area), summed per area and segment, then "
+    "rounded to whole numbers by the largest-remainder method; suppressed counts are left out"
+)
+
+
+def area_counts_meta(
+    conn: Connection, service: str, date_from: dt.date | None = None, date_to: dt.date | None = None
+) -> dict[str, object] | None:
+    """What a counts service's answer rests on: method, rows, the suppressed share; None for events."""
+    if not has_area_counts(conn, service):
+        return None
+    r = (
+        conn.execute(
+            load_sql("analysis/area_counts_summary"),
+            {"service": service, "date_from": date_from, "date_to": date_to},
+        )
+        .mappings()
+        .one()
+    )
+    rows, supp = int(r["rows"]), int(r["suppressed_rows"])
+    counted, lo, hi = int(r["counted"]), int(r["suppressed_min"]), int(r["suppressed_max"])
+    return {
+        "method": APPORTIONMENT,
+        "source_levels": sorted(r["levels"] or []),
+        "period_from": r["period_from"].isoformat() if r["period_from"] else None,
+        "period_to": r["period_to"].isoformat() if r["period_to"] else None,
+        "rows": rows,
+        "suppressed_rows": supp,
+        "suppressed_rows_share": round(supp / rows, 4) if rows else None,
+        "counted": counted,
+        "suppressed_between": [lo, hi],
+        # the share of the true total the suppressed counts may be: at least lo/(counted+lo),
+        # at most hi/(counted+hi)
+        "suppressed_share_of_total": [
+            round(lo / (counted + lo), 4) if counted + lo else None,
+            round(hi / (counted + hi), 4) if counted + hi else None,
+        ],
+        "unapportioned": int(r["unapportioned"]),
+    }
+
+
+def round_largest_remainder(values: pd.Series) -> pd.Series:
+    """Round non-negative values to integers keeping their rounded total (largest remainder).
+
+    ``floor`` every value, then give the ``round(sum) - sum(floor)`` units left to the
+    values with the largest fractional parts (ties to the earlier value).
+    """
+    x = values.to_numpy(dtype=float)
+    if len(x) == 0:
+        return values.astype("int64")
+    floors = np.floor(x + 1e-9)
+    left = int(round(float(x.sum()))) - int(floors.sum())
+    if left > 0:
+        order = np.argsort(-(x - floors), kind="stable")[:left]
+        floors[order] += 1
+    return pd.Series(floors.astype(np.int64), index=values.index)
+
+
 def check_service(conn: Connection, service: str) -> None:
     """Raise UnknownService unless ``service`` is a service code."""
     found = conn.execute(text("SELECT 1 FROM service WHERE code = :s"), {"s": service}).scalar()
@@ -61,6 +181,7 @@ def check_service(conn: Connection, service: str) -> None:
 
 def _aggregate_params(
     conn: Connection,
+    service: str,
     unit: Unit,
     date_from: dt.date | None,
     date_to: dt.date | None,
@@ -72,7 +193,7 @@ def _aggregate_params(
     answers events with a channel and/or whole-month date range. Distinct households over a
     date range or channel cannot be summed from per-cell counts, so they go to the events.
     """
-    if not aggregates_fresh(conn):
+    if not aggregates_fresh(conn, [service]):
         return None
     if date_from is None and date_to is None and channel is None:
         return {"by_month": False, "month_from": None, "month_to": None}
@@ -84,7 +205,7 @@ def _aggregate_params(
     return {"by_month": True, "month_from": window[0], "month_to": window[1]}
 
 
-def _geo_params(geography: Geography, within: str | None) -> dict[str, str | None]:
+def _geo_params(geography: Geography, within: str | None) -> dict[str, object]:
     return {"level": geography.level, "set_code": geography.set_code, "within": within}
 
 
@@ -94,6 +215,7 @@ def households_by_area_segment(
     classification: str,
     *,
     within: str | None = None,
+    districts: list[str] | None = None,
 ) -> pd.DataFrame:
     """Households per (area, segment).
 
@@ -108,6 +230,10 @@ def households_by_area_segment(
         area-level ones give each household its output area's segment.
     within
         Optional area code: only output areas inside it are counted.
+    districts
+        Optional district codes: only output areas inside them are counted (a service's
+        own districts, :func:`service_districts`, so that a district with no data for the
+        service does not join its base).
 
     Returns
     -------
@@ -135,10 +261,10 @@ def households_by_area_segment(
         key = cache_key("households_keyed", {k: v for k, v in params.items() if k != "seed"})
         return _KEYED.get_or_compute(conn, key, keyed_households).copy()
     # The per-OA aggregate gives the same answer while fresh (geo.analysis.aggregates).
-    name = "households_by_area_segment_agg" if aggregates_fresh(conn) else "households_by_area_segment"
+    name = "households_by_area_segment_agg" if aggregates_fresh(conn, ()) else "households_by_area_segment"
     rows = conn.execute(
         load_sql(f"analysis/{name}"),
-        {"classification": classification, **_geo_params(geography, within)},
+        {"classification": classification, "districts": districts, **_geo_params(geography, within)},
     ).all()
     frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "households"])
     frame = frame.astype({"households": "int64"})
@@ -270,12 +396,18 @@ def service_counts_by_area_segment(
     if date_from and date_to and date_from > date_to:
         raise InvalidRequest(f"`date_from` ({date_from}) is after `date_to` ({date_to})")
     check_service(conn, service)
-    check_classification(conn, classification)
+    cls_unit = check_classification(conn, classification)
     check_within(conn, within)
     policy = policy_of(conn)
     if policy is not None:
         check_public_dates(policy, date_from, date_to)
         check_public_within(conn, policy, classification, within)
+    if has_area_counts(conn, service):
+        frame = _area_count_targets(
+            conn, service, geography, classification, cls_unit, unit, date_from, date_to, channel, within
+        )
+        # counts per area have no records to key: public callers get the floor (and suppression)
+        return frame if policy is None else _floored(conn, policy, frame, geography, classification, within)
     params = {
         "service": service,
         "classification": classification,
@@ -283,7 +415,7 @@ def service_counts_by_area_segment(
         "channel": channel,
         **_geo_params(geography, within),
     }
-    by_aggregate = _aggregate_params(conn, unit, date_from, date_to, channel)
+    by_aggregate = _aggregate_params(conn, service, unit, date_from, date_to, channel)
     if policy is not None and policy.seed is not None:
         bind = {**params, "date_from": date_from, "date_to": date_to, "seed": policy.seed}
 
@@ -309,3 +441,42 @@ def service_counts_by_area_segment(
     frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "target"])
     frame = frame.astype({"target": "int64"})
     return frame if policy is None else _floored(conn, policy, frame, geography, classification, within)
+
+
+def _area_count_targets(
+    conn: Connection,
+    service: str,
+    geography: Geography,
+    classification: str,
+    cls_unit: str,
+    unit: Unit,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    channel: str | None,
+    within: str | None,
+) -> pd.DataFrame:
+    """Service use per (area, segment) from counts per area, apportioned by households."""
+    if cls_unit != "area":
+        raise InvalidRequest(
+            f"{service!r} is loaded as counts per area, which need an area-level classification "
+            f"(such as OAC); {classification!r} is a household classification"
+        )
+    if channel is not None:
+        raise InvalidRequest(f"{service!r} is loaded as counts per area, which have no channel")
+    if unit == "households":
+        raise InvalidRequest(
+            f"{service!r} is loaded as counts per area: `unit` must be 'events' (the counts summed)"
+        )
+    rows = conn.execute(
+        load_sql("analysis/area_counts_by_area_segment"),
+        {
+            "service": service,
+            "classification": classification,
+            "date_from": date_from,
+            "date_to": date_to,
+            **_geo_params(geography, within),
+        },
+    ).all()
+    frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "target"])
+    frame["target"] = round_largest_remainder(frame["target"].astype(float))
+    return frame.astype({"target": "int64"})

@@ -20,9 +20,9 @@ from sqlalchemy import Connection, Engine
 from geo.analysis import hotspot_queries as q
 from geo.analysis.data import check_service
 from geo.analysis.demand import parse_profile
-from geo.analysis.jobs import Job, JobRunner, default_runner
+from geo.analysis.jobs import Job, JobRunner, default_runner, register_kind
 from geo.areas import resolve_geography
-from geo.cache import VersionedCache, cache_key
+from geo.cache import Depends, VersionedCache, cache_key, register_for_staleness
 from geo.disclosure import DisclosurePolicy, check_public_profile, policy_of
 from geo.errors import InvalidRequest
 from geo.exports import csv_text
@@ -264,12 +264,16 @@ def hotspots_output(
     on a copy for every caller.
     """
     table = _TABLES.get_or_compute(
-        conn, cache_key("hotspots", params.as_dict()), lambda: hotspot_table(conn, params)
+        conn,
+        cache_key("hotspots", params.as_dict()),
+        lambda: hotspot_table(conn, params),
+        deps=Depends(services=(params.service,)),
+        recompute=lambda own: hotspot_table(own, params),
     )
     return render_hotspots(conn, table.copy(), policy, fmt)
 
 
-_TABLES: VersionedCache[pd.DataFrame] = VersionedCache(128)
+_TABLES: VersionedCache[pd.DataFrame] = register_for_staleness(VersionedCache(128))
 
 
 # ---------------------------------------------------------------------------- jobs
@@ -284,14 +288,23 @@ def start_hotspot_job(engine: Engine, params: HotspotParams, runner: JobRunner |
         )
     with engine.connect() as conn:
         # Validate before queueing, so a bad request fails now rather than in the job.
-        geography = q.resolve_analysis_geography(conn, params.level, params.resolution)
+        q.resolve_analysis_geography(conn, params.level, params.resolution)
         check_service(conn, params.service)
 
     def work(progress: Any) -> pd.DataFrame:
-        with engine.connect() as conn:
-            return _run(conn, params, geography, budget=q.JOB_PERMUTATION_BUDGET, progress=progress)
+        return _hotspot_job(engine, params, progress)
 
-    return (runner or default_runner()).submit("hotspots", params.as_dict(), work)
+    return (runner or default_runner()).submit("hotspots", params.as_dict(), work, payload=params)
+
+
+def _hotspot_job(engine: Engine, params: HotspotParams, progress: Any) -> pd.DataFrame:
+    """Run a hot-spot job (in whichever worker claimed it)."""
+    with engine.connect() as conn:
+        geography = q.resolve_analysis_geography(conn, params.level, params.resolution)
+        return _run(conn, params, geography, budget=q.JOB_PERMUTATION_BUDGET, progress=progress)
+
+
+register_kind("hotspots", _hotspot_job)
 
 
 def hotspot_job_output(

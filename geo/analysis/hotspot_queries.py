@@ -29,6 +29,7 @@ from geo.analysis.data import (
     check_service,
     households_by_area_segment,
     service_counts_by_area_segment,
+    service_districts,
 )
 from geo.analysis.hotspots import check_rates, hot_spots, segment_rates
 from geo.analysis.overdispersion import check_dispersion
@@ -310,7 +311,11 @@ def study_inputs(
             date_to=date_to,
             within=within,
         )
-    households = households_by_area_segment(conn, geography, classification, within=within)
+    # A service's study covers its own districts unless `within` says where (issue 12).
+    districts = service_districts(conn, service, within) if service is not None else None
+    households = households_by_area_segment(
+        conn, geography, classification, within=within, districts=districts
+    )
     if service is None:
         return households, pd.DataFrame(columns=["area_code", "segment_code", "target"])
     counts = service_counts_by_area_segment(
@@ -508,6 +513,7 @@ def hotspot_frame(
         "method": method,
         "classification": classification,
         "unit": unit,
+        "districts": service_districts(conn, service, within),
         "reference": ref.describe(),
         "rates": {k: float(v) for k, v in frame.attrs["rates"].items() if np.isfinite(v)},
         "scale": frame.attrs["scale"],

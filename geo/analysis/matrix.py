@@ -19,10 +19,13 @@ from sqlalchemy import Connection, text
 
 from geo.analysis.data import (
     Unit,
+    area_counts_meta,
     check_classification,
     check_service,
     households_by_area_segment,
+    resolve_tier,
     service_counts_by_area_segment,
+    service_districts,
 )
 from geo.analysis.propensity import (
     TOTAL,
@@ -168,6 +171,7 @@ def service_matrix(
     channel: str | None = None,
     within: str | None = None,
     policy: DisclosurePolicy | None = None,
+    tier: str | None = None,
 ) -> dict[str, Any]:
     """The area-by-segment matrix for a level (or custom set), classification and service.
 
@@ -175,10 +179,14 @@ def service_matrix(
     colour), the areas (code, name) and ``cells``: the frame of :func:`area_segment_matrix`,
     with the caller's disclosure ``policy`` applied (see :func:`disclose_cells`).
     """
-    classification = classification or default_classification(conn)
+    classification = resolve_tier(conn, classification or default_classification(conn), tier)
+    assert classification is not None
     check_classification(conn, classification)
     geography: Geography = resolve_geography(conn, level)
-    households = households_by_area_segment(conn, geography, classification, within=within)
+    districts = service_districts(conn, service, within) if service is not None else None
+    households = households_by_area_segment(
+        conn, geography, classification, within=within, districts=districts
+    )
     target = None
     if service is not None:
         check_service(conn, service)  # 404 for an unknown code, before its unit is looked up
@@ -217,6 +225,8 @@ def service_matrix(
         "classification": classification,
         "service": service,
         "unit": unit if service is not None else None,
+        "districts": districts,
+        "counts": area_counts_meta(conn, service, date_from, date_to) if service is not None else None,
         "segments": segment_meta(conn, classification),
         "areas": area_rows,
         "cells": cells,

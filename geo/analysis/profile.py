@@ -17,14 +17,17 @@ from geo.analysis.channels import channel_events
 from geo.analysis.data import check_classification, households_by_area_segment, service_counts_by_area_segment
 from geo.analysis.propensity import round_half_away, round_ratio_half_away, significance_flags, table_records
 from geo.analysis.services import check_area, default_classification, natural_unit
+from geo.analysis.similar import most_similar, segment_shares
 from geo.analysis.survey import poisson_ratio_interval
 from geo.areas import Geography
-from geo.cache import VersionedCache, cache_key
+from geo.cache import EVERYTHING, Depends, VersionedCache, cache_key, register_for_staleness
 from geo.db import load_sql
 
 #: A service is a key issue where its rate is at least this index against the district
 #: and significantly so.
 KEY_ISSUE_INDEX = 120
+#: How many similar areas (by segment mix) a profile compares with.
+SIMILAR_AREAS = 5
 
 LEVEL_NAMES = {
     "oa": "output area",
@@ -111,7 +114,8 @@ def area_profile(conn: Connection, code: str, classification: str | None = None)
     district's), ``channels`` (share of contacts per channel against the district's),
     ``key_issues`` (services used significantly more than across the district, and the
     issues of the area's most over-represented segments), ``neighbours`` (areas of the same
-    level sharing a boundary, ST_Touches) and ``parent`` with their take-up, and a
+    level sharing a boundary, ST_Touches), ``parent`` and ``similar`` (the five areas of
+    the same level closest in segment mix, by Hellinger distance) with their take-up, and a
     ``pen_portrait`` written from those figures.
 
     Notes
@@ -120,11 +124,38 @@ def area_profile(conn: Connection, code: str, classification: str | None = None)
     officer clicking around the map recomputes it only after the data changes.
     """
     return _PROFILES.get_or_compute(
-        conn, cache_key("profile", code, classification), lambda: _area_profile(conn, code, classification)
+        conn,
+        cache_key("profile", code, classification),
+        lambda: _area_profile(conn, code, classification),
+        deps=_profile_depends(conn, code),
+        recompute=lambda own: _area_profile(own, code, classification),
     )
 
 
-_PROFILES: VersionedCache[dict[str, Any]] = VersionedCache(512)
+_PROFILES: VersionedCache[dict[str, Any]] = register_for_staleness(VersionedCache(512))
+
+
+def _profile_depends(conn: Connection, code: str) -> Depends:
+    """A profile reads the events (every service) of its district and of the districts its
+    neighbours lie in, and every geography.
+
+    The districts are those whose bounding box meets the area's grown by 1 m: a superset of
+    the districts of its touching neighbours (so never too few), answered from the GiST
+    index alone in a millisecond or so.
+    """
+    districts = [
+        r[0]
+        for r in conn.execute(
+            text(
+                "SELECT d.code FROM area a JOIN area d ON d.level = 'district' "
+                "AND d.geom && ST_Expand(a.geom, 1) WHERE a.code = :c"
+            ),
+            {"c": code},
+        )
+    ]
+    if not districts:
+        return EVERYTHING
+    return Depends(districts=(*sorted(districts), ""))
 
 
 def _area_profile(conn: Connection, code: str, classification: str | None) -> dict[str, Any]:
@@ -161,6 +192,7 @@ def _area_profile(conn: Connection, code: str, classification: str | None) -> di
         area_hh = area_hh[area_hh["area_code"] == code]
 
     segments = _segment_mix(conn, classification, area_hh, district_hh)
+    similar = _similar(conn, code, level_hh, area_hh)
     service_rows: list[dict[str, Any]] = []
     comparisons: dict[str, dict[str, dict[str, Any]]] = {}
     for svc in services:
@@ -199,7 +231,7 @@ def _area_profile(conn: Connection, code: str, classification: str | None) -> di
                 "district_significant": bool(raw_low > 100 or raw_high < 100) if n and d_rate else None,
             }
         )
-        for other in neighbours:
+        for other in [*neighbours, *similar]:
             if other["code"] in level_up.index:
                 comparisons.setdefault(other["code"], {})[svc["code"]] = _brief(level_up.loc[other["code"]])
         if parent and parent_hh is not None:
@@ -248,9 +280,30 @@ def _area_profile(conn: Connection, code: str, classification: str | None) -> di
         "segment_issues": segment_issues,
         "neighbours": [{**n, "services": comparisons.get(n["code"], {})} for n in neighbours],
         "parent": {**parent, "services": comparisons.get(parent["code"], {})} if parent else None,
+        "similar": [{**m, "services": comparisons.get(m["code"], {})} for m in similar],
     }
     profile["pen_portrait"] = pen_portrait(profile)
     return profile
+
+
+def _similar(
+    conn: Connection, code: str, level_hh: pd.DataFrame, area_hh: pd.DataFrame, k: int = SIMILAR_AREAS
+) -> list[dict[str, Any]]:
+    """The ``k`` same-level areas closest in segment mix (Hellinger distance, ``geo.analysis.similar``)."""
+    shares = segment_shares(pd.concat([level_hh[level_hh["area_code"] != code], area_hh], ignore_index=True))
+    if code not in shares.index or len(shares) < 2:
+        return []
+    best = most_similar(shares, code, k, "hellinger")
+    rows = conn.execute(
+        text("SELECT code, name, level, households FROM area WHERE code = ANY(:codes)"),
+        {"codes": best["area_code"].tolist()},
+    ).mappings()
+    info = {r["code"]: dict(r) for r in rows}
+    return [
+        {**info[c], "distance": float(round_half_away(d, 4))}
+        for c, d in zip(best["area_code"], best["distance"], strict=True)
+        if c in info
+    ]
 
 
 def _pick(frame: pd.DataFrame, district: str | None) -> pd.DataFrame:

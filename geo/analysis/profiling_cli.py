@@ -26,6 +26,12 @@ def _write(body: str | bytes, output: str | None) -> None:
         sys.stdout.write(body)
 
 
+def _json(value: object) -> str:
+    import json
+
+    return json.dumps(value, indent=1, default=str) + "\n"
+
+
 def cmd_refresh(args: argparse.Namespace) -> int:
     """Rebuild the per-OA service-use aggregates (after an ingest or a demo load)."""
     from geo.analysis.aggregates import refresh_aggregates
@@ -52,8 +58,14 @@ def cmd_propensity(args: argparse.Namespace) -> int:
                 date_to=args.date_to,
                 channel=args.channel,
                 within=args.within,
+                tier=args.tier,
             ),
         )
+    if args.json:
+        from geo.analysis.propensity import table_records
+
+        _write(_json({**result, "rows": table_records(result["rows"])}), args.output)
+        return 0
     _write(table_csv(result["rows"]), args.output)
     return 0
 
@@ -64,7 +76,14 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     from geo.analysis.propensity import table_csv
 
     with cli_connection() as conn:
-        matrix = service_matrix(conn, args.level, args.classification, args.service, within=args.within)
+        matrix = service_matrix(
+            conn, args.level, args.classification, args.service, within=args.within, tier=args.tier
+        )
+    if args.json:
+        from geo.analysis.propensity import table_records
+
+        _write(_json({**matrix, "cells": table_records(matrix["cells"])}), args.output)
+        return 0
     if args.output and args.output.endswith(".xlsx"):
         _write(matrix_xlsx(matrix), args.output)
     else:
@@ -86,6 +105,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--date-to", type=dt.date.fromisoformat)
     p.add_argument("--channel")
     p.add_argument("--within", help="only output areas inside this area")
+    p.add_argument("--tier", help="a tier of the classification (OAC: supergroup, group, subgroup)")
+    p.add_argument("--json", action="store_true", help="the table with its meta as JSON")
     p.add_argument("--output")
     p.set_defaults(func=cmd_propensity)
     p = sub.add_parser("matrix", help="print an area-by-segment matrix as CSV (or .xlsx)")
@@ -93,5 +114,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--classification")
     p.add_argument("--service")
     p.add_argument("--within")
+    p.add_argument("--tier", help="a tier of the classification (OAC: supergroup, group, subgroup)")
+    p.add_argument("--json", action="store_true", help="the matrix with its meta as JSON")
     p.add_argument("--output")
     p.set_defaults(func=cmd_matrix)

@@ -17,23 +17,16 @@ from sqlalchemy import Connection
 
 from geo.analysis.profile import area_profile
 
+#: The report's styles are a stylesheet of the map page's (frontend_static/report.css), not an
+#: inline <style>: the app's Content-Security-Policy (style-src 'self') blocks inline styles,
+#: and swatches are SVG rectangles with a fill attribute for the same reason.
 PAGE = Template(
     """<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>Community profile: $title</title>
-<style>
-  @page { size: A4; margin: 15mm; }
-  body { font: 11pt/1.4 system-ui, sans-serif; color: #222; max-width: 60em; margin: 1em auto; }
-  h1 { font-size: 18pt; margin-bottom: 0.2em; } h2 { font-size: 13pt; margin-top: 1.4em; }
-  table { border-collapse: collapse; width: 100%; margin: 0.4em 0; page-break-inside: avoid; }
-  th, td { border-bottom: 1px solid #ccc; padding: 2px 6px; text-align: right; }
-  th:first-child, td:first-child { text-align: left; }
-  .swatch { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.3em; }
-  .hi { color: #a50026; font-weight: 600; } .lo { color: #313695; font-weight: 600; }
-  .meta, .note { color: #555; font-size: 9pt; }
-</style>
+<link rel="stylesheet" href="/report.css">
 </head>
 <body>
 <h1>$title</h1>
@@ -89,7 +82,8 @@ def render_report(profile: dict[str, Any]) -> str:
     """Render a profile from :func:`geo.analysis.profile.area_profile` as a printable HTML page."""
     area = profile["area"]
     segments = "".join(
-        f'<tr><td><span class="swatch" style="background:{escape(s.get("colour") or "#999")}"></span>'
+        f'<tr><td><svg class="swatch" viewBox="0 0 10 10" aria-hidden="true">'
+        f'<rect width="10" height="10" fill="{escape(s.get("colour") or "#999")}"/></svg>'
         f"{escape(s['name'])}</td>{_cell(s['households'])}{_cell(s['pct'])}{_cell(s['district_pct'])}"
         f"{_cell(s['index'])}</tr>"
         for s in profile["segments"]

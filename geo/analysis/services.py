@@ -15,10 +15,13 @@ from sqlalchemy import Connection, text
 
 from geo.analysis.data import (
     Unit,
+    area_counts_meta,
     check_classification,
     check_service,
     households_by_area_segment,
+    resolve_tier,
     service_counts_by_area_segment,
+    service_districts,
 )
 from geo.analysis.propensity import propensity_table
 from geo.areas import Geography, resolve_geography
@@ -36,12 +39,17 @@ class ServiceFilter:
     channel: str | None = None
     within: str | None = None
     area_set: str | None = None
+    #: a tier of the classification (OAC: supergroup, group, subgroup); None = as named
+    tier: str | None = None
 
 
 def default_classification(conn: Connection) -> str:
-    """The classification used when none is asked for: the first household-level one."""
+    """The classification used when none is asked for: the first household-level one (finest tier)."""
     code = conn.execute(
-        text("SELECT code FROM classification ORDER BY (unit = 'household') DESC, code LIMIT 1")
+        text(
+            "SELECT code FROM classification ORDER BY (unit = 'household') DESC, "
+            "(family IS NOT NULL AND family <> code), code LIMIT 1"
+        )
     ).scalar_one_or_none()
     if code is None:
         raise InvalidRequest("no classification is loaded: load one before asking for segment analyses")
@@ -49,25 +57,16 @@ def default_classification(conn: Connection) -> str:
 
 
 def list_services(conn: Connection) -> list[dict[str, Any]]:
-    """Every service with its unit, channels and cost overrides, and its primary event count."""
-    rows = conn.execute(
-        text(
-            """
-            SELECT s.code, s.name, s.category, s.description, s.owner, s.unit, s.channels,
-                   s.unit_costs,
-                   (SELECT count(*) FROM service_event e
-                    WHERE e.service_code = s.code AND e.is_primary) AS events
-            FROM service s ORDER BY s.code
-            """
-        )
-    ).mappings()
-    return [dict(r) for r in rows]
+    """Every service with its unit, channels, esd ids, event and area-count totals and districts."""
+    from geo.catalogue import list_catalogue
+
+    return list_catalogue(conn)
 
 
 def natural_unit(conn: Connection, service: str) -> Unit:
     """The unit a service is counted in by default: distinct households for memberships."""
     unit = conn.execute(text("SELECT unit FROM service WHERE code = :s"), {"s": service}).scalar_one()
-    return "households" if unit == "membership" else "events"
+    return "households" if unit in ("membership", "households") else "events"
 
 
 def check_area(conn: Connection, code: str) -> dict[str, Any]:
@@ -110,7 +109,12 @@ def segment_counts(
     if filters.area_set and geography.level != "custom":
         raise InvalidRequest(f"`area_set` was {filters.area_set!r} but is expected to be a custom area set")
     unit = filters.unit or natural_unit(conn, service)
-    base = households_by_area_segment(conn, geography, classification, within=filters.within)
+    # Only the districts the service has data for (unless `within` says where): a second
+    # district loaded without this service's data must not change its answers.
+    districts = service_districts(conn, service, filters.within)
+    base = households_by_area_segment(
+        conn, geography, classification, within=filters.within, districts=districts
+    )
     target = service_counts_by_area_segment(
         conn,
         service,
@@ -130,6 +134,8 @@ def segment_counts(
     frame["base"] = frame["segment"].map(base_by).fillna(0).astype("int64")
     left_out = {
         "unit": unit,
+        "districts": districts,
+        "counts": area_counts_meta(conn, service, filters.date_from, filters.date_to),
         "unclassified_target": int(target.loc[target["segment_code"].isna(), "target"].sum()),
         "unclassified_base": int(base.loc[base["segment_code"].isna(), "households"].sum()),
     }
@@ -163,8 +169,10 @@ def service_propensity(
     are suppressed, and one more segment wherever a single suppressed one could be
     recovered from the total.
     """
-    classification = classification or default_classification(conn)
-    counts, meta = segment_counts(conn, service, classification, filters or ServiceFilter())
+    filters = filters or ServiceFilter()
+    classification = resolve_tier(conn, classification or default_classification(conn), filters.tier)
+    assert classification is not None
+    counts, meta = segment_counts(conn, service, classification, filters)
     table = propensity_table(counts, confidence=confidence)
     if policy is not None:
         table = disclose_propensity(table, policy)

@@ -54,6 +54,17 @@ _PERSON_NAME = (
     r"(MR|MRS|MS|MISS|DR)?\.? ?[A-Z][a-z]+(?:[\-'][A-Za-z]+)?(?: [A-Z][a-z]+(?:[\-'][A-Za-z]+)?){1,2}"
 )
 
+# Words that make a capitalised value a place or an organisation, not a person: "Bath
+# Central Library", "Ashley Ward", "Avon and Somerset Constabulary", "City of Bristol (B)".
+_PLACE_WORDS = (
+    r"\b(?:LIBRARY|LIBRARIES|WARD|WARDS|CONSTABULARY|POLICE|FORCE|COUNCIL|AUTHORITY|BOROUGH|DISTRICT|"
+    r"COUNTY|CITY|TOWN|VILLAGE|PARISH|DIVISION|REGION|CENTRE|CENTER|HALL|SCHOOL|COLLEGE|ACADEMY|"
+    r"UNIVERSITY|HOSPITAL|SURGERY|PRACTICE|CLINIC|CHURCH|TRUST|SERVICE|SERVICES|MOBILE|FIRE|RESCUE|"
+    r"STATION|STREET|ROAD|AVENUE|ESTATE|CENTRAL|HOUSING|ASSOCIATION|PARTNERSHIP|LTD|LIMITED|PLC|CIC)\b"
+)
+# ONS area names and codes: "Bristol 005C" (an LSOA), "Bristol 023" (an MSOA), "E01014485".
+_AREA_NAME = r"(?:[A-Z][A-Za-z,'.\- ]+ \d{3}[A-Z]?|[EWSNK]\d{8})"
+
 #: Share of sampled non-empty values that must match before a column is called personal.
 CONTENT_SHARE = 0.5
 SAMPLE_ROWS = 2_000
@@ -100,12 +111,29 @@ def personal_by_content(values: pd.Series, *, allow_names: bool = True) -> str |
     # Any e-mail or phone number inside free text gives it away too.
     if upper.str.contains(_EMAIL, regex=True).fillna(False).astype(bool).mean() >= CONTENT_SHARE:
         return "text containing e-mail addresses"
-    if allow_names and share(_PERSON_NAME, sample) >= CONTENT_SHARE:
+    # Place and organisation names ("Bath Central Library") look like personal names;
+    # free text is judged regardless.
+    if allow_names and share(_PERSON_NAME, sample) >= CONTENT_SHARE and not looks_like_places(sample):
         return "personal names"
     words = sample.str.count(" ") + 1
     if allow_names and float(words.mean()) >= 6 and float(sample.str.len().mean()) >= 30:
         return "free text"
     return None
+
+
+def looks_like_places(values: pd.Series) -> bool:
+    """Whether most values are place, organisation or area names (never a person's name).
+
+    Judged on the distinct values: a value is a place if it holds a place or organisation
+    word (Library, Ward, Constabulary, Council, City ...) or is an ONS area name or code.
+    """
+    distinct = pd.Series(values.dropna().astype(str).str.strip().unique(), dtype="string")
+    distinct = distinct[distinct != ""]
+    if distinct.empty:
+        return False
+    upper = distinct.str.upper()
+    placeish = upper.str.contains(_PLACE_WORDS, regex=True) | distinct.str.fullmatch(_AREA_NAME)
+    return float(placeish.fillna(False).astype(bool).mean()) >= CONTENT_SHARE
 
 
 def find_personal_columns(
@@ -114,16 +142,18 @@ def find_personal_columns(
     mapped: dict[str, str],
     explicit: list[str],
     check_names: bool = True,
+    keep: list[str] | None = None,
 ) -> list[DroppedColumn]:
     """Return the columns of ``frame`` that hold personal data, with reasons.
 
     ``mapped`` is target field -> source column; mapped columns are tested by content
     only (a column mapped to ``address`` may look like free text, so names and free
     text are not tested there), unmapped ones by name and content. ``explicit`` lists
-    columns the mapping says to drop.
+    columns the mapping says to drop; ``keep`` lists columns never to drop.
     """
     by_source = {source: target for target, source in mapped.items()}
     explicit_keys = {column_key(c) for c in explicit}
+    keep_keys = {column_key(c) for c in keep or []}
     dropped: list[DroppedColumn] = []
     for column in frame.columns:
         if column == getattr(frame, "_geometry_column_name", None):
@@ -131,6 +161,8 @@ def find_personal_columns(
         target = by_source.get(column)
         if column_key(column) in explicit_keys:
             dropped.append(DroppedColumn(column, "listed in the mapping's `drop`"))
+            continue
+        if column_key(column) in keep_keys:
             continue
         reason = None
         if target is None and check_names:

@@ -23,7 +23,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from geo.db import load_sql
-from geo.errors import DuplicateBatch, IngestError, IngestRowError, NotFound
+from geo.errors import DuplicateBatch, IngestError, IngestRowError, InvalidRequest, NotFound
 from geo.exports import csv_text
 from geo.ingest.anonymise import DroppedColumn, find_personal_columns, salted_hashes, scrub_free_text
 from geo.ingest.copy import copy_frame, point_ewkt
@@ -35,8 +35,17 @@ from geo.ingest.fields import (
     on_distinct,
     parse_dates,
     plan_columns,
+    whole_numbers,
 )
-from geo.ingest.mapping import FIELDS, HASHED_FIELDS, KINDS, Mapping, resolve_mapping
+from geo.ingest.mapping import (
+    BASE_FIELDS,
+    FIELDS,
+    HASHED_FIELDS,
+    KINDS,
+    Mapping,
+    check_targets,
+    resolve_mapping,
+)
 from geo.ingest.readers import CHUNK_ROWS, FileInfo, inspect_file, read_chunks
 from geo.ingest.report import BatchReport
 from geo.matching.duplicates import duplicate_pairs
@@ -44,6 +53,10 @@ from geo.matching.gazetteer import Gazetteer, load_gazetteer
 from geo.matching.ladder import LEVELS, match_records
 
 Progress = Callable[[int], None]
+
+#: What a UPRN is (AddressBase UPRNs have at most 12 digits).
+UPRN_EXPECTED = "a UPRN (a positive whole number of at most 12 digits)"
+UPRN_MAX = 999_999_999_999
 
 #: If more than this share of a file's rows is refused, the batch fails as a whole: the
 #: mapping (a date format, a delimiter) is far more likely wrong than the data.
@@ -74,6 +87,11 @@ class _Run:
     services: set[str] = field(default_factory=set)
     channels: set[str] = field(default_factory=set)
     segments: dict[str, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
+    #: classification code -> (family, tier, rank) for classifications loaded with tiers
+    tier_classes: dict[str, tuple[str, str, int]] = field(default_factory=dict)
+    #: staging tables this batch has written (emptied on first use: one transaction may
+    #: run several batches, and temp tables last until it commits)
+    staged: set[str] = field(default_factory=set)
     spatial: list[pd.DataFrame] = field(default_factory=list)
 
 
@@ -159,8 +177,8 @@ def record_failed_batch(
 ) -> int | None:
     """Record a failed attempt (no rows) so the batch list shows it; return its id.
 
-    A file already loaded under this kind keeps its loaded batch: the failure (say, of a
-    different mapping) is then not recorded, and None is returned.
+    Earlier failed attempts of the same file are replaced; a loaded batch of the same
+    file is untouched (a failed attempt never blocks nor replaces a load).
     """
     conn.execute(
         text("DELETE FROM ingest_batch WHERE kind = :k AND sha256 = :s AND status = 'failed'"),
@@ -171,8 +189,7 @@ def record_failed_batch(
         text(
             "INSERT INTO ingest_batch (kind, filename, sha256, status, finished_at, rows_received, "
             "rows_loaded, report, created_by) VALUES (:k, :f, :s, 'failed', now(), 0, 0, "
-            "CAST(:r AS jsonb), :c) "
-            "ON CONFLICT ON CONSTRAINT uq_ingest_batch_kind_sha256 DO NOTHING RETURNING id"
+            "CAST(:r AS jsonb), :c) RETURNING id"
         ),
         {"k": kind, "f": filename, "s": sha256, "r": _json(report), "c": created_by},
     ).scalar_one_or_none()
@@ -205,17 +222,23 @@ def _run(
     progress: Progress | None,
 ) -> BatchReport:
     started = time.perf_counter()
+    # A mapping naming fields the kind lacks is refused before anything else is looked at.
+    check_targets(kind, mapping)
     existing = conn.execute(
-        text("SELECT id, status FROM ingest_batch WHERE kind = :k AND sha256 = :s"), {"k": kind, "s": sha256}
+        text(
+            "SELECT id, status FROM ingest_batch WHERE kind = :k AND sha256 = :s "
+            "AND status IN ('loading', 'loaded')"
+        ),
+        {"k": kind, "s": sha256},
     ).one_or_none()
-    if existing is not None and existing.status != "failed":
+    if existing is not None:
         raise DuplicateBatch(
-            f"this file was already ingested as {kind} batch {existing.id}; nothing changed", existing.id
+            f"this file was already ingested as {kind} batch {existing.id}; nothing changed "
+            f"(undo it first with `wardwise ingest undo {existing.id}` to load it again)",
+            existing.id,
         )
     report = BatchReport(kind=kind, filename=filename, sha256=sha256)
     with conn.begin_nested():
-        if existing is not None:
-            conn.execute(text("DELETE FROM ingest_batch WHERE id = :id"), {"id": existing.id})
         batch_id = int(
             conn.execute(
                 text(
@@ -244,6 +267,9 @@ def _run(
             clock = time.perf_counter()
         if first or report.rows_received == 0:
             raise IngestRowError(2, None, "at least one data row", "none")
+        if report.rows_loaded == 0:
+            # A batch that loads nothing is a failure, with its reasons; it never blocks a retry.
+            raise IngestRowError(*_nothing_loaded(report))
         refused = report.rows_rejected / report.rows_received
         if refused > MAX_REJECTED_SHARE:
             first_bad = report.rejected_sample[0] if report.rejected_sample else {}
@@ -274,8 +300,35 @@ def _run(
     return report
 
 
+def _nothing_loaded(report: BatchReport) -> tuple[int | None, str | None, str, str]:
+    """(row, field, expected, got) for a batch that loaded no rows: why each row went."""
+    first = report.rejected_sample[0] if report.rejected_sample else {}
+    reasons = [f"{n:,} rejected ({reason})" for reason, n in report.rejected_by_reason.items()]
+    if report.out_of_scope:
+        reasons.append(f"{report.out_of_scope:,} out of scope (no translation in the mapping's `values`)")
+    if report.out_of_area:
+        reasons.append(f"{report.out_of_area:,} out of area (outside the loaded areas or `districts`)")
+    refused = f"{report.rows_rejected:,} of {report.rows_received:,} rows refused"
+    expected = "at least one row loaded"
+    if first:
+        expected += f" (the first refused row's `{first.get('field')}` {first.get('reason')})"
+    return (
+        first.get("row"),
+        first.get("field"),
+        expected,
+        f"none of {report.rows_received:,} rows loaded ({refused}): "
+        + "; ".join(reasons or ["no usable rows"]),
+    )
+
+
 def _prepare_reference(run: _Run) -> None:
     conn = run.conn
+    if run.mapping.services and run.kind in ("events", "area-counts"):
+        from geo.catalogue import ensure_services
+
+        run.report.notes.extend(ensure_services(conn, run.mapping.services))
+    if run.kind == "area-counts":
+        run.services = set(conn.execute(text("SELECT code FROM service")).scalars())
     if run.kind in ("events", "households", "survey"):
         clock = time.perf_counter()
         run.gazetteer = load_gazetteer(conn)
@@ -293,10 +346,23 @@ def _plan(run: _Run, chunk: pd.DataFrame) -> None:
     """Map columns and judge personal columns once, on the first chunk."""
     columns = [c for c in chunk.columns if c != getattr(chunk, "_geometry_column_name", None)]
     run.mapped = plan_columns(run.kind, run.mapping, columns)
+    if run.kind == "area-statistics" and not any(f in run.mapped for f in BASE_FIELDS):
+        raise IngestRowError(
+            1, ", ".join(BASE_FIELDS), f"a column for at least one base {list(BASE_FIELDS)}", columns
+        )
     person_kind = run.kind in ("events", "households", "survey")
     run.dropped = find_personal_columns(
-        chunk[columns], mapped=run.mapped, explicit=run.mapping.drop, check_names=person_kind
+        chunk[columns],
+        mapped=run.mapped,
+        explicit=run.mapping.drop,
+        check_names=person_kind,
+        keep=run.mapping.keep,
     )
+    from geo.ingest.mapping import column_key
+
+    kept = [c for c in columns if column_key(c) in {column_key(k) for k in run.mapping.keep}]
+    if kept:
+        run.report.notes.append(f"kept at the mapping's request (never checked as personal): {kept}")
     dropped_names = {d.column for d in run.dropped}
     for target, source in list(run.mapped.items()):
         if source in dropped_names and target not in HASHED_FIELDS:
@@ -317,7 +383,7 @@ def _plan(run: _Run, chunk: pd.DataFrame) -> None:
 def _reject(run: _Run, rejections: Rejections) -> None:
     if not len(rejections):
         return
-    rows = rejections.rows
+    rows = sorted(rejections.rows, key=lambda r: int(r["row_number"]))
     run.report.add_rejections(rows)
     frame = pd.DataFrame(
         {
@@ -399,6 +465,10 @@ def _required_present(frame: pd.DataFrame, names: tuple[str, ...], rejections: R
 
 
 def _coordinates_ok(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> pd.DataFrame:
+    if "uprn" in frame and run.kind != "gazetteer":
+        frame, _ = whole_numbers(
+            frame, "uprn", rejections, required=False, what=UPRN_EXPECTED, minimum=1, maximum=UPRN_MAX
+        )
     bad_any = np.zeros(len(frame), dtype=bool)
     for name, bad, expected in numeric_problems(frame, run.mapping.crs):
         rejections.add(frame.loc[~bad_any], bad[~bad_any], name, f"expected {expected}")
@@ -659,10 +729,10 @@ def _gazetteer(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
     from geo.matching.spatial import oas_for_points
     from geo.text import normalise_address_series, normalise_postcode_series
 
-    uprn = pd.to_numeric(frame["uprn"], errors="coerce")
-    bad = (uprn.isna() | (uprn <= 0) | (uprn % 1 != 0)).to_numpy()
-    rejections.add(frame, bad, "uprn", "is not a UPRN; expected a positive whole number")
-    frame, uprn = frame.loc[~bad], uprn.loc[~bad].astype(np.int64)
+    frame, parsed = whole_numbers(
+        frame, "uprn", rejections, required=True, what=UPRN_EXPECTED, minimum=1, maximum=UPRN_MAX
+    )
+    uprn = parsed.astype(np.int64)
     frame = _coordinates_ok(run, frame, rejections)
     uprn = uprn.loc[frame.index]
     x, y = _points(run, frame)
@@ -717,21 +787,60 @@ def _gazetteer(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
 # ----------------------------------------------------------------------------- area classification
 
 
+def _bases(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> pd.DataFrame:
+    """Parse the base fields a frame carries (households, population); reject bad values."""
+    for name in BASE_FIELDS:
+        if name in frame:
+            frame, values = whole_numbers(
+                frame, name, rejections, required=False, what=f"a whole number of {name} (0 or more)"
+            )
+            frame = frame.copy()
+            frame[name] = values
+    return frame
+
+
+def _known_areas(run: _Run, codes: pd.Series) -> np.ndarray:
+    known = set(
+        run.conn.execute(
+            text("SELECT code FROM area WHERE code = ANY(:codes)"), {"codes": list(codes.unique())}
+        ).scalars()
+    )
+    return codes.isin(known).to_numpy()
+
+
+def _stage_bases(run: _Run, frame: pd.DataFrame) -> int:
+    """Stage the bases of known areas; return how many areas carry at least one."""
+    present = [n for n in BASE_FIELDS if n in frame]
+    if not present:
+        return 0
+    has = np.zeros(len(frame), dtype=bool)
+    for n in present:
+        has |= frame[n].notna().to_numpy()
+    rows = pd.DataFrame(
+        {
+            "area_code": frame["area_code"].astype(str).str.strip().to_numpy(),
+            **{
+                n: (frame[n] if n in frame else pd.Series(pd.NA, index=frame.index)).array
+                for n in BASE_FIELDS
+            },
+        }
+    )[has].drop_duplicates("area_code", keep="last")
+    _stage(run, rows, "area_bases")
+    return len(rows)
+
+
 def _area_classification(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
     frame = _required_present(frame, ("area_code", "classification"), rejections)
+    frame = _bases(run, frame, rejections)
+    frame["area_code"] = frame["area_code"].astype(str).str.strip()
+    inside = _known_areas(run, frame["area_code"])
+    _stage_bases(run, frame.loc[inside])
     empty = frame["segment_code"].astype("string").fillna("").str.strip() == ""
     rejections.add(frame, empty, "segment_code", "is empty: this area has no class in the classification")
-    frame = frame.loc[~empty.to_numpy()]
+    frame, inside = frame.loc[~empty.to_numpy()], inside[~empty.to_numpy()]
     _reject(run, rejections)
     if frame.empty:
         return
-    known = set(
-        run.conn.execute(
-            text("SELECT code FROM area WHERE code = ANY(:codes)"),
-            {"codes": list(frame["area_code"].unique())},
-        ).scalars()
-    )
-    inside = frame["area_code"].isin(known).to_numpy()
     run.report.out_of_area += int((~inside).sum())
     frame = frame.loc[inside]
     seg = frame["segment_code"].astype(str).str.strip().str.lower()
@@ -754,8 +863,126 @@ def _area_classification(run: _Run, frame: pd.DataFrame, rejections: Rejections)
         }
     ).drop_duplicates(["area_code", "classification_code"], keep="last")
     run.report.add_levels({"area_code": len(rows)})
-    _stage(run, rows, "area_classification")
     run.report.rows_loaded += len(rows)
+    tiers = _tier_rows(run, frame)
+    _stage(run, pd.concat([rows, *tiers]) if tiers else rows, "area_classification")
+
+
+def _tier_rows(run: _Run, frame: pd.DataFrame) -> list[pd.DataFrame]:
+    """The coarser tiers' rows (OAC groups and supergroups) from the same file.
+
+    The finest tier keeps the classification's code; tier ``t`` above it is the
+    classification ``<code>_<t>``, whose segments' parents are the tier above.
+    """
+    tiers = run.mapping.tiers
+    if not tiers:
+        return []
+    out: list[pd.DataFrame] = []
+    parent_col: str | None = None
+    for rank, tier in enumerate(tiers[:-1]):
+        code_col, name_col = f"tier{rank + 1}_code", f"tier{rank + 1}_name"
+        if code_col not in frame:
+            continue
+        codes = frame[code_col].astype("string").fillna("").str.strip().str.lower()
+        have = (codes != "").to_numpy()
+        for cls in frame["classification"].astype(str).unique():
+            tier_cls = f"{cls}_{tier}"
+            run.tier_classes[tier_cls] = (cls, tier, rank)
+            run.tier_classes.setdefault(cls, (cls, tiers[-1], len(tiers) - 1))
+            part = frame.loc[have & (frame["classification"].astype(str) == cls).to_numpy()]
+            pcodes = codes[have & (frame["classification"].astype(str) == cls).to_numpy()]
+            firsts = part.assign(tier_code_norm=pcodes.to_numpy()).drop_duplicates("tier_code_norm")
+            for r in firsts.itertuples(index=False):
+                name = getattr(r, name_col, None) if name_col in part else None
+                parent = (
+                    str(getattr(r, parent_col)).strip().lower()
+                    if parent_col is not None and getattr(r, parent_col, None)
+                    else None
+                )
+                run.segments[f"{tier_cls}\x1f{r.tier_code_norm}"] = (name or None, parent, None)
+            out.append(
+                pd.DataFrame(
+                    {
+                        "area_code": part["area_code"].to_numpy(),
+                        "classification_code": tier_cls,
+                        "segment_code": pcodes.to_numpy(),
+                    }
+                ).drop_duplicates(["area_code"], keep="last")
+            )
+        parent_col = code_col
+    return out
+
+
+def _area_statistics(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
+    frame = _required_present(frame, ("area_code",), rejections)
+    frame = _bases(run, frame, rejections)
+    _reject(run, rejections)
+    if frame.empty:
+        return
+    frame["area_code"] = frame["area_code"].astype(str).str.strip()
+    inside = _known_areas(run, frame["area_code"])
+    run.report.out_of_area += int((~inside).sum())
+    loaded = _stage_bases(run, frame.loc[inside])
+    run.report.add_levels({"area_code": loaded})
+    run.report.rows_loaded += loaded
+
+
+#: Markers of a suppressed small count: `*`, `c`, `x`, `..`, `-`, `<5` (the number is the
+#: threshold) and blank.
+_SUPPRESSED = r"^\s*(\*|c|x|\.\.|-|<\s*(\d+)|)\s*$"
+
+
+def _area_counts(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
+    frame = _required_present(frame, ("area_code", "service_code", "period"), rejections)
+    unknown = ~frame["service_code"].isin(run.services)
+    rejections.add(
+        frame,
+        unknown,
+        "service_code",
+        f"is not a known service; expected one of {sorted(run.services)} "
+        "(create it with `wardwise services create`)",
+    )
+    frame = frame.loc[~unknown.to_numpy()]
+    dates, failed = parse_dates(frame["period"], run.mapping.date_format, run.mapping.dayfirst)
+    fmt = run.mapping.date_format or "a date or month (YYYY-MM-DD or YYYY-MM)"
+    rejections.add(frame, failed, "period", f"is not a date; expected {fmt}")
+    frame, dates = frame.loc[~failed], dates.loc[~failed]
+    raw = frame["count"].astype("string").fillna("")
+    marker = raw.str.extract(_SUPPRESSED, flags=__import__("re").IGNORECASE)
+    suppressed = marker[0].notna().to_numpy()
+    threshold = run.mapping.suppression_threshold
+    count_max = pd.to_numeric(marker[1], errors="coerce").fillna(threshold).astype(int) - 1
+    counted, values = whole_numbers(
+        frame.loc[~suppressed], "count", rejections, required=True, what="a count (a whole number, 0 or more)"
+    )
+    keep = frame.index.isin(counted.index) | suppressed
+    frame = frame.loc[keep]
+    _reject(run, rejections)
+    if frame.empty:
+        return
+    frame["area_code"] = frame["area_code"].astype(str).str.strip()
+    inside = _known_areas(run, frame["area_code"])
+    run.report.out_of_area += int((~inside).sum())
+    frame = frame.loc[inside]
+    is_suppressed = pd.Series(suppressed, index=raw.index).loc[frame.index]
+    rows = pd.DataFrame(
+        {
+            "service_code": frame["service_code"].to_numpy(),
+            "area_code": frame["area_code"].to_numpy(),
+            "period_start": dates.loc[frame.index].dt.strftime("%Y-%m-%d").to_numpy(),
+            "count": values.reindex(frame.index).array,
+            "suppressed": is_suppressed.to_numpy(),
+            "count_max": np.where(
+                is_suppressed.to_numpy(),
+                pd.Series(count_max.to_numpy(), index=raw.index).loc[frame.index],
+                None,
+            ),
+        }
+    )
+    _stage(run, rows, "area_counts")
+    run.report.rows_loaded += len(rows)
+    n_supp = int(is_suppressed.sum())
+    run.report.add_levels({"counted": len(rows) - n_supp, "suppressed": n_supp})
 
 
 # ----------------------------------------------------------------------------- areas
@@ -776,6 +1003,7 @@ def _areas(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
             )
         frame["level"] = level
     frame = _required_present(frame, ("code", "set_code"), rejections)
+    frame = _bases(run, frame, rejections)
     bad_level = ~frame["level"].isin(["oa", "lsoa", "ward", "district", "custom"])
     rejections.add(frame, bad_level, "level", "expected oa, lsoa, ward, district or custom")
     frame = frame.loc[~bad_level.to_numpy()]
@@ -807,12 +1035,8 @@ def _areas(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
             if "parent_code" in frame
             else None,
             "district_code": frame["district_code"].to_numpy() if "district_code" in frame else None,
-            "households": pd.to_numeric(frame["households"], errors="coerce").fillna(0).astype(int).to_numpy()
-            if "households" in frame
-            else 0,
-            "population": pd.to_numeric(frame["population"], errors="coerce").astype("Int64").to_numpy()
-            if "population" in frame
-            else None,
+            "households": frame["households"].fillna(0).array if "households" in frame else 0,
+            "population": frame["population"].array if "population" in frame else None,
             "geom": shapely.to_wkb(shapely.set_srid(geoms, 27700), hex=True, include_srid=True),
         }
     ).drop_duplicates("code", keep="last")
@@ -833,6 +1057,11 @@ _STAGING = {
         "alias text, x float8, y float8"
     ),
     "area_classification": "area_code text, classification_code text, segment_code text",
+    "area_bases": "area_code text, households integer, population integer",
+    "area_counts": (
+        "service_code text, area_code text, period_start date, count integer, suppressed boolean, "
+        "count_max integer"
+    ),
     "areas": (
         "code text, name text, level text, set_code text, parent_code text, district_code text, "
         "households integer, population integer, geom geometry"
@@ -842,7 +1071,10 @@ _STAGING = {
 
 def _stage(run: _Run, rows: pd.DataFrame, name: str) -> None:
     table = f"ingest_stage_{name}"
-    run.conn.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({_STAGING[name]}) ON COMMIT DROP"))
+    if name not in run.staged:
+        run.conn.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({_STAGING[name]}) ON COMMIT DROP"))
+        run.conn.execute(text(f"TRUNCATE {table}"))
+        run.staged.add(name)
     copy_frame(run.conn, table, rows)
 
 
@@ -851,9 +1083,18 @@ def _finish(run: _Run) -> None:
     params: dict[str, Any] = {"batch_id": run.batch_id}
     if run.kind == "events":
         _finish_events(run)
-        _bump(conn, ("tiles", "events"))
+        conn.execute(load_sql("ingest/service_districts_from_events"), params)
+        # No global bump: the service_event triggers bump the small version of each
+        # (district, service) written (geo.cache), so concurrent ingests of different
+        # services or districts never queue on one version row.
     elif run.report.rows_loaded == 0:
         return
+    elif run.kind == "area-statistics":
+        _script(conn, "ingest/update_area_bases")
+        _bump(conn, ("tiles",))
+    elif run.kind == "area-counts":
+        _script(conn, "ingest/insert_area_counts", params)
+        _bump(conn, ("tiles", "events"))
     elif run.kind in ("households", "area-classification"):
         unit = "household" if run.kind == "households" else "area"
         for key, (name, parent, parent_name) in run.segments.items():
@@ -871,10 +1112,22 @@ def _finish(run: _Run) -> None:
                     "parent_name": parent_name,
                 },
             )
+        for cls, (family, tier, rank) in run.tier_classes.items():
+            tier_name = f"{run.mapping.classification_name or family} ({tier}s)"
+            conn.execute(
+                text(
+                    "UPDATE classification SET family = :f, tier = :t, tier_rank = :r, "
+                    "name = coalesce(:n, name) WHERE code = :c"
+                ),
+                {"f": family, "t": tier, "r": rank, "c": cls, "n": None if cls == family else tier_name},
+            )
         sql = (
             "ingest/upsert_household_segments" if run.kind == "households" else "ingest/upsert_area_segments"
         )
         conn.execute(load_sql(sql), params)
+        if run.kind == "area-classification":
+            if "area_bases" in run.staged:
+                _script(conn, "ingest/update_area_bases")
         _bump(conn, ("tiles",))
     elif run.kind == "postcodes":
         _script(conn, "ingest/upsert_postcodes")
@@ -948,6 +1201,8 @@ _HANDLERS: dict[str, Callable[[_Run, pd.DataFrame, Rejections], None]] = {
     "survey": _survey,
     "areas": _areas,
     "area-classification": _area_classification,
+    "area-statistics": _area_statistics,
+    "area-counts": _area_counts,
     "postcodes": _postcodes,
     "gazetteer": _gazetteer,
 }
@@ -968,6 +1223,71 @@ def get_batch(conn: Connection, batch_id: int) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"no ingest batch has the id {batch_id}")
     return dict(row)
+
+
+#: Tables whose rows belong to one batch (by batch_id), per kind: undo deletes them.
+BATCH_TABLES: dict[str, tuple[str, ...]] = {
+    "events": ("service_event",),
+    "survey": ("survey_response",),
+    "households": ("household_segment",),
+    "area-classification": ("area_segment",),
+    "area-counts": ("area_count",),
+}
+
+
+def undo_batch(conn: Connection, batch_id: int) -> dict[str, Any]:
+    """Remove a loaded batch's rows and mark it ``undone``, so its file can be loaded again.
+
+    Events of other batches that were duplicates of this batch's events become primary
+    again; the districts the batch gave its services are forgotten; tile and event data
+    versions are bumped (the profiling aggregates go stale by trigger and are refreshed
+    here if they were fresh). Kinds that replace values in place (areas, area-statistics,
+    postcodes, gazetteer) keep their rows, since a reload of the corrected file replaces
+    them; the batch is still marked undone so that file can be loaded again.
+
+    Returns the batch id, kind, rows removed per table and a note.
+    """
+    from geo.analysis.aggregates import aggregates_fresh, refresh_aggregates
+
+    batch = get_batch(conn, batch_id)
+    if batch["status"] != "loaded":
+        raise InvalidRequest(f"batch {batch_id} is {batch['status']}; only a loaded batch can be undone")
+    fresh = aggregates_fresh(conn)
+    kind = batch["kind"]
+    removed: dict[str, int] = {}
+    if kind == "events":
+        restored = conn.execute(
+            text(
+                "UPDATE service_event o SET is_primary = true, duplicate_of = NULL "
+                "WHERE o.batch_id <> :b "
+                "AND o.duplicate_of IN (SELECT id FROM service_event WHERE batch_id = :b)"
+            ),
+            {"b": batch_id},
+        ).rowcount
+        removed["duplicates_restored_as_primary"] = int(restored)
+    for table in BATCH_TABLES.get(kind, ()):
+        n = conn.execute(text(f"DELETE FROM {table} WHERE batch_id = :b"), {"b": batch_id}).rowcount
+        removed[table] = int(n)
+    conn.execute(text("DELETE FROM service_district WHERE batch_id = :b"), {"b": batch_id})
+    if kind in BATCH_TABLES:
+        note = f"removed the rows batch {batch_id} loaded; the file can be loaded again"
+    else:
+        note = (
+            f"{kind} batches replace values in place, so batch {batch_id}'s rows are kept until a "
+            "corrected file replaces them; the file can be loaded again"
+        )
+    conn.execute(
+        text(
+            "UPDATE ingest_batch SET status = 'undone', "
+            "report = coalesce(report, '{}'::jsonb) || jsonb_build_object('status', 'undone', "
+            "'undone_at', now(), 'undo', CAST(:u AS jsonb)) WHERE id = :b"
+        ),
+        {"b": batch_id, "u": _json({"removed": removed, "note": note})},
+    )
+    _bump(conn, ("tiles", "events"))
+    if fresh:
+        refresh_aggregates(conn)
+    return {"batch_id": batch_id, "kind": kind, "status": "undone", "removed": removed, "note": note}
 
 
 def rejected_rows_csv(conn: Connection, batch_id: int) -> str:
@@ -996,4 +1316,5 @@ __all__ = [
     "list_batches",
     "record_failed_batch",
     "rejected_rows_csv",
+    "undo_batch",
 ]

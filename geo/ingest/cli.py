@@ -1,8 +1,9 @@
 """``wardwise ingest KIND FILE [--mapping M] [--preset P]``: load a file as one batch, with a progress bar.
 
-The report goes to stdout as JSON with ``--json``, otherwise as a few lines of text;
-the progress bar and errors go to stderr. Identifiers are hashed with
-``WARDWISE_SECRET_SALT`` (the salt the server uses).
+``wardwise ingest batches`` lists earlier batches; ``wardwise ingest undo BATCH`` removes a
+batch's rows so its file can be loaded again. The report goes to stdout as JSON with
+``--json``, otherwise as a few lines of text; the progress bar and errors go to stderr.
+Identifiers are hashed with ``WARDWISE_SECRET_SALT`` (the salt the server uses).
 """
 
 from __future__ import annotations
@@ -55,17 +56,64 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batches(args: argparse.Namespace) -> int:
+    """List earlier batches, newest first."""
+    from geo.db import cli_connection
+    from geo.ingest.batch import list_batches
+
+    with cli_connection() as conn:
+        batches = list_batches(conn, limit=args.limit)
+    if args.json:
+        json.dump(batches, sys.stdout, indent=1, default=str)
+        sys.stdout.write("\n")
+        return 0
+    for b in batches:
+        error = (b.get("report") or {}).get("error")
+        sys.stdout.write(
+            f"{b['id']:>5}  {b['status']:<7} {b['kind']:<20} "
+            f"{b['rows_loaded']:>9,} of {b['rows_received']:>9,}"
+            f"  {b['filename']}" + (f"\n       {error}" if error and b["status"] == "failed" else "") + "\n"
+        )
+    return 0
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    """Undo a loaded batch: remove its rows so the file can be loaded again."""
+    from geo.ingest.service import undo
+
+    with cli_engine() as engine:
+        result = undo(engine, args.batch, actor="cli")
+    if args.json:
+        json.dump(result, sys.stdout, indent=1, default=str)
+        sys.stdout.write("\n")
+    else:
+        removed = ", ".join(f"{k} {v:,}" for k, v in result["removed"].items()) or "nothing"
+        sys.stdout.write(f"batch {result['batch_id']} ({result['kind']}): undone; removed {removed}\n")
+        sys.stdout.write(f"  note: {result['note']}\n")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``wardwise ingest KIND FILE``."""
-    p = subparsers.add_parser(
+    """Add ``wardwise ingest KIND FILE``, ``wardwise ingest batches`` and ``wardwise ingest undo``."""
+    ingest = subparsers.add_parser(
         "ingest",
-        help="load a file (CSV, XLSX, GeoJSON, GeoPackage, zipped Shapefile) as one batch",
+        help="load a file (CSV, XLSX, GeoJSON, GeoPackage, zipped Shapefile) as a batch; list, undo batches",
         description=__doc__,
     )
-    p.add_argument("kind", choices=KINDS)
-    p.add_argument("file")
-    p.add_argument("--mapping", default=None, help="a mapping: a .json/.toml file or inline JSON")
-    p.add_argument("--preset", choices=sorted(PRESETS), default=None)
-    p.add_argument("--chunk-rows", type=int, default=100_000, help="rows read per chunk (memory bound)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(func=cmd_ingest)
+    sub = ingest.add_subparsers(dest="ingest_command", required=True, metavar="{KIND,batches,undo}")
+    for kind in KINDS:
+        p = sub.add_parser(kind, help=f"load a {kind} file as one batch")
+        p.add_argument("file")
+        p.add_argument("--mapping", default=None, help="a mapping: a .json/.toml file or inline JSON")
+        p.add_argument("--preset", choices=sorted(PRESETS), default=None)
+        p.add_argument("--chunk-rows", type=int, default=100_000, help="rows read per chunk (memory bound)")
+        p.add_argument("--json", action="store_true", help="print the report as JSON")
+        p.set_defaults(func=cmd_ingest, kind=kind)
+    p = sub.add_parser("batches", help="list earlier batches, newest first")
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_batches)
+    p = sub.add_parser("undo", help="remove a loaded batch's rows so its file can be loaded again")
+    p.add_argument("batch", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_undo)

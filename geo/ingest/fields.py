@@ -164,3 +164,44 @@ def numeric_problems(frame: pd.DataFrame, crs: int) -> list[tuple[str, np.ndarra
         bad = present & (np.isnan(number) | (number < lo) | (number > hi))
         problems.append((name, bad, expected))
     return problems
+
+
+def whole_numbers(
+    frame: pd.DataFrame,
+    name: str,
+    rejections: Rejections,
+    *,
+    required: bool,
+    what: str = "a whole number (0 or more)",
+    minimum: int = 0,
+    maximum: int = 2**31 - 1,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Parse a whole-number field; reject rows whose value is not one, naming row and field.
+
+    ``359`` and ``359.0`` (an integer a spreadsheet wrote as a float) are 359; ``359.5``,
+    ``abc`` and values below ``minimum`` are refused with the reason; an empty value is
+    refused when ``required`` and otherwise stays missing. Returns the kept rows and their
+    values (nullable Int64), both on the kept rows' index.
+    """
+    raw = frame[name].astype("string").str.strip()
+    empty = (raw.isna() | (raw == "")).to_numpy()
+    number = pd.to_numeric(raw.where(~empty).str.replace(",", "", regex=False), errors="coerce")
+    values = number.to_numpy(dtype=float)
+    non_numeric = ~empty & np.isnan(values)
+    finite = ~np.isnan(values)
+    fractional = finite & (np.abs(values - np.round(values)) > 1e-9)
+    too_small = finite & ~fractional & (values < minimum)
+    too_big = finite & ~fractional & (values > maximum)
+    checks = (
+        (empty & required, "is empty; expected " + what),
+        (non_numeric, "is not a number; expected " + what),
+        (fractional, "is not a whole number; expected " + what),
+        (too_small | too_big, "is out of range; expected " + what),
+    )
+    bad = np.zeros(len(frame), dtype=bool)
+    for mask, reason in checks:
+        rejections.add(frame, mask & ~bad, name, reason)
+        bad |= mask
+    kept = frame.loc[~bad]
+    parsed = pd.Series(np.round(values[~bad]), index=kept.index).astype("Int64")
+    return kept, parsed

@@ -26,16 +26,31 @@ from typing import Any, Literal
 
 from geo.errors import IngestError, IngestRowError
 
-Kind = Literal["events", "households", "survey", "areas", "area-classification", "postcodes", "gazetteer"]
+Kind = Literal[
+    "events",
+    "households",
+    "survey",
+    "areas",
+    "area-classification",
+    "area-statistics",
+    "area-counts",
+    "postcodes",
+    "gazetteer",
+]
 KINDS: tuple[str, ...] = (
     "events",
     "households",
     "survey",
     "areas",
     "area-classification",
+    "area-statistics",
+    "area-counts",
     "postcodes",
     "gazetteer",
 )
+
+#: Bases per area a file may carry (whole numbers): households, usual residents, adults 65+.
+BASE_FIELDS = ("households", "population")
 
 #: Location fields any address-bearing kind may map (the matching ladder reads these).
 LOCATION_FIELDS = (
@@ -73,8 +88,28 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
         "optional": ("level", "name", "parent_code", "district_code", "households", "population"),
     },
     "area-classification": {
+        # segment_code is the finest tier; tier1_/tier2_ are the coarser ones named by the
+        # mapping's `tiers` (OAC: supergroup, group, subgroup); bases ride along.
         "required": ("area_code", "classification", "segment_code"),
-        "optional": ("segment_name", "parent_segment", "parent_segment_name"),
+        "optional": (
+            "segment_name",
+            "parent_segment",
+            "parent_segment_name",
+            "tier1_code",
+            "tier1_name",
+            "tier2_code",
+            "tier2_name",
+            *BASE_FIELDS,
+        ),
+    },
+    "area-statistics": {
+        # at least one base must be mapped (checked when the file is planned)
+        "required": ("area_code",),
+        "optional": BASE_FIELDS,
+    },
+    "area-counts": {
+        "required": ("area_code", "service_code", "period", "count"),
+        "optional": (),
     },
     "postcodes": {
         "required": ("postcode",),
@@ -118,6 +153,16 @@ class Mapping:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     #: source columns to drop as personal even if detection would miss them
     drop: list[str] = field(default_factory=list)
+    #: source columns to keep even if personal-data detection would drop them (a place or
+    #: organisation name the detector mistook for a person's); the report says so
+    keep: list[str] = field(default_factory=list)
+    #: services this file implies, created when missing: {code: {name, unit, category ...}}
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: area-classification: the tiers coarse to fine, e.g. ["supergroup", "group", "subgroup"];
+    #: tier1_code/tier2_code feed the first ones, segment_code the last
+    tiers: list[str] = field(default_factory=list)
+    #: area-counts: a suppressed count (`*`, `c`, `<5`, `..`, blank) is between 1 and this minus 1
+    suppression_threshold: int = 5
     #: strptime format for dates; None parses ISO 8601 (and YYYY-MM as the 1st of the month)
     date_format: str | None = None
     dayfirst: bool = True
@@ -160,7 +205,7 @@ class Mapping:
             default = getattr(Mapping(), f.name)
             if isinstance(mine, dict):
                 changes[f.name] = {**mine, **theirs}
-            elif isinstance(mine, list) and f.name == "drop":
+            elif isinstance(mine, list) and f.name in ("drop", "keep"):
                 changes[f.name] = [*mine, *theirs]
             elif theirs != default:
                 changes[f.name] = theirs
@@ -206,6 +251,17 @@ PRESETS: dict[str, Mapping] = {
         values={"service_code": {"Anti-social behaviour": "asb_reports"}},
         date_format="%Y-%m",
         address_prefix="On or near",
+        # the force's name and the LSOA's name are organisations and places, never people
+        keep=["Reported by", "Falls within", "LSOA name"],
+        services={
+            "asb_reports": {
+                "name": "Anti-social behaviour reports",
+                "unit": "events",
+                "category": "community safety",
+                "owner": "police",
+                "description": "Anti-social behaviour incidents reported to the police (data.police.uk)",
+            }
+        },
     ),
     # ONS/OS boundary files: <LEVEL><YY>CD and <LEVEL><YY>NM properties (OA11CD, WD13CD ...).
     # The level is read from the code column's prefix; set_code must be given.
@@ -243,7 +299,9 @@ PRESETS: dict[str, Mapping] = {
         },
     ),
     # 2021 Output Area Classification: national file (oa21cd, supergroup, group, subgroup)
-    # or a per-district profile (oa11cd, oac21_subgroup, ..._name). Codes normalised lower case.
+    # or a per-district profile (oa11cd, oac21_subgroup, ..._name, usual_residents,
+    # households). Every tier present is loaded (oac2021 = subgroups, oac2021_group,
+    # oac2021_supergroup), and the bases per OA when the file has them. Codes lower case.
     "oac": Mapping(
         columns={
             "area_code": ["oa11cd", "oa21cd", "OA21CD", "OA11CD", "OA"],
@@ -251,9 +309,16 @@ PRESETS: dict[str, Mapping] = {
             "segment_name": ["oac21_subgroup_name", "subgroup_name"],
             "parent_segment": ["oac21_group", "group", "GROUP", "group_code"],
             "parent_segment_name": ["oac21_group_name", "group_name"],
+            "tier1_code": ["oac21_supergroup", "supergroup", "SUPERGROUP", "supergroup_code"],
+            "tier1_name": ["oac21_supergroup_name", "supergroup_name"],
+            "tier2_code": ["oac21_group", "group", "GROUP", "group_code"],
+            "tier2_name": ["oac21_group_name", "group_name"],
+            "households": ["households", "ts0410001"],
+            "population": ["usual_residents", "population", "ts0010001"],
         },
         constants={"classification": "oac2021"},
-        classification_name="2021 Output Area Classification (subgroups)",
+        classification_name="2021 Output Area Classification",
+        tiers=["supergroup", "group", "subgroup"],
     ),
     # ONS Postcode Directory / NSPL: pcds, oseast1m/osnrth1m, oa21cd (or oa11cd), lad code.
     "onspd": Mapping(
@@ -319,6 +384,28 @@ def resolve_columns(mapping: Mapping, available: list[str]) -> dict[str, str]:
                 f"absent; the file's columns are {available}",
             )
     return out
+
+
+def check_targets(kind: str, mapping: Mapping) -> None:
+    """Refuse target fields the kind does not have, naming the field and the known ones.
+
+    A misspelt or foreign field (``count`` for events, ``oa_code`` for events) would
+    otherwise be accepted and silently do nothing.
+    """
+    spec = FIELDS[kind]
+    known = [*spec["required"], *spec["optional"]]
+    for section in ("columns", "constants", "values"):
+        unknown = sorted(set(getattr(mapping, section)) - set(known))
+        if unknown:
+            raise IngestError(
+                f"the mapping's `{section}` names {unknown}, which {kind} files do not have; "
+                f"expected fields of {kind}: {known}"
+            )
+    clash = sorted({column_key(c) for c in mapping.keep} & {column_key(c) for c in mapping.drop})
+    if clash:
+        raise IngestError(f"the mapping both keeps and drops the columns {clash}; name each in one list")
+    if mapping.tiers and len(mapping.tiers) > 3:
+        raise IngestError(f"`tiers` was {mapping.tiers!r} but at most 3 tiers are supported")
 
 
 def auto_columns(kind: str, available: list[str], taken: dict[str, str]) -> dict[str, str]:

@@ -125,6 +125,8 @@ def inspect_file(path: Path, filename: str | None = None, *, max_bytes: int | No
     """
     path = Path(path)
     filename = filename or path.name
+    if not path.is_file():
+        raise IngestError(f"the file {str(path)!r} does not exist (or is not a file)")
     size = path.stat().st_size
     if size == 0:
         raise IngestRowError(None, None, "a non-empty file", f"{filename}: 0 bytes")

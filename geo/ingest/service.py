@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError, IntegrityError
 
 from geo.audit import record
 from geo.auth import Viewer
 from geo.errors import DuplicateBatch, IngestError
-from geo.ingest.batch import Progress, ingest_file, record_failed_batch
+from geo.ingest.batch import Progress, ingest_file, record_failed_batch, undo_batch
 from geo.ingest.mapping import Mapping
 from geo.ingest.readers import CHUNK_ROWS, file_sha256
 from geo.ingest.report import BatchReport
@@ -71,9 +72,28 @@ def ingest_path(
             return report
     except DuplicateBatch:
         raise
-    except IngestError as exc:
+    except (IngestError, DataError, IntegrityError) as exc:
+        error = exc if isinstance(exc, IngestError) else _database_refusal(exc)
         sha = file_sha256(Path(path)) if Path(path).is_file() else ""
         with engine.begin() as conn:
-            batch_id = record_failed_batch(conn, kind, name, sha, str(exc), created_by)
+            batch_id = record_failed_batch(conn, kind, name, sha, str(error), created_by)
             record(conn, actor, "ingest.fail", str(batch_id), {"kind": kind, "filename": name})
-        raise
+        if error is exc:
+            raise
+        raise error from exc
+
+
+def _database_refusal(exc: DataError | IntegrityError) -> IngestError:
+    """A database refusal as an ingest error (a value no check caught), without the SQL."""
+    first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+    return IngestError(f"the database refused a value of this file: {first}; nothing was stored")
+
+
+def undo(engine: Engine, batch_id: int, *, actor: Viewer | str) -> dict[str, Any]:
+    """Undo a loaded batch (see :func:`geo.ingest.batch.undo_batch`), audited, in one transaction."""
+    with engine.begin() as conn:
+        result = undo_batch(conn, batch_id)
+        record(
+            conn, actor, "ingest.undo", str(batch_id), {"kind": result["kind"], "removed": result["removed"]}
+        )
+    return result

@@ -57,6 +57,8 @@ def cmd_routes(args: argparse.Namespace) -> int:
             max_stops=args.max_stops,
             vehicles=args.vehicles,
             days=args.days,
+            frequency=args.frequency,
+            break_min=args.break_min,
             day_start=args.day_start,
             day_end=args.day_end,
             service_min=args.service_min,
@@ -92,10 +94,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     r.add_argument("--max-stops", type=int, default=8)
     r.add_argument("--vehicles", type=int, default=1)
     r.add_argument("--days", nargs="+", default=["tue"])
+    r.add_argument("--frequency", choices=["weekly", "fortnightly", "four_weekly"], default="weekly")
+    r.add_argument("--break-min", type=float, default=0.0, help="driver's break, minutes (12:00-14:00)")
     r.add_argument("--day-start", default="09:00")
     r.add_argument("--day-end", default="17:00")
     r.add_argument("--service-min", type=float, default=45.0)
     r.add_argument("--segments", nargs="*", default=None)
     r.add_argument("--time-limit", type=float, default=5.0)
-    r.add_argument("--csv", choices=["stops", "routes"], default=None)
+    r.add_argument("--csv", choices=["stops", "routes", "timetable"], default=None)
     r.set_defaults(func=cmd_routes)

@@ -45,6 +45,8 @@ class DemandPoints:
     unit: str
     source: DemandSource
     description: str
+    #: ``area_code, segment_code, households`` for the study (who lives in each demand unit).
+    households: pd.DataFrame | None = None
 
     def __len__(self) -> int:
         return int(self.codes.size)
@@ -209,4 +211,5 @@ def demand_points(
         unit=geography.label,
         source=source,
         description=description,
+        households=households,
     )

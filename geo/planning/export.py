@@ -8,7 +8,7 @@ import json
 from typing import Any, Literal
 
 SitingTable = Literal["demand", "sites", "catchments"]
-RouteTable = Literal["stops", "routes"]
+RouteTable = Literal["stops", "routes", "timetable"]
 
 
 def features_csv(collection: dict[str, Any], *, drop: tuple[str, ...] = ()) -> str:
@@ -47,6 +47,44 @@ def siting_csv(plan: dict[str, Any], table: SitingTable = "demand") -> str:
     return features_csv(plan[table])
 
 
+#: Columns of the printable timetable, in print order.
+TIMETABLE_COLUMNS = (
+    "week",
+    "day",
+    "vehicle",
+    "route_id",
+    "sequence",
+    "kind",
+    "stop_id",
+    "name",
+    "address",
+    "arrive",
+    "start",
+    "depart",
+    "dwell_min",
+)
+
+
+def rows_csv(rows: list[dict[str, Any]], columns: tuple[str, ...] | None = None) -> str:
+    """CSV of plain rows with the given columns (default: every key, in first-seen order).
+
+    Missing values are blank; nested dicts and lists are written as JSON.
+    """
+    if columns is None:
+        seen: list[str] = []
+        for row in rows:
+            seen.extend(k for k in row if k not in seen)
+        columns = tuple(seen)
+    rows = [{k: (json.dumps(v) if isinstance(v, dict | list) else v) for k, v in r.items()} for r in rows]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
 def routes_csv(plan: dict[str, Any], table: RouteTable = "stops") -> str:
-    """The timetable (stops in visiting order, per van and day) or the route totals."""
+    """The stops in visiting order, the route totals, or the printable timetable."""
+    if table == "timetable":
+        return rows_csv(plan["timetable"], TIMETABLE_COLUMNS)
     return features_csv(plan[table])

@@ -30,6 +30,9 @@ Metric = Literal["time", "distance"]
 ACCESS_SPEED_KPH = 30.0
 #: Seconds per metre on the access leg.
 _ACCESS_S_PER_M = 3.6 / ACCESS_SPEED_KPH
+#: Walking speed for catchments and walking isochrones (4.8 km/h, a common planning figure;
+#: slower walkers are modelled by asking for a shorter walk).
+WALK_SPEED_KPH = 4.8
 
 
 @dataclass(frozen=True)
@@ -271,3 +274,74 @@ def route_line(conn: Connection, link_ids: np.ndarray, from_nodes: np.ndarray) -
     ).one()
     geometry: dict[str, Any] = json.loads(row.geojson)
     return geometry
+
+
+_WALK_CACHE: dict[tuple[str, str], RoadGraph] = {}
+
+
+def walk_graph(conn: Connection) -> RoadGraph:
+    """The walkable network (every road class but motorways), lengths in metres.
+
+    ``time`` holds walking seconds at :data:`WALK_SPEED_KPH`; cached per network version
+    like :func:`road_graph`.
+    """
+    key = _graph_key(conn)
+    with _LOCK:
+        graph = _WALK_CACHE.get(key)
+    if graph is not None:
+        return graph
+    links = conn.execute(load_sql("planning/walk_graph")).all()
+    nodes = conn.execute(load_sql("planning/road_nodes")).all()
+    if not links or not nodes:
+        raise InvalidRequest("there is no walkable road network loaded (road_link is empty)")
+    lid, src, tgt, length = (np.array(c, dtype=float) for c in zip(*links, strict=True))
+    nid, x, y = (np.array(c) for c in zip(*nodes, strict=True))
+    seconds = length * 3.6 / WALK_SPEED_KPH
+    graph = build_graph(
+        nid,
+        np.column_stack([x, y]),
+        src.astype(np.int64),
+        tgt.astype(np.int64),
+        seconds,
+        length,
+        lid.astype(np.int64),
+        key[1],
+    )
+    with _LOCK:
+        _WALK_CACHE.clear()
+        _WALK_CACHE[key] = graph
+    return graph
+
+
+def snap_xy(graph: RoadGraph, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest graph node (index) and straight distance to it for many points (KD-tree).
+
+    Used for the walking graph, where every household is snapped at once; nodes with no
+    walkable link are skipped so a point never snaps to an island of one.
+    """
+    from scipy.spatial import cKDTree
+
+    degree = np.diff(graph.length.indptr)
+    usable = np.flatnonzero(degree > 0)
+    tree = cKDTree(graph.xy[usable])
+    dist, pos = tree.query(np.asarray(xy, dtype=float).reshape(-1, 2))
+    return usable[pos], np.asarray(dist, dtype=float)
+
+
+def walk_distances(
+    graph: RoadGraph, source_xy: np.ndarray, target_xy: np.ndarray, limit_m: float
+) -> np.ndarray:
+    """Walking distance (m) from each source point to each target point, ``inf`` beyond ``limit_m``.
+
+    Both ends are snapped to their nearest walkable node and the straight legs to it are
+    added; Dijkstra runs once per distinct source node with ``limit`` so only the
+    neighbourhood is searched. Returns ``(len(target_xy), len(source_xy))``.
+    """
+    s_node, s_leg = snap_xy(graph, source_xy)
+    t_node, t_leg = snap_xy(graph, target_xy)
+    uniq, inverse = np.unique(s_node, return_inverse=True)
+    dist = dijkstra(graph.length, directed=False, indices=uniq, limit=float(limit_m))
+    out = dist[np.asarray(inverse).reshape(-1)][:, t_node].T
+    out = out + t_leg[:, None] + s_leg[None, :]
+    out[out > limit_m] = np.inf
+    return np.asarray(out, dtype=float)

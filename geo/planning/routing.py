@@ -47,6 +47,8 @@ class RouteSolution:
     solutions_found: int
     seconds: float
     notes: list[str] = field(default_factory=list)
+    #: Per route, the start of the driver's break (seconds after midnight), when asked for.
+    break_starts: list[int | None] = field(default_factory=list)
 
 
 def parse_clock(value: str, name: str) -> int:
@@ -115,6 +117,9 @@ def solve_routes(
     names: Sequence[str] | None = None,
     progress: Progress | None = None,
     improve: bool = True,
+    break_window: tuple[int, int, int] | None = None,
+    linked_visits: Sequence[tuple[int, int, int]] = (),
+    first_routes: dict[int, int] | None = None,
 ) -> RouteSolution:
     """Solve the vehicle-routing problem with time windows and a working-day limit.
 
@@ -142,6 +147,16 @@ def solve_routes(
     improve
         False stops at the first solution (cheapest arc, then plain local search), as a
         baseline for the bench.
+    break_window
+        ``(earliest start, latest start, duration)`` in seconds of a break each route
+        must take (OR-Tools break intervals: the break falls between visits, never during
+        one; the van waits while the driver rests).
+    linked_visits
+        ``(a, b, offset)``: node ``b`` is served by route ``route(a) + offset`` (the same
+        weekday and van ``offset`` routes later, i.e. a week later) and is left out exactly
+        when ``a`` is; used to visit a stop every week of a longer period.
+    first_routes
+        ``{node: n}``: the node may only be on routes ``0 .. n-1`` (the first week).
 
     Returns
     -------
@@ -186,6 +201,28 @@ def solve_routes(
     if drop_penalty is not None:
         for node in range(1, k1):
             routing.AddDisjunction([manager.NodeToIndex(node)], int(max(1, drop_penalty[node])))
+    cp = routing.solver()
+    for node, n_first in (first_routes or {}).items():
+        routing.VehicleVar(manager.NodeToIndex(node)).SetValues([-1, *range(int(n_first))])
+    for a, b, offset in linked_visits:
+        ia, ib = manager.NodeToIndex(a), manager.NodeToIndex(b)
+        cp.Add(routing.ActiveVar(ia) == routing.ActiveVar(ib))
+        cp.Add(routing.VehicleVar(ib) == routing.VehicleVar(ia) + int(offset) * routing.ActiveVar(ia))
+    breaks: list[object] = []
+    if break_window is not None:
+        b_from, b_to, b_len = (int(v) for v in break_window)
+        if b_to < b_from or b_len <= 0:
+            raise InvalidRequest("the break window must open before it closes and the break last > 0 minutes")
+        if b_from < start or b_to + b_len > end:
+            raise InvalidRequest(
+                f"the break ({format_clock(b_from)}-{format_clock(b_to + b_len)}) must fall inside "
+                f"the working day {format_clock(start)}-{format_clock(end)}"
+            )
+        visit = [int(service[manager.IndexToNode(i)]) for i in range(routing.Size())]
+        for v in range(n_routes):
+            brk = routing.solver().FixedDurationIntervalVar(b_from, b_to, b_len, False, f"break {v}")
+            clock.SetBreakIntervalsOfVehicle([brk], v, visit)
+            breaks.append(brk)
 
     t0 = time.perf_counter()
     found = [0]
@@ -233,6 +270,14 @@ def solve_routes(
         starts.append(times)
         visited.update(seq)
     dropped = [i for i in range(1, k1) if i not in visited]
+    break_starts: list[int | None] = [None] * n_routes
+    if breaks:
+        intervals = solution.IntervalVarContainer()
+        by_name = {}
+        for i in range(intervals.Size()):
+            el = intervals.Element(i)
+            by_name[el.Var().Name()] = int(el.StartValue()) if el.PerformedValue() else None
+        break_starts = [by_name.get(f"break {v}") for v in range(n_routes)]
     return RouteSolution(
         routes=routes,
         starts=starts,
@@ -243,6 +288,7 @@ def solve_routes(
         status="time_limit" if seconds >= time_limit_s * 0.95 else "local_optimum",
         solutions_found=found[0],
         seconds=seconds,
+        break_starts=break_starts,
     )
 
 

@@ -28,6 +28,7 @@ class SiteTable:
     road_node: np.ndarray
     xy: np.ndarray
     lnglat: np.ndarray
+    addresses: list[str | None] | None = None
 
     def __len__(self) -> int:
         return int(self.ids.size)
@@ -44,6 +45,7 @@ class SiteTable:
             self.road_node[idx],
             self.xy[idx],
             self.lnglat[idx],
+            None if self.addresses is None else [self.addresses[i] for i in idx],
         )
 
 
@@ -84,4 +86,5 @@ def load_sites(
         road_node=np.array([-1 if r.road_node is None else r.road_node for r in rows], dtype=np.int64),
         xy=np.array([[r.x, r.y] for r in rows], dtype=float).reshape(-1, 2),
         lnglat=np.array([[r.lng, r.lat] for r in rows], dtype=float).reshape(-1, 2),
+        addresses=[r.address_text for r in rows],
     )

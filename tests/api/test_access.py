@@ -160,6 +160,8 @@ def test_me_reports_the_role_of_each_key(client: Any, auth_headers: dict[Role, d
         "key_prefix": None,
         "authenticated": False,
         "can_see_unsuppressed": False,
+        "scope_areas": None,
+        "scope_services": None,
     }
     for role, headers in auth_headers.items():
         me = client.get("/api/v1/me", headers=headers).json()

@@ -252,68 +252,6 @@ def test_an_ingest_mapping_over_http_is_inline_json_never_a_server_path(
     assert "root:" not in r.text and "[project]" not in r.text
 
 
-# ---------------------------------------------------------------------- jobs: quota and cancel
-
-
-def test_job_runner_quota_per_owner_and_cancel() -> None:
-    import threading
-
-    from geo.analysis.jobs import JobCancelled, JobQuotaExceeded, JobRunner, UnknownJob
-
-    runner = JobRunner(max_workers=1, max_pending=10, max_per_owner=2)
-    release = threading.Event()
-
-    def slow(progress: Any) -> str:
-        while not release.wait(0.01):
-            progress(0.5)  # raises JobCancelled once cancelled
-        return "done"
-
-    first = runner.submit("t", {}, slow, owner="aaa")
-    second = runner.submit("t", {}, slow, owner="aaa")
-    with pytest.raises(JobQuotaExceeded, match="quota is 2"):
-        runner.submit("t", {}, slow, owner="aaa")
-    other = runner.submit("t", {}, slow, owner="bbb")  # another key has its own quota
-    with pytest.raises(UnknownJob):
-        runner.cancel(first.id, "bbb")  # not yours: as if unknown
-    assert runner.cancel(second.id, "aaa").status == "cancelled"  # queued: never starts
-    runner.cancel(first.id, "aaa")  # running: stops at its next progress report
-    assert runner.wait(first.id, 10).status == "cancelled" and first.result is None
-    third = runner.submit("t", {}, slow, owner="aaa")  # the quota is free again
-    release.set()
-    assert runner.wait(other.id, 10).status == "done"
-    assert runner.wait(third.id, 10).status == "done"
-    assert issubclass(JobCancelled, Exception)
-
-
-def test_planning_jobs_can_be_cancelled_by_their_owner_only_and_have_a_quota(
-    client: Any, auth_headers: dict[Role, dict[str, str]], engine: Any, settings: Any
-) -> None:
-    import time
-
-    h = auth_headers[Role.officer]
-    with engine.begin() as conn:
-        other = create_key(conn, Role.officer, "another team", settings.secret_salt.get_secret_value())
-    body = {"days": ["tue", "thu"], "max_stops": 10, "time_limit_s": 5}
-    url = "/api/v1/planning/routes"
-    jobs = [client.post(url, params={"async": "true"}, json=body, headers=h) for _ in range(3)]
-    assert [j.status_code for j in jobs] == [202, 202, 429], [j.text[:200] for j in jobs]
-    assert "quota" in jobs[2].json()["detail"]
-    ids = [j.json()["id"] for j in jobs[:2]]
-    stranger = client.delete(f"/api/v1/planning/jobs/{ids[0]}", headers={"Authorization": f"Bearer {other}"})
-    assert stranger.status_code == 404
-    for job_id in ids:
-        r = client.delete(f"/api/v1/planning/jobs/{job_id}", headers=h)
-        assert r.status_code == 200 and r.json()["id"] == job_id
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        states = [client.get(f"/api/v1/planning/jobs/{i}", headers=h).json()["status"] for i in ids]
-        if all(s == "cancelled" for s in states):
-            break
-        time.sleep(0.2)
-    assert states == ["cancelled", "cancelled"]
-    assert client.delete(f"/api/v1/planning/jobs/{ids[0]}").status_code == 401
-
-
 # ---------------------------------------------------------------------- rejected rows
 
 

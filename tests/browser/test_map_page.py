@@ -2,167 +2,26 @@
 
 Every request that is not to the app on 127.0.0.1 is blocked and fails the test; so does
 any failed request, console error or Content-Security-Policy violation (the page is
-served here with the strict self-only policy issue 8 will add, to prove it needs no eval,
-inline script or inline style).
+served here with a strict self-only policy, to prove it needs no eval, inline script or
+inline style). Fixtures and helpers are in conftest.py.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import text
 
+from tests.browser.conftest import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, REPO, Watch, _free_port  # noqa: F401 (test_embed)
+from tests.browser.conftest import until as _until
+from tests.browser.conftest import wait_ready as _wait_ready
+from tests.browser.conftest import wait_tiles as _wait_tiles
+
 pytestmark = pytest.mark.browser
-
-REPO = Path(__file__).resolve().parents[2]
-ARTEFACTS = REPO / "tests" / "artefacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    # WebGL without a GPU: SwiftShader through ANGLE (needed by deck.gl in headless mode).
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-]
-#: Self only, except images from data: URLs: the deck.gl bundle probes WebP support with a
-#: data: image at start-up (loaders.gl's image loader), which img-src 'self' would log as
-#: a violation. No 'unsafe-eval', 'unsafe-inline' or blob: is needed.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def live_server(settings) -> Iterator[str]:
-    """The real app served by uvicorn on a free loopback port, in a background thread."""
-    import uvicorn
-
-    from api.main import create_app
-
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start the app within 30 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh (make test does)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
-class Watch:
-    """What the page did that it must not: remote requests, failures, console errors."""
-
-    def __init__(self, base: str) -> None:
-        self.origin = urlsplit(base).netloc
-        self.remote: list[str] = []
-        self.failed: list[str] = []
-        self.errors: list[str] = []
-        self.tiles: list[tuple[str, int]] = []
-
-    def attach(self, page: Any) -> None:
-        def route(r: Any) -> None:
-            url = r.request.url
-            parts = urlsplit(url)
-            if parts.netloc != self.origin or parts.scheme not in {"http", "https"}:
-                if parts.scheme in {"blob", "data"}:
-                    r.continue_()
-                    return
-                self.remote.append(url)
-                r.abort()
-                return
-            if r.request.resource_type in {"document", "script"} and parts.path.endswith((".js", "/")):
-                response = r.fetch()
-                r.fulfill(response=response, headers={**response.headers, "content-security-policy": CSP})
-                return
-            r.continue_()
-
-        page.route("**/*", route)
-        page.on("requestfailed", lambda req: self.failed.append(f"{req.url}: {req.failure}"))
-        page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
-
-        def response(resp: Any) -> None:
-            if "/tiles/" in resp.url:
-                self.tiles.append((resp.url, resp.status))
-            if resp.status >= 400:
-                self.failed.append(f"{resp.url}: HTTP {resp.status}")
-
-        page.on("response", response)
-
-    def assert_clean(self) -> None:
-        assert self.remote == [], f"the page tried to leave the machine: {self.remote}"
-        assert self.failed == [], f"requests failed: {self.failed}"
-        assert self.errors == [], f"console errors: {self.errors}"
-
-
-def _until(page: Any, expression: str, arg: Any = None, timeout_s: float = 30.0) -> Any:
-    """Poll ``expression`` (a JS function of ``arg``) until it is truthy.
-
-    Playwright's wait_for_function compiles its predicate with eval inside the page, which
-    the page's Content-Security-Policy forbids; page.evaluate goes through DevTools instead.
-    """
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = page.evaluate(expression, arg)
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {expression}")
-        time.sleep(0.05)
-
-
-def _wait_ready(page: Any) -> None:
-    _until(page, "() => window.wardwise && (window.wardwise.ready || window.wardwise.error)")
-    assert page.evaluate("() => window.wardwise.error || null") is None
-    _wait_tiles(page)
-
-
-def _wait_tiles(page: Any) -> None:
-    _until(
-        page,
-        "() => { const d = window.wardwise.deck; if (!d || !d.layerManager) return false;"
-        " const ls = d.layerManager.getLayers().filter(l => ['areas', 'h3'].includes(l.id) && l.props.visible);"
-        " return ls.length > 0 && ls.every(l => l.isLoaded) && !window.wardwise.pending; }",
-    )
-    page.wait_for_timeout(300)
 
 
 def _ward(engine) -> dict[str, Any]:
@@ -180,17 +39,6 @@ def _ward(engine) -> dict[str, Any]:
             .one()
         )
     return dict(row)
-
-
-@pytest.fixture(scope="module")
-def officer_key(engine, settings) -> Iterator[str]:
-    from geo.auth import Role, create_key
-
-    with engine.begin() as c:
-        key = create_key(c, Role.officer, "map page test", settings.secret_salt.get_secret_value())
-    yield key
-    with engine.begin() as c:
-        c.execute(text("DELETE FROM api_key WHERE prefix = :p"), {"p": key.split("_")[1]})
 
 
 def test_map_page_finds_a_ward_shows_its_profile_and_switches_layers(
@@ -233,10 +81,10 @@ def test_map_page_finds_a_ward_shows_its_profile_and_switches_layers(
     page.mouse.move(box["x"] + x, box["y"] + y)
     _until(
         page,
-        "name => [...document.querySelectorAll('.deck-tooltip')].some(t => t.textContent.includes(name))",
+        "name => [...document.querySelectorAll('#tooltip')].some(t => !t.hidden && t.textContent.includes(name))",
         ward["name"],
     )
-    assert f"Households: {expected['households']:,}" in page.locator(".deck-tooltip").first.inner_text()
+    assert f"Households: {expected['households']:,}" in page.locator("#tooltip").inner_text()
     page.mouse.click(box["x"] + x, box["y"] + y)
     _until(
         page,
@@ -278,7 +126,7 @@ def test_map_page_finds_a_ward_shows_its_profile_and_switches_layers(
 
     # The ward-by-segment matrix (issue 4's /api/v1/matrix) highlights a ward on the map.
     page.click("#tab-matrix")
-    if "/api/v1/matrix" in client.get("/openapi.json").json()["paths"]:
+    if "/api/v1/matrix" in page.evaluate("window.wardwise.openapi.paths"):
         row = page.locator("#pane-matrix tbody tr").first
         row.wait_for(timeout=30_000)
         code = row.get_attribute("data-code")
@@ -295,14 +143,16 @@ def test_map_page_finds_a_ward_shows_its_profile_and_switches_layers(
     _until(page, "() => !!sessionStorage.getItem('wardwise.apiKey')")
     page.evaluate("code => window.wardwise.openArea(code)", ward["code"])
     _until(page, "name => document.querySelector('#area-name')?.textContent === name", ward["name"])
-    if "/api/v1/areas/{code}/profile" in client.get("/openapi.json").json()["paths"]:
+    if "/api/v1/areas/{code}/profile" in page.evaluate("window.wardwise.openapi.paths"):
         _until(page, "() => document.querySelector('#area-profile table tbody tr')")
-    paths = client.get("/openapi.json").json()["paths"]
+    paths = page.evaluate("window.wardwise.openapi.paths")
 
     # The ingest quality reports (issue 3's /api/v1/ingest/batches), for officers.
     page.click("#tab-quality")
     if "/api/v1/ingest/batches" in paths:
-        _until(page, "() => document.querySelector('#pane-quality table, #pane-quality .error')")
+        _until(
+            page, "() => document.querySelector('#pane-quality table, #pane-quality .error, #quality-empty')"
+        )
         assert page.locator("#pane-quality .error").count() == 0
     else:
         _until(page, "() => document.querySelector('#pane-quality').textContent.includes('not available')")

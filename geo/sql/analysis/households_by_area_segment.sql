@@ -4,7 +4,8 @@
 -- Households with no segment in a household classification are counted under
 -- segment_code NULL so totals still add up to the area's households.
 -- Parameters: :classification, :level (oa|lsoa|ward|district|custom), :set_code (custom
---   sets only, else NULL), :within (NULL or an area code whose OAs bound the analysis).
+--   sets only, else NULL), :within (NULL or an area code whose OAs bound the analysis),
+--   :districts (NULL or district codes whose OAs bound it: a service's own districts).
 -- `within` uses IN (subquery), hashed once; OR-ed with IS NULL a correlated EXISTS
 -- cannot become a semi-join and would probe per row.
 -- SRIDs: none (pure attribute joins). Indexes: ix_address_oa_code, pk_household_segment,
@@ -32,7 +33,10 @@ SELECT m.area_code, o.segment_code, sum(o.households)::bigint AS households
 FROM oa_households o
 JOIN area_membership m ON m.oa_code = o.oa_code AND m.level = :level
      AND (CAST(:set_code AS text) IS NULL OR m.set_code = CAST(:set_code AS text))
-WHERE CAST(:within AS text) IS NULL OR o.oa_code IN (
-            SELECT w.oa_code FROM area_membership w WHERE w.area_code = CAST(:within AS text))
+WHERE (CAST(:within AS text) IS NULL OR o.oa_code IN (
+            SELECT w.oa_code FROM area_membership w WHERE w.area_code = CAST(:within AS text)))
+  AND (CAST(:districts AS text[]) IS NULL OR o.oa_code IN (
+            SELECT d.oa_code FROM area_membership d
+            WHERE d.level = 'district' AND d.area_code = ANY(CAST(:districts AS text[]))))
 GROUP BY m.area_code, o.segment_code
 ORDER BY m.area_code, o.segment_code

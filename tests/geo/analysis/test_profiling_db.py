@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -261,7 +262,13 @@ def test_report_is_printable_html_with_escaped_names(conn) -> None:
     ward = conn.execute(text("SELECT code, name FROM area WHERE level = 'ward' ORDER BY code LIMIT 1")).one()
     conn.execute(text("UPDATE area SET name = '<b>Harbour & Quay</b>' WHERE code = :c"), {"c": ward.code})
     html = area_report(conn, ward.code, CLASSIFICATION)
-    assert html.startswith("<!doctype html>") and "@page" in html
+    assert html.startswith("<!doctype html>")
+    # styles come from the page's own stylesheet (A4 print set-up there), never inline: the
+    # Content-Security-Policy (style-src 'self') would block them
+    assert '<link rel="stylesheet" href="/report.css">' in html
+    assert "<style" not in html and 'style="' not in html
+    css = (Path(__file__).resolve().parents[3] / "frontend_static" / "report.css").read_text(encoding="utf-8")
+    assert "@page { size: A4" in css
     assert "&lt;b&gt;Harbour &amp; Quay&lt;/b&gt;" in html and "<b>Harbour" not in html
     assert "Service take-up" in html
 

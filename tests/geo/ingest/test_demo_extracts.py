@@ -37,6 +37,19 @@ def loaded(engine: Engine, demo_extracts: dict[str, pd.DataFrame]) -> Iterator[d
         trans = conn.begin()
         before = dict(conn.execute(text("SELECT name, version FROM data_version")).all())
         conn.execute(text("DELETE FROM service_event WHERE batch_id IS NULL"))
+        # the small versions as the ingest finds them (the DELETE above bumped its own)
+        conn.execute(
+            text(
+                "INSERT INTO data_version_scope (scope, district_code, subject, version) "
+                "VALUES ('service', 'E_UNTOUCHED', 'untouched_service', 7)"
+            )
+        )
+        scoped_before = {
+            (d, s): v
+            for d, s, v in conn.execute(
+                text("SELECT district_code, subject, version FROM data_version_scope WHERE scope = 'service'")
+            )
+        }
         reports = ingest_demo_extracts(conn, demo_extracts, salt=DEMO_SALT)
         events = pd.DataFrame(
             conn.execute(
@@ -47,7 +60,13 @@ def loaded(engine: Engine, demo_extracts: dict[str, pd.DataFrame]) -> Iterator[d
             .mappings()
             .all()
         )
-        yield {"conn": conn, "reports": reports, "events": events, "versions_before": before}
+        yield {
+            "conn": conn,
+            "reports": reports,
+            "events": events,
+            "versions_before": before,
+            "scoped_before": scoped_before,
+        }
         trans.rollback()
 
 
@@ -144,10 +163,32 @@ def test_household_keys_follow_the_demo_formula(loaded) -> None:
     assert ev["household_key"].tolist() == expected
 
 
-def test_tile_and_event_versions_are_bumped(loaded) -> None:
-    after = dict(loaded["conn"].execute(text("SELECT name, version FROM data_version")).all())
+def test_only_the_written_district_service_versions_are_bumped(loaded) -> None:
+    """Each (district, service) the extracts wrote has a newer small version; no other one moved,
+    and the global rows every cache used to depend on are untouched (issue 17)."""
+    conn = loaded["conn"]
+    written = {
+        (d or "", s)
+        for d, s in conn.execute(
+            text("SELECT DISTINCT district_code, service_code FROM service_event WHERE batch_id IS NOT NULL")
+        )
+    }
+    assert written
+    after = {
+        (d, s): v
+        for d, s, v in conn.execute(
+            text("SELECT district_code, subject, version FROM data_version_scope WHERE scope = 'service'")
+        )
+    }
+    before = loaded["scoped_before"]
+    for key in written:
+        assert after[key] > before.get(key, 0), key
+    for key, version in before.items():
+        if key not in written:
+            assert after[key] == version, key
+    legacy = dict(conn.execute(text("SELECT name, version FROM data_version")).all())
     for name in ("tiles", "events"):
-        assert after[name] >= loaded["versions_before"].get(name, 0) + len(loaded["reports"])
+        assert legacy.get(name, 0) == loaded["versions_before"].get(name, 0)
 
 
 def test_reingesting_the_same_extract_changes_nothing(loaded, demo_extracts) -> None:

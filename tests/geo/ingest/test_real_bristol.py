@@ -133,7 +133,7 @@ def test_oac_is_loaded_per_output_area_with_unclassified_areas_reported(bristol)
     assert tuple(cls) == ("area", "oa")
     seg = conn.execute(
         text(
-            "SELECT s.name, s.parent_code FROM area_segment a JOIN segment s ON s.classification_code = a.classification_code AND s.code = a.segment_code WHERE a.area_code = 'E00073143'"
+            "SELECT s.name, s.parent_code FROM area_segment a JOIN segment s ON s.classification_code = a.classification_code AND s.code = a.segment_code WHERE a.area_code = 'E00073143' AND a.classification_code = 'oac2021'"
         )
     ).one()
     assert tuple(seg) == ("Transient Communities", "6c")
