@@ -246,7 +246,12 @@ def households_by_area_segment(
     if policy is not None:
         check_public_within(conn, policy, classification, within)
     if policy is not None and policy.seed is not None:
-        params = {"classification": classification, "seed": policy.seed, **_geo_params(geography, within)}
+        params = {
+            "classification": classification,
+            "seed": policy.seed,
+            "districts": districts,
+            **_geo_params(geography, within),
+        }
 
         def keyed_households() -> pd.DataFrame:
             rows = conn.execute(load_sql("analysis/households_by_area_segment_keyed"), params).all()
@@ -291,7 +296,8 @@ def _true_households(
     def compute() -> pd.Series:
         name = "households_by_area_segment_agg" if aggregates_fresh(conn) else "households_by_area_segment"
         rows = conn.execute(
-            load_sql(f"analysis/{name}"), {"classification": classification, **_geo_params(geography, within)}
+            load_sql(f"analysis/{name}"),
+            {"classification": classification, "districts": None, **_geo_params(geography, within)},
         ).all()
         frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "households"])
         return frame.groupby("area_code")["households"].sum().astype("int64")

@@ -3,8 +3,8 @@
 -- A household's record key is hashint8extended(uprn, :seed) & 255 (PostgreSQL's seeded
 -- hash; :seed comes from the secret salt). Area-level classifications know only each
 -- OA's number of households: household i of OA c gets hashtextextended(c || ':' || i).
--- Parameters: :classification, :level, :set_code, :within (as households_by_area_segment),
---   :seed (bigint).
+-- Parameters: :classification, :level, :set_code, :within, :districts (as
+--   households_by_area_segment), :seed (bigint).
 -- SRIDs: none. Indexes: ix_address_oa_code, pk_household_segment, ix_area_membership_level_area.
 WITH cls AS (
     SELECT unit FROM classification WHERE code = :classification
@@ -31,7 +31,10 @@ SELECT m.area_code, o.segment_code, sum(o.households)::bigint AS households,
 FROM oa_households o
 JOIN area_membership m ON m.oa_code = o.oa_code AND m.level = :level
      AND (CAST(:set_code AS text) IS NULL OR m.set_code = CAST(:set_code AS text))
-WHERE CAST(:within AS text) IS NULL OR o.oa_code IN (
-            SELECT w.oa_code FROM area_membership w WHERE w.area_code = CAST(:within AS text))
+WHERE (CAST(:within AS text) IS NULL OR o.oa_code IN (
+            SELECT w.oa_code FROM area_membership w WHERE w.area_code = CAST(:within AS text)))
+  AND (CAST(:districts AS text[]) IS NULL OR o.oa_code IN (
+            SELECT d.oa_code FROM area_membership d
+            WHERE d.level = 'district' AND d.area_code = ANY(CAST(:districts AS text[]))))
 GROUP BY m.area_code, o.segment_code
 ORDER BY m.area_code, o.segment_code
