@@ -32,7 +32,7 @@ from sqlalchemy import Engine
 from api.deps import SettingsDep
 from geo.audit import UsageMeter, record
 from geo.auth import ANONYMOUS, Role, Viewer, mark_used, parse_key, scope_refusal, verify_key
-from geo.disclosure import DisclosurePolicy
+from geo.disclosure import DisclosurePolicy, PublicFloors
 from geo.errors import AuthenticationRequired, PermissionDenied
 
 log = logging.getLogger("wardwise.auth")
@@ -166,11 +166,36 @@ AnalystDep = Annotated[Viewer, Depends(require(Role.analyst))]
 AdminDep = Annotated[Viewer, Depends(require(Role.admin))]
 
 
-def get_disclosure(viewer: ViewerDep, settings: SettingsDep) -> DisclosurePolicy | None:
-    """The disclosure rules for this caller: a policy for the public, None for officers and above."""
-    if viewer.may(Role.officer):
-        return None
-    return DisclosurePolicy(settings.suppression_threshold, settings.round_to_base)
+def public_policy(settings: Any) -> DisclosurePolicy:
+    """The one policy for public callers, from the settings (suppression, perturbation, floors)."""
+    return DisclosurePolicy.public(
+        settings.secret_salt.get_secret_value(),
+        settings.suppression_threshold,
+        settings.round_to_base,
+        perturb=settings.perturbation,
+        floors=PublicFloors(
+            min_households=settings.public_min_households,
+            max_h3_resolution=settings.public_max_h3_resolution,
+            whole_months=settings.public_whole_months,
+        ),
+    )
+
+
+def get_disclosure(request: Request, viewer: ViewerDep, settings: SettingsDep) -> DisclosurePolicy | None:
+    """The disclosure rules for this caller: a policy for the public, None for officers and above.
+
+    Installed as an app-wide dependency (api/main.py), so it runs first on every route: an
+    invalid key is a 401 everywhere, and ``request.state.disclosure`` is set before the
+    request's database connection is opened; :func:`api.deps.get_connection` attaches it
+    to the connection, where the count loaders apply it (geo/disclosure.py).
+    """
+    policy: DisclosurePolicy | None = None
+    if not viewer.may(Role.officer):
+        policy = getattr(request.app.state, "public_policy", None)
+        if policy is None:
+            policy = request.app.state.public_policy = public_policy(settings)
+    request.state.disclosure = policy
+    return policy
 
 
 #: ``disclosure: DisclosureDep`` in a public route: apply it with ``disclosure.columns(...)``

@@ -64,7 +64,13 @@ def _internal(request: Request, exc: Exception) -> JSONResponse:
     # The trace stays in the server log; the client gets an id to quote, never the trace.
     request_id = uuid.uuid4().hex[:12]
     log.error("request %s %s failed [%s]", request.method, request.url.path, request_id, exc_info=exc)
-    return problem(500, "internal error", request_id=request_id)
+    response = problem(500, "internal error", request_id=request_id)
+    # Unhandled exceptions are answered by Starlette's outermost ServerErrorMiddleware,
+    # outside the security-headers middleware: give this answer the headers itself.
+    from api.security import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
+
+    response.headers.update({"content-security-policy": CONTENT_SECURITY_POLICY, **SECURITY_HEADERS})
+    return response
 
 
 Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]

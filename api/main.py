@@ -7,10 +7,10 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api.answers import AnswerHeaders
-from api.auth import install_role_declarations
+from api.auth import get_disclosure, install_role_declarations
 from api.errors import install_error_handlers
 from api.routers import admin, areas, health, mappage, ogc, ogc_exports, tiles
 from api.routers import analysis as analysis_router
@@ -81,6 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "services. All geometries are GeoJSON in WGS84; storage is British National Grid."
         ),
         lifespan=lifespan,
+        # Runs first on every route: 401 for any invalid key, and the caller's disclosure
+        # policy chosen by role before a database connection is opened (api/auth.py).
+        dependencies=[Depends(get_disclosure)],
     )
     app.state.settings = settings
     install_error_handlers(app)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -154,7 +155,74 @@ async def _problem(send: Send, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body.encode()})
 
 
-_TITLES = {400: "Bad Request", 413: "Content Too Large", 414: "URI Too Long"}
+_TITLES = {
+    400: "Bad Request",
+    413: "Content Too Large",
+    414: "URI Too Long",
+    429: "Too Many Requests",
+}
+
+
+class RateLimitMiddleware:
+    """Per-key and per-address rate limits on ``/api/`` (the ``limits`` library, moving window).
+
+    A request with ``Authorization: Bearer ww_<prefix>_...`` counts against its key prefix
+    (``key_limit``), whether or not the key is valid; one without a key against its client
+    address (``public_limit``). Beyond the limit: 429 problem+json with ``Retry-After``,
+    before any handler or database work. Tiles, the map page and ``/health`` are not limited
+    (tiles are cached and cheap; a map view loads dozens).
+    """
+
+    def __init__(self, app: ASGIApp, public_limit: str, key_limit: str) -> None:
+        from limits import parse
+        from limits.storage import MemoryStorage
+        from limits.strategies import MovingWindowRateLimiter
+
+        self.app = app
+        self.public_limit = parse(public_limit)
+        self.key_limit = parse(key_limit)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def _who(self, scope: Scope) -> tuple[Any, str]:
+        auth = (_header(scope, b"authorization") or b"").decode("latin-1")
+        if auth.lower().startswith("bearer "):
+            parts = auth[7:].strip().split("_")
+            prefix = parts[1] if len(parts) >= 3 and parts[0] == "ww" else "malformed"
+            return self.key_limit, f"key:{prefix[:32]}"
+        client = scope.get("client") or ("unknown", 0)
+        return self.public_limit, f"addr:{client[0]}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 429 once the caller's window is full; pass everything else on."""
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        limit, who = self._who(scope)
+        if not self.limiter.hit(limit, who):
+            reset = self.limiter.get_window_stats(limit, who).reset_time
+            retry = max(1, int(reset - time.time()) + 1)
+            body = json.dumps(
+                {
+                    "type": "about:blank",
+                    "title": _TITLES[429],
+                    "status": 429,
+                    "detail": f"rate limit of {limit} exceeded for this "
+                    f"{'key' if who.startswith('key:') else 'address'}; retry in {retry} s",
+                }
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 429,
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"retry-after", str(retry).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body.encode()})
+            return
+        await self.app(scope, receive, send)
 
 
 class RequestLimitMiddleware:
@@ -211,16 +279,56 @@ class RequestLimitMiddleware:
 
 #: api/settings.py's built-in salt: fine on a laptop, never in a deployment.
 DEV_SALT = "wardwise-dev-salt-change-me"
+#: Salts that are published (this repository, its compose file, docs) or trivially guessed.
+KNOWN_SALTS = frozenset(
+    {DEV_SALT, "change-me", "changeme", "secret", "salt", "wardwise", "password", "test", "demo"}
+)
+#: Shortest salt accepted outside demo mode.
+MIN_SALT_CHARS = 16
+
+
+class InsecureSalt(RuntimeError):
+    """The server was asked to start outside demo mode on a known, empty or short salt."""
+
+
+def check_salt(settings: Any) -> None:
+    """Refuse a known, empty or short ``WARDWISE_SECRET_SALT`` unless in demo mode (warn then).
+
+    The salt keys API-key hashes, identifier hashes and the record keys of disclosure
+    control: with a published salt anyone could forge those hashes and strip the noise.
+    """
+    salt = settings.secret_salt.get_secret_value()
+    weak = salt.strip().lower() in KNOWN_SALTS or len(salt.strip()) < MIN_SALT_CHARS
+    if not weak:
+        return
+    if getattr(settings, "demo", False):
+        log.warning(
+            "WARDWISE_SECRET_SALT is a known or short value: acceptable for the demo only "
+            "(it hashes API keys and identifiers and seeds disclosure control)"
+        )
+        return
+    raise InsecureSalt(
+        "WARDWISE_SECRET_SALT is empty, too short (under "
+        f"{MIN_SALT_CHARS} characters) or a published value: set a secret of your own, e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`, or run the demo with "
+        "`wardwise serve --demo` (WARDWISE_DEMO=1)"
+    )
 
 
 def install_security(app: Any, max_request_bytes: int, max_upload_bytes: int) -> None:
-    """Add the limits (inner), export auditing, and the headers (outer, so error answers get them too)."""
+    """Add the limits (inner), export auditing, and the headers (outer, so error answers get them too).
+
+    Refuses (:class:`InsecureSalt`) to build an app on a known salt outside demo mode.
+    """
     settings = getattr(app.state, "settings", None)
-    if settings is not None and settings.secret_salt.get_secret_value() == DEV_SALT:
-        log.warning(
-            "WARDWISE_SECRET_SALT is the development default: set a secret of your own in the "
-            "environment before this server holds real data (it hashes API keys and identifiers)"
-        )
+    if settings is not None:
+        check_salt(settings)
+        if settings.rate_limit_enabled:
+            app.add_middleware(
+                RateLimitMiddleware,
+                public_limit=settings.rate_limit_public,
+                key_limit=settings.rate_limit_key,
+            )
     app.add_middleware(
         RequestLimitMiddleware, max_request_bytes=max_request_bytes, max_upload_bytes=max_upload_bytes
     )

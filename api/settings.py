@@ -28,8 +28,13 @@ class Settings(BaseSettings):
     # outside admin, ingest and jobs read from it. Unset: everything uses database_url.
     database_read_url: str | None = Field(default=None, validation_alias="DATABASE_READ_URL")
     static_dir: Path = REPO_ROOT / "frontend_static"
-    # Per-installation secret for hashing person/case identifiers and API keys.
+    # Per-installation secret for hashing person/case identifiers and API keys, and seeding
+    # the record keys of disclosure control. The built-in one is for `--demo` only: outside
+    # demo mode the server refuses to start on it, on any other published or empty salt.
     secret_salt: SecretStr = SecretStr("wardwise-dev-salt-change-me")
+    # Demo mode (`wardwise serve --demo`, WARDWISE_DEMO=1; the test suite): the known salt is
+    # allowed, with a warning.
+    demo: bool = False
 
     # Vector tiles (tipg's MVTSettings)
     tile_extent: int = 4096
@@ -53,9 +58,20 @@ class Settings(BaseSettings):
     # Any other request body (JSON): planning requests and custom area GeoJSON fit easily.
     max_request_bytes: int = 10 * 1024 * 1024
 
+    # Rate limits on /api/ (api/security.py; `limits` syntax, moving window): per address for
+    # callers without a key, per key otherwise. 429 with Retry-After beyond them.
+    rate_limit_enabled: bool = True
+    rate_limit_public: str = "300/minute"
+    rate_limit_key: str = "1200/minute"
+
     # Disclosure control: counts 1..threshold are shown as "<threshold+1>" to public users.
     suppression_threshold: int = 4
     round_to_base: int | None = None
+    # Public callers (docs/security.md): cell-key perturbation of every count, and floors.
+    perturbation: bool = True
+    public_min_households: int = Field(default=50, ge=0)
+    public_max_h3_resolution: int = Field(default=8, ge=5, le=12)
+    public_whole_months: bool = True
 
     # Exports and OGC API: the licence and attribution every file carries; the origins
     # allowed to embed the map in a frame (CSP frame-ancestors; empty: none may).

@@ -112,3 +112,30 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = sub.add_parser("revoke", help="revoke a key by its prefix")
     p.add_argument("prefix", help="the 12 hex digits after ww_")
     p.set_defaults(func=cmd_keys_revoke)
+    disclosure = subparsers.add_parser("disclosure", help="public disclosure control (docs/security.md)")
+    dsub = disclosure.add_subparsers(dest="disclosure_command", required=True)
+    p = dsub.add_parser("utility", help="measure the perturbation and floors against the true figures")
+    p.add_argument("--level", default="oa", help="oa, lsoa, ward or a custom set code")
+    p.add_argument("--classification", default=None, help="default: the first household-level one")
+    p.set_defaults(func=cmd_disclosure_utility)
+
+
+def cmd_disclosure_utility(args: argparse.Namespace) -> int:
+    """Print the utility cost of the public disclosure policy on the loaded data (docs/security.md)."""
+    from sqlalchemy import text
+
+    from geo.analysis.protected_inputs import utility_loss
+    from geo.disclosure import DisclosurePolicy
+
+    policy = DisclosurePolicy.public(secret_salt_from_env())
+    with _engine() as engine, engine.connect() as conn:
+        classification = (
+            args.classification
+            or conn.execute(
+                text("SELECT code FROM classification WHERE unit = 'household' ORDER BY code LIMIT 1")
+            ).scalar_one()
+        )
+        table = utility_loss(conn, policy, classification, args.level)
+    print(f"level {args.level}, classification {classification}, {policy.floors}")
+    print(table.to_string(index=False))
+    return 0

@@ -225,9 +225,16 @@ class VersionedCache(Generic[T]):
     ) -> T:
         """Return the cached result for ``key`` at the current version of ``deps``.
 
+        The key includes the disclosure policy the connection carries
+        (:func:`geo.disclosure.policy_of`): results computed from a public caller's
+        protected counts are never served to an officer, nor true ones to the public.
+
         ``recompute(connection)`` lets a stale answer be refreshed in the background on a
         connection of its own; without it (or with ``max_stale_s == 0``) a reader waits.
         """
+        from geo.disclosure import policy_of
+
+        key = f"{key}|{policy_of(conn)!r}"
         version, dirty = data_version(conn, deps)
         if dirty:
             return compute()

@@ -80,8 +80,13 @@ def cmd_demo_truth(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the API and the map page with uvicorn."""
+    import os
+
     import uvicorn
 
+    if args.demo:
+        # read by api.settings.Settings in the server process (the factory builds its own)
+        os.environ["WARDWISE_DEMO"] = "1"
     print(f"serving Wardwise on http://{args.host}:{args.port}", file=sys.stderr)
     uvicorn.run(
         "api.main:app_factory",
@@ -140,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="demo mode: allow the built-in secret salt (refused otherwise)",
+    )
     p.set_defaults(func=cmd_serve)
 
     import importlib

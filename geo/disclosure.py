@@ -23,6 +23,9 @@ and ONS, *Disclosure control guidance for tables produced from administrative so
 2014). It does not claim optimality (fewest cells suppressed), only that no row or column
 relation reveals a suppressed cell exactly.
 
+4. **Cell-key perturbation** and **floors** for public callers (bottom of this module):
+   the count loaders perturb every count before any analysis sees it.
+
 Everything here is pure and vectorised (numpy over whole tables); the loop in
 :func:`secondary_suppression` runs once per round of the fixed point, not per cell.
 """
@@ -308,9 +311,38 @@ class DisclosurePolicy:
 
     threshold: int = DEFAULT_THRESHOLD
     round_to_base: int | None = None
+    #: Seed of the record keys (:func:`key_seed`); None: counts are not perturbed.
+    seed: int | None = None
+    #: Floors on published detail (:class:`PublicFloors`); None: no floors.
+    floors: PublicFloors | None = None
 
     def __post_init__(self) -> None:
         _check_policy(self.threshold, self.round_to_base)
+
+    @classmethod
+    def public(
+        cls,
+        salt: str,
+        threshold: int = DEFAULT_THRESHOLD,
+        round_to_base: int | None = None,
+        *,
+        perturb: bool = True,
+        floors: PublicFloors | None = None,
+    ) -> DisclosurePolicy:
+        """The full policy for a public caller: suppression, perturbation keyed by ``salt``, floors."""
+        return cls(
+            threshold,
+            round_to_base,
+            seed=key_seed(salt) if perturb else None,
+            floors=floors if floors is not None else PublicFloors(),
+        )
+
+    def perturb(self, values: Any, cell_keys: Any) -> np.ndarray:
+        """Perturbed counts (unchanged when this policy does not perturb)."""
+        if self.seed is None:
+            unperturbed: np.ndarray = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0).astype(np.int64)
+            return unperturbed
+        return perturb(values, cell_keys)
 
     @property
     def label(self) -> str:
@@ -343,3 +375,175 @@ class DisclosurePolicy:
     def matrix(self, table: pd.DataFrame, *, margins: bool = True) -> pd.DataFrame:
         """:func:`suppress_matrix` with this policy."""
         return suppress_matrix(table, self.threshold, round_to_base=self.round_to_base, margins=margins)
+
+
+# ------------------------------------------------------------------ cell-key perturbation
+#
+# The cell-key method (ONS, 2021 Census outputs; ABS TableBuilder, Fraser & Wooton 2005):
+# every record (a household, a service event) carries a fixed pseudo-random *record key*
+# in [0, KEY_RANGE); a cell's *cell key* is the sum of its records' keys modulo KEY_RANGE;
+# the noise added to the cell is read from a published *perturbation table* at row
+# min(value, TABLE_ROWS - 1) and column cell key. The same set of records always gets the
+# same noise (asking again, or for the same cell by another route, cannot average it away);
+# two cells that differ by a few records get unrelated noise, so differencing yields noise.
+
+#: Record keys and cell keys lie in [0, KEY_RANGE).
+KEY_RANGE = 256
+#: Largest absolute noise.
+MAX_NOISE = 3
+#: Rows of the perturbation table: values 0..TABLE_ROWS-2 have a row each; larger ones share the last.
+TABLE_ROWS = 21
+#: The noise distribution for values of MAX_NOISE and above: P(noise = n) for n = -3..3.
+#: Mean 0, variance 1.45, mean absolute noise 0.85; P(0) = 0.4.
+BASE_NOISE = {-3: 0.025, -2: 0.075, -1: 0.2, 0: 0.4, 1: 0.2, 2: 0.075, 3: 0.025}
+
+
+def _noise_distribution(value: int) -> dict[int, float]:
+    """P(noise = n) for a cell of ``value``: mean zero, perturbed value never negative.
+
+    Zero stays zero (an empty cell has no records and discloses nobody). For values below
+    MAX_NOISE the base distribution is cut at ``-value`` and exponentially tilted
+    (p(n) ∝ base(n)·exp(θn), θ by bisection) until its mean is zero again, so the noise is
+    unbiased for every value.
+    """
+    if value <= 0:
+        return {0: 1.0}
+    support = {n: p for n, p in BASE_NOISE.items() if n >= -value}
+    ns = np.array(sorted(support))
+    base = np.array([support[n] for n in ns])
+
+    def tilted(theta: float) -> np.ndarray:
+        w: np.ndarray = base * np.exp(theta * ns)
+        return np.asarray(w / w.sum())
+
+    lo, hi = -20.0, 20.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if float((tilted(mid) * ns).sum()) > 0:
+            hi = mid
+        else:
+            lo = mid
+    return dict(zip(ns.tolist(), tilted((lo + hi) / 2).tolist(), strict=True))
+
+
+def perturbation_table() -> np.ndarray:
+    """The published perturbation table: ``table[row, cell_key]`` is the noise (an int).
+
+    Row ``v`` (values ``v``; the last row for every value >= TABLE_ROWS - 1) lays its noise
+    distribution along the key range: the noise for cell key ``k`` is the one whose
+    cumulative probability interval contains ``(k + 1/2) / KEY_RANGE``. With uniform cell
+    keys, each noise then occurs with its probability to within 1/KEY_RANGE.
+    """
+    table = np.zeros((TABLE_ROWS, KEY_RANGE), dtype=np.int64)
+    positions = (np.arange(KEY_RANGE) + 0.5) / KEY_RANGE
+    for row in range(TABLE_ROWS):
+        dist = _noise_distribution(row)
+        ns = np.array(sorted(dist))
+        cum = np.cumsum([dist[n] for n in ns])
+        cum[-1] = 1.0
+        table[row] = ns[np.searchsorted(cum, positions, side="right").clip(0, ns.size - 1)]
+    return table
+
+
+_TABLE = perturbation_table()
+
+
+def perturb(values: Any, cell_keys: Any) -> np.ndarray:
+    """Perturbed counts: ``value + table[min(value, TABLE_ROWS-1), cell_key mod KEY_RANGE]``.
+
+    Parameters
+    ----------
+    values
+        True counts (non-negative integers; NaN counts as 0).
+    cell_keys
+        Each cell's key: the sum of its records' keys (any non-negative integer; reduced
+        modulo KEY_RANGE here, so sums of sums may be passed unreduced).
+    """
+    v = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0).astype(np.int64)
+    k = np.nan_to_num(np.asarray(cell_keys, dtype=float), nan=0.0).astype(np.int64) % KEY_RANGE
+    if np.any(v < 0):
+        raise ValueError("`values` are expected to be counts (>= 0)")
+    noise = _TABLE[np.minimum(v, TABLE_ROWS - 1), k]
+    return np.asarray(np.maximum(v + noise, 0))
+
+
+def key_seed(salt: str) -> int:
+    """The seed of the record keys, from the installation's secret salt (a signed 63-bit int).
+
+    Record keys are ``hashtextextended(id, seed) & 255`` (PostgreSQL's seeded hash) over a
+    record's id, so nobody without the salt can compute a cell's key from the ids of its
+    records, and no key needs storing.
+    """
+    import hashlib
+    import hmac
+
+    digest = hmac.new(salt.encode(), b"wardwise record keys v1", hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big", signed=True) >> 1
+
+
+@dataclass(frozen=True)
+class PublicFloors:
+    """Floors on the detail published to public callers (docs/security.md, "Floors")."""
+
+    #: Areas (and H3 cells) with fewer households are withheld; smaller `within=` areas refused.
+    min_households: int = 50
+    #: Finest H3 resolution served to the public.
+    max_h3_resolution: int = 8
+    #: Date filters must be whole months.
+    whole_months: bool = True
+
+
+#: ``Connection.execution_options`` key carrying the caller's policy (see :func:`protect`).
+POLICY_OPTION = "wardwise_disclosure"
+
+
+def protect(conn: Any, policy: DisclosurePolicy | None) -> Any:
+    """Attach ``policy`` (None: true figures) to a connection for the rest of its life.
+
+    The count loaders (:mod:`geo.analysis.data`, the H3 inputs) read it with
+    :func:`policy_of` and perturb and floor every count before any analysis sees it, so
+    every figure derived from those counts (rates, indices, z-scores, predictions,
+    benchmarks, ``meta``) is computed from protected counts. Execution options belong to
+    the Connection object, not the pooled database connection: they end with it.
+    """
+    return conn.execution_options(**{POLICY_OPTION: policy})
+
+
+def policy_of(conn: Any) -> DisclosurePolicy | None:
+    """The policy attached to ``conn`` by :func:`protect` (None: true figures)."""
+    getter = getattr(conn, "get_execution_options", None)
+    if getter is None:
+        return None
+    policy = getter().get(POLICY_OPTION)
+    return policy if isinstance(policy, DisclosurePolicy) else None
+
+
+#: A public propensity profile's largest rate may be at most this many times its median rate.
+MAX_PUBLIC_RATE_SPREAD = 3.0
+#: ... and must give a positive rate to at least this many segments.
+MIN_PUBLIC_RATED_SEGMENTS = 3
+
+
+def check_public_profile(policy: DisclosurePolicy | None, rates: Mapping[Any, float] | pd.Series) -> None:
+    """Refuse a public prediction profile that singles out one segment (or a few).
+
+    A profile of rate 1 for one segment and 0 for the rest turns a prediction into that
+    segment's households per area. Public profiles must rate at least
+    ``MIN_PUBLIC_RATED_SEGMENTS`` segments above zero, none more than
+    ``MAX_PUBLIC_RATE_SPREAD`` times the median rate.
+    """
+    if policy is None or policy.floors is None:
+        return
+    from geo.errors import PermissionDenied
+
+    values = pd.Series(dict(rates), dtype=float).to_numpy()
+    positive = int((values > 0).sum())
+    median = float(np.median(values)) if values.size else 0.0
+    if positive < MIN_PUBLIC_RATED_SEGMENTS or values.max(initial=0.0) > MAX_PUBLIC_RATE_SPREAD * median:
+        raise PermissionDenied(
+            "public prediction profiles must rate at least "
+            f"{MIN_PUBLIC_RATED_SEGMENTS} segments above zero with no rate over "
+            f"{MAX_PUBLIC_RATE_SPREAD:g} times the median (got {positive} positive, largest "
+            f"{values.max(initial=0.0):g}, median {median:g}): a profile singling out a segment "
+            "would publish its households per area; an officer key may"
+        )

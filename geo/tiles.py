@@ -36,7 +36,15 @@ from sqlalchemy.engine import make_url
 from geo.cache import Depends, VersionedCache, VersionSnapshot, cache_key, geography_subject, read_snapshot
 from geo.cache import data_version as cache_data_version
 from geo.db import load_sql
-from geo.disclosure import suppressed_label
+from geo.disclosure import (
+    KEY_RANGE,
+    TABLE_ROWS,
+    DisclosurePolicy,
+    perturbation_table,
+    policy_of,
+    protect,
+    suppressed_label,
+)
 from geo.errors import InvalidTileAddress, UnknownLayer
 
 log = logging.getLogger(__name__)
@@ -71,10 +79,12 @@ class TileParams:
     service: str | None = None
     #: Counts 1..threshold are shown as the suppressed label (0 = officers see all).
     threshold: int = 0
+    #: A public caller's policy (geo.disclosure): counts perturbed, floors applied.
+    policy: DisclosurePolicy | None = None
 
     def key(self) -> tuple[Any, ...]:
         """A hashable key for the cache."""
-        return (self.service, self.threshold)
+        return (self.service, self.threshold, self.policy)
 
 
 @dataclass(frozen=True)
@@ -343,7 +353,10 @@ def area_measures(conn: Connection, layer: TileLayer, service: str, version: int
         out = frame.astype(object).where(frame.notna(), None)
         return json.dumps(out.to_dict(orient="records"))
 
-    return _measures.get_or_compute_at(version, cache_key(layer.level, layer.set_code, service), compute)
+    policy = policy_of(conn)
+    return _measures.get_or_compute_at(
+        version, cache_key(layer.level, layer.set_code, service, repr(policy)), compute
+    )
 
 
 # --------------------------------------------------------------------------- h3
@@ -469,13 +482,23 @@ class _H3Store:
         return out
 
     def tile_arrays(
-        self, conn: Connection, version: int, z: int, x: int, y: int, service: str | None, margin: float
+        self,
+        conn: Connection,
+        version: int,
+        z: int,
+        x: int,
+        y: int,
+        service: str | None,
+        margin: float,
+        policy: DisclosurePolicy | None = None,
     ) -> dict[str, Any]:
         with self._lock:
             if self._version != version:
                 self._reset(version)
             res = h3_resolution(z)
-            grid = self.grid(conn, res)
+            if policy is not None and policy.floors is not None:
+                res = min(res, policy.floors.max_h3_resolution)
+            grid = self.grid(conn, res) if policy is None else self.public_grid(conn, res, policy)
             xmin, ymin, xmax, ymax = tile_bounds_3857(z, x, y)
             pad = (xmax - xmin) * margin
             b = grid.bbox
@@ -490,6 +513,9 @@ class _H3Store:
             if service is None:
                 events = [None] * len(sel)
                 users = [None] * len(sel)
+            elif policy is not None:
+                ev, us = self.public_service_counts(conn, grid, res, service, policy)
+                events, users = ev[sel].tolist(), us[sel].tolist()
             else:
                 ev, us = self.service_counts(conn, grid, res, service)
                 events, users = ev[sel].tolist(), us[sel].tolist()
@@ -501,6 +527,93 @@ class _H3Store:
                 "events": events,
                 "users": users,
             }
+
+    # Public grids: cells under the household floor withheld, counts cell-key perturbed.
+    # Record keys here are SipHash (keyed by the policy's seed) of the UPRN and event id.
+
+    def public_grid(self, conn: Connection, res: int, policy: DisclosurePolicy) -> _HexGrid:
+        """The grid of ``res`` as a public caller sees it (cached beside the true one)."""
+        key = -res  # the true grids are cached under res, the public ones under -res
+        if key in self._grids:
+            return self._grids[key]
+        import h3
+
+        true = self.grid(conn, res)
+        floor = policy.floors.min_households if policy.floors is not None else 0
+        keep = np.flatnonzero(true.households >= floor)
+        pts = self.points(conn)
+        fine = pts["cell"].unique()
+        parent = {c: h3.cell_to_parent(c, res) for c in fine} if res < self.FINEST else None
+        cells = pts["cell"].map(parent) if parent is not None else pts["cell"]
+        keys = pd.Series(_record_keys(pts["uprn"], policy)).groupby(cells.to_numpy()).sum()
+        cell_keys = keys.reindex(pd.Index(true.cells[keep]), fill_value=0).to_numpy()
+        grid = _HexGrid(
+            cells=true.cells[keep],
+            households=policy.perturb(true.households[keep], cell_keys),
+            bbox=true.bbox[keep],
+            wkb=[true.wkb[i] for i in keep],
+        )
+        self._grids[key] = grid
+        return grid
+
+    def public_service_counts(
+        self, conn: Connection, grid: _HexGrid, res: int, service: str, policy: DisclosurePolicy
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Events and users per public cell, cell-key perturbed (events keyed by id, users by UPRN)."""
+        import h3
+
+        if service in grid.services:
+            return grid.services[service]
+        rows = conn.execute(
+            text(
+                "SELECT e.id, e.uprn FROM service_event e "
+                "WHERE e.service_code = :s AND e.is_primary AND e.uprn IS NOT NULL"
+            ),
+            {"s": service},
+        ).all()
+        ev = pd.DataFrame(rows, columns=["id", "uprn"]).merge(
+            self.points(conn)[["uprn", "cell"]], on="uprn", how="inner"
+        )
+        if res < self.FINEST:
+            parent = {c: h3.cell_to_parent(c, res) for c in ev["cell"].unique()}
+            ev["cell"] = ev["cell"].map(parent)
+        ev["key"] = _record_keys(ev["id"], policy)
+        users = ev.drop_duplicates(["cell", "uprn"]).copy()
+        users["key"] = _record_keys(users["uprn"], policy)
+        index = pd.Index(grid.cells)
+
+        def protected(frame: pd.DataFrame) -> np.ndarray:
+            sums = frame.groupby("cell")["key"].agg(["size", "sum"]).reindex(index, fill_value=0)
+            return policy.perturb(sums["size"].to_numpy(), sums["sum"].to_numpy())
+
+        out = (protected(ev), protected(users))
+        grid.services[service] = out
+        return out
+
+
+def _record_keys(ids: pd.Series, policy: DisclosurePolicy) -> np.ndarray:
+    """Record keys in [0, KEY_RANGE) for ids hashed in Python (SipHash keyed by the policy's seed)."""
+    seed = policy.seed if policy.seed is not None else 0
+    hash_key = (seed & (2**63 - 1)).to_bytes(8, "big").hex()  # 16 characters, as pandas wants
+    hashed = pd.util.hash_pandas_object(ids.astype(str), index=False, hash_key=hash_key)
+    return np.asarray((hashed.to_numpy(dtype=np.uint64) % np.uint64(KEY_RANGE)).astype(np.int64))
+
+
+def _perturbation_params(policy: DisclosurePolicy | None) -> dict[str, Any]:
+    """Bind parameters of areas.sql's perturbation: the table (flat), the seed, the floor."""
+    if policy is None:
+        return {"perturb": False, "seed": 0, "ptable": _PTABLE_FLAT, "min_households": 0}
+    return {
+        "perturb": policy.seed is not None,
+        "seed": policy.seed or 0,
+        "ptable": _PTABLE_FLAT,
+        "min_households": policy.floors.min_households if policy.floors is not None else 0,
+    }
+
+
+#: The perturbation table flattened row by row (areas.sql reads [v * KEY_RANGE + key + 1]).
+_PTABLE_FLAT = perturbation_table().ravel().tolist()
+assert (TABLE_ROWS, KEY_RANGE) == (21, 256), "geo/sql/tiles/areas.sql hard-codes 20 and 256"
 
 
 _h3_store = _H3Store()
@@ -547,6 +660,9 @@ def render_tile(
     """
     params = params or TileParams()
     config = config or TileConfig()
+    # A public caller's policy travels on the connection: the analyses behind the measures
+    # then read perturbed, floored counts (geo.analysis.data), as every other route does.
+    conn = protect(conn, params.policy)
     spec = layer if isinstance(layer, TileLayer) else get_layer(conn, layer)
     z, x, y = tile_address(z, x, y)
     service = params.service if spec.takes_service else None
@@ -560,6 +676,7 @@ def render_tile(
         "layer_name": spec.name,
         "threshold": params.threshold,
         "label": suppressed_label(params.threshold),
+        **_perturbation_params(params.policy),
     }
     current = data_version(conn) if version is None else version
     if spec.sql == "tiles/areas":
@@ -574,7 +691,9 @@ def render_tile(
             "only_classed": spec.only_classed,
         }
     elif spec.sql == "tiles/h3":
-        arrays = _h3_store.tile_arrays(conn, current, z, x, y, service, config.buffer / config.extent)
+        arrays = _h3_store.tile_arrays(
+            conn, current, z, x, y, service, config.buffer / config.extent, params.policy
+        )
         if not arrays["cells"]:
             return b""
         bind = {**common, **arrays}
@@ -802,7 +921,11 @@ def cached_tile(
 
 def _key_params(spec: TileLayer, params: TileParams) -> TileParams:
     """The parameters the layer's content depends on (``service`` only where it is used)."""
-    return TileParams(service=params.service if spec.takes_service else None, threshold=params.threshold)
+    return TileParams(
+        service=params.service if spec.takes_service else None,
+        threshold=params.threshold,
+        policy=params.policy,
+    )
 
 
 def fetch_tile(

@@ -53,7 +53,7 @@ demo)
     # Several workers (jobs and caches are shared through PostgreSQL); changed answers are
     # served from the cache, marked stale, for up to 5 s while they recompute, and stale
     # aggregates are refreshed concurrently every 30 s (docs/scaling.md).
-    WARDWISE_STALE_MAX_S=${WARDWISE_STALE_MAX_S:-5} WARDWISE_AGGREGATE_REFRESH_S=${WARDWISE_AGGREGATE_REFRESH_S:-30} exec "$BIN/wardwise" serve --host 127.0.0.1 --port 8000 \
+    WARDWISE_STALE_MAX_S=${WARDWISE_STALE_MAX_S:-5} WARDWISE_AGGREGATE_REFRESH_S=${WARDWISE_AGGREGATE_REFRESH_S:-30} exec "$BIN/wardwise" serve --demo --host 127.0.0.1 --port 8000 \
         --workers "${WARDWISE_WORKERS:-2}" ${WARDWISE_SERVE_ARGS:-}
     ;;
 test)

@@ -19,6 +19,13 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from geo.db import database_url_from_env, make_engine, normalise_database_url
 
+# The suite runs on the test borough with the built-in salt: demo mode (api/security.py
+# refuses a known salt otherwise; tests/api/test_security_gaps.py checks that refusal).
+os.environ.setdefault("WARDWISE_DEMO", "1")
+# One TestClient address makes every request: rate limits are off unless a test builds an
+# app with them (tests/api/test_security_gaps.py).
+os.environ.setdefault("WARDWISE_RATE_LIMIT_ENABLED", "false")
+
 #: Households in the test borough: big enough for planted effects to be detectable,
 #: small enough to generate and load in seconds.
 TEST_HOUSEHOLDS = int(os.environ.get("WARDWISE_TEST_HOUSEHOLDS", "40000"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -13,6 +14,7 @@ from fastapi.responses import Response
 from api.auth import AnalystDep, OfficerDep
 from api.deps import ConnDep, EngineDep, SettingsDep
 from api.schemas.ingest import BatchPage, BatchReportModel, BatchSummary, BatchUndone
+from geo.errors import InvalidRequest
 from geo.ingest import get_batch, list_batches, rejected_rows_csv
 from geo.ingest.service import ingest_path, undo
 
@@ -56,6 +58,52 @@ def _spool(upload: UploadFile, limit: int) -> Path:
     return Path(handle.name)
 
 
+def _inline_mapping(mapping: str | None) -> dict[str, Any] | None:
+    """The ``mapping`` form field as a JSON object: over HTTP a mapping is inline content only,
+    never a path the server would read (issue 15)."""
+    if mapping is None or not mapping.strip():
+        return None
+    try:
+        parsed = json.loads(mapping)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(
+            f"`mapping` is expected to be a JSON object (inline, not a file name): {exc}"
+        ) from exc
+    if not isinstance(parsed, dict):
+        raise InvalidRequest("`mapping` is expected to be a JSON object (inline, not a file name)")
+    _check_reading_options(parsed)
+    return parsed
+
+
+def _check_reading_options(mapping: dict[str, Any]) -> None:
+    """Refuse odd ``encoding``, ``delimiter`` and ``date_format`` values with a 422 naming them
+    (they reached the CSV and date parsers and came back as 500s)."""
+    for name in ("encoding", "delimiter", "date_format"):
+        value = mapping.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidRequest(f"mapping `{name}` was {value!r} but is expected to be a string")
+    delimiter = mapping.get("delimiter")
+    if (
+        delimiter
+        and not (len(delimiter) == 1 or delimiter in ("\\t", "tab"))
+        or delimiter in ('"', "\n", "\r")
+    ):
+        raise InvalidRequest(
+            f"mapping `delimiter` was {delimiter!r} but is expected to be one character (not a quote or "
+            "line break), or 'tab'"
+        )
+    fmt = mapping.get("date_format")
+    if fmt:
+        import datetime as dt
+
+        try:
+            dt.datetime.strptime(dt.datetime(2001, 2, 3, 4, 5, 6).strftime(fmt), fmt)
+        except (ValueError, TypeError) as exc:
+            raise InvalidRequest(
+                f"mapping `date_format` was {fmt!r}, which is not a strftime format: {exc}"
+            ) from exc
+
+
 @router.post(
     "/{kind}",
     operation_id="ingest_file",
@@ -92,7 +140,7 @@ def ingest_upload(
             salt=settings.secret_salt.get_secret_value(),
             actor=viewer,
             filename=Path(file.filename or path.name).name,
-            mapping=mapping,
+            mapping=_inline_mapping(mapping),
             preset=preset,
             max_bytes=settings.max_upload_bytes,
         )

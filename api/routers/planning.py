@@ -29,7 +29,7 @@ from api.schemas.planning import (
 from geo.analysis.jobs import Job
 from geo.errors import InvalidRequest
 from geo.planning.export import RouteTable, SitingTable, routes_csv, rows_csv, siting_csv
-from geo.planning.jobs import planning_job, submit_routes_job, submit_sites_job
+from geo.planning.jobs import planning_job, planning_runner, submit_routes_job, submit_sites_job
 from geo.planning.plans import (
     plan_accessibility,
     plan_huff,
@@ -347,6 +347,16 @@ def get_planning_job(
 ) -> Any:
     """Status, progress and (when done) the result of a background planning solve."""
     return planning_job(job_id)
+
+
+@router.delete("/planning/jobs/{job_id}", operation_id="cancel_planning_job", response_model=PlanningJob)
+def cancel_planning_job(
+    viewer: OfficerDep,
+    job_id: Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")],
+) -> Any:
+    """Cancel a background planning solve (a running one stops at its next progress report)."""
+    job = planning_runner().cancel(job_id)
+    return {**job.summary(), "result": None}
 
 
 @router.get(

@@ -9,11 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.auth import ViewerDep
+from api.auth import ViewerDep, public_policy
 from api.deps import ConnDep, ReadEngineDep, SettingsDep
 from api.schemas.tiles import Catalog, TileJson
 from api.settings import Settings
 from geo.auth import Role, Viewer
+from geo.disclosure import DisclosurePolicy
 from geo.tiles import (
     DataVersionWatcher,
     TileCache,
@@ -78,6 +79,14 @@ def _threshold(viewer: Viewer, settings: Settings) -> int:
     return 0 if viewer.may(Role.officer) else settings.suppression_threshold
 
 
+def _policy(request: Request, viewer: Viewer) -> DisclosurePolicy | None:
+    """The public policy (perturbation, floors) for public callers; None for officers."""
+    if viewer.may(Role.officer):
+        return None
+    policy = getattr(request.state, "disclosure", None)
+    return policy if policy is not None else public_policy(request.app.state.settings)
+
+
 @router.get(
     "/tiles/{layer}/{z}/{x}/{y}.pbf",
     operation_id="get_tile",
@@ -108,7 +117,9 @@ async def get_tile(
     # Async so a cached tile is answered on the event loop with no threadpool hop; only a
     # miss (database work) goes to the threadpool.
     cache = _tile_cache(request, settings)
-    params = TileParams(service=service, threshold=_threshold(viewer, settings))
+    params = TileParams(
+        service=service, threshold=_threshold(viewer, settings), policy=_policy(request, viewer)
+    )
     config = _tile_config(settings)
     watcher = _version_watcher(request, settings)
     tile = cached_tile(cache, layer, z, x, y, params, config, if_none_match=if_none_match, watcher=watcher)

@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from geo.analysis.aggregates import aggregates_fresh, month_window
-from geo.analysis.data import check_classification, check_service, households_by_area_segment
+from geo.analysis.data import check_classification, check_service, check_within, households_by_area_segment
 from geo.analysis.matrix import area_names
 from geo.analysis.propensity import round_half_away, round_ratio_half_away
 from geo.analysis.services import default_classification
@@ -151,6 +151,7 @@ def channel_mix(
     """
     classification = classification or default_classification(conn)
     geography = resolve_geography(conn, level)
+    check_within(conn, within)
     events = channel_events(
         conn,
         classification,

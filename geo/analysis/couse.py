@@ -14,7 +14,7 @@ import pandas as pd
 from scipy.stats import norm
 from sqlalchemy import Connection, text
 
-from geo.analysis.data import check_service
+from geo.analysis.data import check_service, check_within
 from geo.analysis.matrix import disclose_columns
 from geo.analysis.propensity import round_half_away, round_ratio_half_away
 from geo.db import load_sql
@@ -111,6 +111,7 @@ def services_used_together(
     lifts derived from them.
     """
     check_service(conn, service)
+    check_within(conn, within)
     rows = conn.execute(
         load_sql("analysis/co_use"),
         {"service": service, "within": within, "date_from": date_from, "date_to": date_to},

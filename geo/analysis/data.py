@@ -6,7 +6,12 @@ starts from these two frames, so the counting rules live in one place:
 * only primary service events count (cross-system duplicates are resolved at ingest);
 * a household classification attributes an event to its UPRN's segment; an area
   classification (OAC) to its output area's segment;
-* OA-level figures roll up to any level or custom area set through ``area_membership``.
+* OA-level figures roll up to any level or custom area set through ``area_membership``;
+* **disclosure control**: when the connection carries a public caller's policy
+  (:func:`geo.disclosure.protect`), every count is perturbed with the cell-key method and
+  the public floors apply (areas under the household floor withheld, small ``within``
+  areas and part-month dates refused) *here*, before any analysis derives a rate, an
+  index, a z-score or a prediction from it.
 """
 
 from __future__ import annotations
@@ -20,8 +25,16 @@ from sqlalchemy import Connection, text
 
 from geo.analysis.aggregates import aggregates_fresh, month_window
 from geo.areas import Geography
+from geo.cache import VersionedCache, cache_key
 from geo.db import load_sql
-from geo.errors import InvalidRequest, UnknownClassification, UnknownService
+from geo.disclosure import DisclosurePolicy, policy_of
+from geo.errors import (
+    InvalidRequest,
+    PermissionDenied,
+    UnknownArea,
+    UnknownClassification,
+    UnknownService,
+)
 
 Unit = Literal["events", "households"]
 
@@ -228,6 +241,30 @@ def households_by_area_segment(
     households) and ``households`` (int64).
     """
     check_classification(conn, classification)
+    check_within(conn, within)
+    policy = policy_of(conn)
+    if policy is not None:
+        check_public_within(conn, policy, classification, within)
+    if policy is not None and policy.seed is not None:
+        params = {
+            "classification": classification,
+            "seed": policy.seed,
+            "districts": districts,
+            **_geo_params(geography, within),
+        }
+
+        def keyed_households() -> pd.DataFrame:
+            rows = conn.execute(load_sql("analysis/households_by_area_segment_keyed"), params).all()
+            keyed = pd.DataFrame(rows, columns=["area_code", "segment_code", "households", "key_sum"])
+            # the floor from these true counts (no second query), then the perturbation
+            totals = keyed.groupby("area_code")["households"].sum()
+            floor = policy.floors.min_households if policy.floors is not None else 0
+            keyed = keyed[keyed["area_code"].isin(totals.index[totals >= floor])].reset_index(drop=True)
+            return _perturbed(keyed, "households", policy)
+
+        # per data version and policy (geo.cache): one scan serves every analysis of the version
+        key = cache_key("households_keyed", {k: v for k, v in params.items() if k != "seed"})
+        return _KEYED.get_or_compute(conn, key, keyed_households).copy()
     # The per-OA aggregate gives the same answer while fresh (geo.analysis.aggregates).
     name = "households_by_area_segment_agg" if aggregates_fresh(conn, ()) else "households_by_area_segment"
     rows = conn.execute(
@@ -235,7 +272,98 @@ def households_by_area_segment(
         {"classification": classification, "districts": districts, **_geo_params(geography, within)},
     ).all()
     frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "households"])
-    return frame.astype({"households": "int64"})
+    frame = frame.astype({"households": "int64"})
+    return frame if policy is None else _floored(conn, policy, frame, geography, classification, within)
+
+
+#: Protected (perturbed, floored) frames per data version and policy: the keyed scans are the
+#: cost of protection, paid once per version for each question (geo.cache keys by policy).
+_KEYED: VersionedCache[pd.DataFrame] = VersionedCache(256)
+
+
+def _perturbed(keyed: pd.DataFrame, value: str, policy: DisclosurePolicy) -> pd.DataFrame:
+    """Replace ``value`` by its cell-key perturbation and drop the key sums."""
+    out = keyed.drop(columns="key_sum")
+    out[value] = policy.perturb(keyed[value].to_numpy(), keyed["key_sum"].to_numpy()).astype("int64")
+    return out
+
+
+def _true_households(
+    conn: Connection, geography: Geography, classification: str, within: str | None
+) -> pd.Series:
+    """True households per area (for the floors only: never published)."""
+
+    def compute() -> pd.Series:
+        name = "households_by_area_segment_agg" if aggregates_fresh(conn) else "households_by_area_segment"
+        rows = conn.execute(
+            load_sql(f"analysis/{name}"),
+            {"classification": classification, "districts": None, **_geo_params(geography, within)},
+        ).all()
+        frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "households"])
+        return frame.groupby("area_code")["households"].sum().astype("int64")
+
+    key = cache_key("true_households", classification, _geo_params(geography, within))
+    return _TOTALS.get_or_compute(conn, key, compute)
+
+
+_TOTALS: VersionedCache[pd.Series] = VersionedCache(256)
+
+
+def _floored(
+    conn: Connection,
+    policy: DisclosurePolicy,
+    frame: pd.DataFrame,
+    geography: Geography,
+    classification: str,
+    within: str | None,
+) -> pd.DataFrame:
+    """Withhold the rows of areas with fewer true households than the public floor."""
+    if policy.floors is None or frame.empty:
+        return frame
+    totals = _true_households(conn, geography, classification, within)
+    kept = totals.index[totals >= policy.floors.min_households]
+    return frame[frame["area_code"].isin(kept)].reset_index(drop=True)
+
+
+def check_within(conn: Connection, within: str | None) -> None:
+    """Raise UnknownArea (404) for a ``within`` code no area has."""
+    if within is None:
+        return
+    if conn.execute(text("SELECT 1 FROM area WHERE code = :c"), {"c": within}).scalar() is None:
+        raise UnknownArea(f"`area` (or `within`) was {within!r} but no area has that code")
+
+
+def check_public_within(
+    conn: Connection, policy: DisclosurePolicy | None, classification: str, within: str | None
+) -> None:
+    """Refuse a public ``within`` area holding fewer households than the floor."""
+    if policy is None or policy.floors is None or within is None:
+        return
+    households = conn.execute(
+        text(
+            "SELECT coalesce(sum(a.households), 0) FROM area_membership w "
+            "JOIN area a ON a.code = w.oa_code AND a.level = 'oa' WHERE w.area_code = :w"
+        ),
+        {"w": within},
+    ).scalar_one()
+    if int(households) < policy.floors.min_households:
+        raise PermissionDenied(
+            f"`within` area {within!r} has fewer than {policy.floors.min_households} households: "
+            "public figures are published for larger areas only (an officer key sees all areas)"
+        )
+
+
+def check_public_dates(
+    policy: DisclosurePolicy | None, date_from: dt.date | None, date_to: dt.date | None
+) -> None:
+    """Refuse public date filters that are not whole months (day-by-day differencing)."""
+    if policy is None or policy.floors is None or not policy.floors.whole_months:
+        return
+    if month_window(date_from, date_to) is None:
+        raise PermissionDenied(
+            f"public date filters must be whole months: `date_from` the first day of a month and "
+            f"`date_to` the last (got {date_from} to {date_to}); an officer key may use any dates"
+        )
 
 
 def service_counts_by_area_segment(
@@ -275,10 +403,17 @@ def service_counts_by_area_segment(
         raise InvalidRequest(f"`date_from` ({date_from}) is after `date_to` ({date_to})")
     check_service(conn, service)
     cls_unit = check_classification(conn, classification)
+    check_within(conn, within)
+    policy = policy_of(conn)
+    if policy is not None:
+        check_public_dates(policy, date_from, date_to)
+        check_public_within(conn, policy, classification, within)
     if has_area_counts(conn, service):
-        return _area_count_targets(
+        frame = _area_count_targets(
             conn, service, geography, classification, cls_unit, unit, date_from, date_to, channel, within
         )
+        # counts per area have no records to key: public callers get the floor (and suppression)
+        return frame if policy is None else _floored(conn, policy, frame, geography, classification, within)
     params = {
         "service": service,
         "classification": classification,
@@ -287,6 +422,18 @@ def service_counts_by_area_segment(
         **_geo_params(geography, within),
     }
     by_aggregate = _aggregate_params(conn, service, unit, date_from, date_to, channel)
+    if policy is not None and policy.seed is not None:
+        bind = {**params, "date_from": date_from, "date_to": date_to, "seed": policy.seed}
+
+        def keyed_counts() -> pd.DataFrame:
+            rows = conn.execute(load_sql("analysis/service_counts_by_area_segment_keyed"), bind).all()
+            keyed = pd.DataFrame(rows, columns=["area_code", "segment_code", "target", "key_sum"])
+            return _floored(
+                conn, policy, _perturbed(keyed, "target", policy), geography, classification, within
+            )
+
+        key = cache_key("counts_keyed", {k: v for k, v in bind.items() if k != "seed"})
+        return _KEYED.get_or_compute(conn, key, keyed_counts).copy()
     if by_aggregate is not None:
         # Same answer from the per-OA aggregates (geo.analysis.aggregates): 10M events -> ms.
         rows = conn.execute(
@@ -298,7 +445,8 @@ def service_counts_by_area_segment(
             {**params, "date_from": date_from, "date_to": date_to},
         ).all()
     frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "target"])
-    return frame.astype({"target": "int64"})
+    frame = frame.astype({"target": "int64"})
+    return frame if policy is None else _floored(conn, policy, frame, geography, classification, within)
 
 
 def _area_count_targets(

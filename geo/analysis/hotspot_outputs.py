@@ -23,8 +23,9 @@ from geo.analysis.demand import parse_profile
 from geo.analysis.jobs import Job, JobRunner, default_runner, register_kind
 from geo.areas import resolve_geography
 from geo.cache import Depends, VersionedCache, cache_key, register_for_staleness
-from geo.disclosure import DisclosurePolicy
+from geo.disclosure import DisclosurePolicy, check_public_profile, policy_of
 from geo.errors import InvalidRequest
+from geo.exports import csv_text
 
 Format = Literal["geojson", "csv"]
 
@@ -233,7 +234,7 @@ def render_hotspots(
             f"counts 1 to {policy.threshold} shown as {policy.label!r}; figures revealing them null"
         )
     if fmt == "csv":
-        return out[columns].to_csv(index=False, lineterminator="\n") or ""
+        return csv_text(out[columns])
     geography = q.resolve_analysis_geography(conn, *_level_of(meta))
     geoms = q.area_geometries(conn, geography, out["code"].tolist())
     features = [
@@ -479,7 +480,7 @@ def demand_output(
     out = protect(out, policy)
     columns = ["code", "name", "households", "observed", "potential", "unmet", "unmet_per_1000"]
     if fmt == "csv":
-        return out[columns].to_csv(index=False, lineterminator="\n") or ""
+        return csv_text(out[columns])
     return _features(conn, out, geography, columns, meta)
 
 
@@ -501,6 +502,8 @@ def predict_output(
     one learnt from a service's use in another area, a district say.
     """
     classification = classification or q.default_classification(conn)
+    if profile is not None:  # a caller's own profile may not single out a segment (public)
+        check_public_profile(policy_of(conn), parse_profile(profile))
     if profile is None:
         if not (source_service and source_area):
             raise InvalidRequest("give a `profile` table, or `source_service` and `source_area` to learn one")
@@ -523,7 +526,7 @@ def predict_output(
         "coverage",
     ]
     if fmt == "csv":
-        return out[columns].to_csv(index=False, lineterminator="\n") or ""
+        return csv_text(out[columns])
     return _features(conn, out, geography, columns, meta)
 
 
@@ -559,7 +562,7 @@ def targeting_output(
         flat = frame.copy()
         for c in ("segments", "channels", "media"):
             flat[c] = flat[c].map(lambda v: "; ".join(v))
-        return flat.to_csv(index=False, lineterminator="\n") or ""
+        return csv_text(flat)
     return {"meta": _clean_meta(frame.attrs["meta"]), "rows": _records(frame, list(frame.columns))}
 
 

@@ -33,9 +33,12 @@ from geo.analysis.data import (
 )
 from geo.analysis.hotspots import check_rates, hot_spots, segment_rates
 from geo.analysis.overdispersion import check_dispersion
+from geo.analysis.protected_inputs import protected_h3_inputs
 from geo.areas import Geography, area_features, resolve_geography
 from geo.db import load_sql
+from geo.disclosure import policy_of
 from geo.errors import InvalidRequest, UnknownArea
+from geo.limits import MAX_AREAS, check_limit
 
 Method = Literal["ratio", "gistar", "moran", "scan"]
 Variable = Literal["ratio", "rate", "eb_rate", "seb_rate"]
@@ -284,6 +287,19 @@ def study_inputs(
         check_service(conn, service)
     if within is not None:
         _check_area(conn, within)
+    policy = policy_of(conn)
+    if isinstance(geography, H3Grid) and policy is not None:  # public caller: geo/disclosure.py
+        return protected_h3_inputs(
+            conn,
+            policy,
+            service,
+            geography.resolution,
+            classification,
+            unit=unit,
+            date_from=date_from,
+            date_to=date_to,
+            within=within,
+        )
     if isinstance(geography, H3Grid):
         return _h3_inputs(
             conn,
@@ -337,6 +353,7 @@ def area_weights(
     band on representative points (27700 metres). H3 cells use the hexagon ring for queen.
     """
     ids = np.asarray(list(codes), dtype=object)
+    check_limit("areas", len(ids), MAX_AREAS, "choose a coarser level or H3 resolution, or a `within` area")
     if kind == "queen":
         if isinstance(geography, H3Grid):
             left, right = h3grid.cell_neighbour_pairs(ids)

@@ -21,6 +21,7 @@ from geo.analysis.data import (
     Unit,
     area_counts_meta,
     check_classification,
+    check_service,
     households_by_area_segment,
     resolve_tier,
     service_counts_by_area_segment,
@@ -36,6 +37,7 @@ from geo.analysis.propensity import (
 from geo.analysis.services import default_classification, natural_unit, segment_codes
 from geo.areas import Geography, resolve_geography
 from geo.disclosure import DisclosurePolicy
+from geo.exports import neutralise_workbook
 
 CELL_COLUMNS: tuple[str, ...] = (
     "area_code",
@@ -187,6 +189,7 @@ def service_matrix(
     )
     target = None
     if service is not None:
+        check_service(conn, service)  # 404 for an unknown code, before its unit is looked up
         unit = unit or natural_unit(conn, service)
         target = service_counts_by_area_segment(
             conn,
@@ -283,6 +286,7 @@ def matrix_xlsx(matrix: dict[str, Any]) -> bytes:
     sheet.append(list(cells.columns))
     for row in cells.itertuples(index=False, name=None):
         sheet.append([_xlsx_value(v) for v in row])
+    neutralise_workbook(workbook)  # ingested names never become formulas (geo/exports.py)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

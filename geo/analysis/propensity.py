@@ -17,6 +17,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from geo.errors import InvalidRequest
+from geo.exports import csv_text
 
 #: The largest count a table accepts.
 MAX_COUNT = 10**15
@@ -253,7 +254,7 @@ def propensity_from_rows(rows: list[dict[str, Any]], confidence: float = 0.95) -
 def table_csv(table: pd.DataFrame) -> str:
     """A table as CSV text (header row, then one line per row; nulls empty)."""
     frame = table.astype(object).where(table.notna(), "")
-    return str(frame.to_csv(index=False, lineterminator="\n"))
+    return csv_text(frame)  # text that a spreadsheet would run as a formula is neutralised
 
 
 def significance_flags(low: np.ndarray, high: np.ndarray) -> np.ndarray:

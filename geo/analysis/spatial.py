@@ -30,6 +30,7 @@ from scipy.spatial import cKDTree
 
 from geo.analysis.hotspots import benjamini_hochberg
 from geo.errors import InvalidRequest
+from geo.limits import MAX_NEIGHBOUR_PAIRS, check_limit
 
 Transform = Literal["B", "R"]
 WeightsKind = Literal["queen", "knn", "distance"]
@@ -159,7 +160,16 @@ def distance_band_weights(ids: Any, xy: Any, distance_m: float) -> SpatialWeight
     pts = _check_xy(xy)
     if not distance_m > 0:
         raise InvalidRequest(f"`distance_m` was {distance_m!r} but is expected to be > 0")
-    pairs = cKDTree(pts).query_pairs(r=distance_m, output_type="ndarray")
+    tree = cKDTree(pts)
+    # count first (no pair list in memory): one request may not build millions of pairs
+    n_pairs = (int(tree.count_neighbors(tree, distance_m)) - len(pts)) // 2
+    check_limit(
+        "neighbour pairs",
+        n_pairs,
+        MAX_NEIGHBOUR_PAIRS,
+        "use a smaller `distance_m`, knn weights or coarser areas",
+    )
+    pairs = tree.query_pairs(r=distance_m, output_type="ndarray")
     rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
     cols = np.concatenate([pairs[:, 1], pairs[:, 0]])
     return SpatialWeights(

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, text
 
 from geo.db import load_sql
 from geo.errors import DuplicateBatch, IngestError, IngestRowError, InvalidRequest, NotFound
+from geo.exports import csv_text
 from geo.ingest.anonymise import DroppedColumn, find_personal_columns, salted_hashes, scrub_free_text
 from geo.ingest.copy import copy_frame, point_ewkt
 from geo.ingest.fields import (
@@ -390,10 +391,25 @@ def _reject(run: _Run, rejections: Rejections) -> None:
             "row_number": [r["row_number"] for r in rows],
             "field": [r["field"] for r in rows],
             "reason": [r["reason"] for r in rows],
-            "values": [_json(r["values"]) for r in rows],
+            "values": [_json(_scrubbed(r["values"])) for r in rows],
         }
     )
     copy_frame(run.conn, "ingest_rejected_row", frame)
+
+
+def _scrubbed(values: Any) -> Any:
+    """A rejected row's values with e-mail addresses and phone numbers removed from every text
+    value, as stored rows' addresses are (issue 15: rejected rows kept them verbatim)."""
+    if not isinstance(values, dict) or not values:
+        return values
+    keys = [k for k, v in values.items() if isinstance(v, str)]
+    if not keys:
+        return values
+    clean = scrub_free_text(pd.Series([values[k] for k in keys], dtype=object))
+    return {
+        **values,
+        **{k: (None if pd.isna(v) else str(v).strip()) for k, v in zip(keys, clean, strict=True)},
+    }
 
 
 def _chunk(run: _Run, chunk: pd.DataFrame) -> None:
@@ -1285,9 +1301,9 @@ def rejected_rows_csv(conn: Connection, batch_id: int) -> str:
         {"id": batch_id},
     ).all()
     base = pd.DataFrame([(r.row_number, r.field, r.reason) for r in rows], columns=["row", "field", "reason"])
-    values = pd.DataFrame([r.values or {} for r in rows])
+    values = pd.DataFrame([_scrubbed(r.values or {}) for r in rows])  # rows stored before the scrub too
     frame = pd.concat([base, values], axis=1) if not values.empty else base
-    return str(frame.to_csv(index=False))
+    return csv_text(frame)  # formulas neutralised (geo/exports.py)
 
 
 __all__ = [

@@ -32,6 +32,8 @@ CHUNK_ROWS = 100_000
 #: A single field longer than this is refused: no legitimate column needs it, and it
 #: stops a file smuggling a document into a free-text column.
 MAX_FIELD_CHARS = 2_000
+#: Columns in one file: real extracts have tens; a million-column header took minutes (issue 15).
+MAX_COLUMNS = 1_000
 #: Zip guards: total uncompressed size, and the ratio a legitimate workbook never reaches
 #: (XLSX XML compresses ~10-20x; bombs reach 1000x+).
 MAX_UNZIPPED_BYTES = 2 * 1024**3
@@ -247,9 +249,17 @@ def _check_fields(chunk: pd.DataFrame, first_row: int) -> None:
             )
 
 
+def _check_columns(count: int) -> None:
+    if count > MAX_COLUMNS:
+        raise IngestRowError(1, None, f"at most {MAX_COLUMNS:,} columns", f"{count:,} columns")
+
+
 def _read_csv(path: Path, mapping: Mapping, chunk_rows: int) -> Iterator[pd.DataFrame]:
     encoding = detect_encoding(path, mapping.encoding)
     delimiter = detect_delimiter(path, encoding, mapping.delimiter)
+    with path.open("r", encoding=encoding, newline="") as fh:
+        # the header's columns, counted before pandas builds a frame of them
+        _check_columns(fh.readline(8 * 1024 * 1024).count(delimiter) + 1)
     try:
         with pd.read_csv(
             path,
@@ -298,6 +308,7 @@ def _read_xlsx(path: Path, mapping: Mapping, chunk_rows: int) -> Iterator[pd.Dat
         header = next(rows, None)
         if header is None:
             raise IngestRowError(None, None, "a header row and data", "an empty sheet")
+        _check_columns(len(header))
         columns = [str(c).strip() if c is not None else f"column_{i + 1}" for i, c in enumerate(header)]
         first_row = 2
         buffer: list[tuple[object, ...]] = []

@@ -124,7 +124,10 @@ def test_public_gets_suppressed_counts_and_officers_the_figures(
             officer_seen[f["properties"]["code"]] = f["properties"]
     small = [c for c, p in officer_seen.items() if 1 <= p["users"] <= 4]
     assert small
-    assert all(public_seen[c]["users"] == "<5" for c in small)
+    # cell-key perturbation (docs/security.md): a public count is "<5", or a perturbed one
+    # (zero or five and over); areas under the household floor are not in public tiles
+    shown = [public_seen[c]["users"] for c in small if c in public_seen]
+    assert shown and all(v == "<5" or v == 0 or v >= 5 for v in shown)
     assert all(isinstance(p["users"], int) for p in officer_seen.values())
 
 

@@ -8,6 +8,11 @@
 --   geo.disclosure rule); :label ('<5'); :measures (jsonb array of per-area measures from
 --   the analyses: {area_code, expected, ratio, class, unmet}, or NULL); :only_classed (true:
 --   only areas whose class is hot or not, the hotspots layer).
+--   Public callers (geo.disclosure): :perturb (cell-key perturbation on), :seed (record-key
+--   seed), :ptable (int[] the perturbation table row by row, TABLE_ROWS x 256),
+--   :min_households (areas with fewer households are left out; 0 = all). Record keys:
+--   events hashint8extended(id, seed) & 255, users (UPRNs) hashint8extended(uprn, seed) & 255,
+--   household i of area c hashtextextended(c || ':' || i, seed) & 255.
 -- SRIDs: area.geom_3857 (EPSG:3857) only: no per-request transform.
 -- Indexes: GiST on area.geom_3857; ix_area_membership_level_area (area_code);
 --   ix_service_event_service_oa (service_code, oa_code).
@@ -28,13 +33,18 @@ areas AS (
       AND (CAST(:set_code AS text) IS NULL OR a.set_code = CAST(:set_code AS text))
       AND (NOT :only_classed
            OR a.code IN (SELECT area_code FROM measures WHERE class IN ('hot', 'not')))
+      AND a.households >= CAST(:min_households AS int)
     ORDER BY a.code
     LIMIT :max_features
 ),
 use AS (
     -- Primary events, and households (UPRNs) with at least one, per area, rolled up from
     -- output areas through area_membership (an OA is a member of itself).
-    SELECT m.area_code, count(*) AS events, count(DISTINCT e.uprn) AS users
+    SELECT m.area_code, count(*) AS events, count(DISTINCT e.uprn) AS users,
+           CASE WHEN :perturb THEN sum(hashint8extended(e.id, CAST(:seed AS bigint)) & 255) END
+               AS events_key,
+           CASE WHEN :perturb THEN (SELECT sum(hashint8extended(u, CAST(:seed AS bigint)) & 255)
+                                    FROM unnest(array_agg(DISTINCT e.uprn)) u) END AS users_key
     FROM areas a
     JOIN area_membership m ON m.area_code = a.code
     JOIN service_event e
@@ -42,16 +52,39 @@ use AS (
     WHERE CAST(:service AS text) IS NOT NULL
     GROUP BY m.area_code
 ),
-figures AS (
+true_figures AS (
     SELECT a.code, a.name, a.households, a.geom_3857,
            coalesce(u.events, 0) AS events, coalesce(u.users, 0) AS users,
+           coalesce(u.events_key, 0) AS events_key, coalesce(u.users_key, 0) AS users_key,
+           CASE WHEN :perturb THEN (
+               SELECT coalesce(sum(hashtextextended(a.code || ':' || g, CAST(:seed AS bigint)) & 255), 0)
+               FROM generate_series(1, a.households) g) ELSE 0 END AS households_key
+    FROM areas a
+    LEFT JOIN use u ON u.area_code = a.code
+),
+perturbed AS (
+    -- value + ptable[min(value, rows - 1), key mod 256], never below zero (geo.disclosure.perturb)
+    SELECT t.code, t.name, t.geom_3857,
+           CASE WHEN :perturb THEN greatest(t.households + (CAST(:ptable AS int[]))[
+               least(t.households, 20) * 256 + (t.households_key % 256)::int + 1], 0)
+                ELSE t.households END AS households,
+           CASE WHEN :perturb THEN greatest(t.events + (CAST(:ptable AS int[]))[
+               least(t.events, 20) * 256 + (t.events_key % 256)::int + 1], 0)
+                ELSE t.events END AS events,
+           CASE WHEN :perturb THEN greatest(t.users + (CAST(:ptable AS int[]))[
+               least(t.users, 20) * 256 + (t.users_key % 256)::int + 1], 0)
+                ELSE t.users END AS users
+    FROM true_figures t
+),
+figures AS (
+    SELECT a.code, a.name, a.households, a.geom_3857,
+           a.events, a.users,
            ms.expected, ms.ratio, ms.class, ms.unmet,
            -- a count is hidden when 1 <= count <= threshold (zero discloses nothing)
            (a.households BETWEEN 1 AND :threshold) AS hide_households,
-           (coalesce(u.users, 0) BETWEEN 1 AND :threshold
-            OR coalesce(u.events, 0) BETWEEN 1 AND :threshold) AS hide_use
-    FROM areas a
-    LEFT JOIN use u ON u.area_code = a.code
+           (a.users BETWEEN 1 AND :threshold
+            OR a.events BETWEEN 1 AND :threshold) AS hide_use
+    FROM perturbed a
     LEFT JOIN measures ms ON ms.area_code = a.code
 ),
 mvtgeom AS (

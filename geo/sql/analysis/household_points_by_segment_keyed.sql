@@ -1,0 +1,28 @@
+-- Residential addresses per (point, segment) in WGS84 with their record-key sum, for the
+-- public H3 inputs (cell-key perturbation, geo/disclosure.py). Same rows as
+-- household_points_by_segment.sql plus key_sum = sum(hashint8extended(uprn, :seed) & 255).
+-- Parameters: :classification, :within, :seed (bigint).
+-- SRIDs: address.geom 27700 -> output lng/lat 4326.
+-- Indexes: ix_address_oa_code, pk_household_segment, pk_area_segment, pk_area_membership.
+WITH cls AS (
+    SELECT unit FROM classification WHERE code = :classification
+), pts AS (
+    SELECT ad.uprn, ad.oa_code, ST_Transform(ad.geom, 4326) AS g
+    FROM address ad
+    WHERE ad.is_residential AND ad.geom IS NOT NULL AND ad.oa_code IS NOT NULL
+      AND (CAST(:within AS text) IS NULL OR ad.oa_code IN (
+            SELECT w.oa_code FROM area_membership w WHERE w.area_code = CAST(:within AS text)))
+)
+SELECT ST_X(p.g) AS lng, ST_Y(p.g) AS lat,
+       CASE WHEN (SELECT unit FROM cls) = 'household' THEN hs.segment_code
+            ELSE asg.segment_code END AS segment_code,
+       count(*)::bigint AS households,
+       sum(hashint8extended(p.uprn, CAST(:seed AS bigint)) & 255)::bigint AS key_sum
+FROM pts p
+LEFT JOIN household_segment hs
+       ON (SELECT unit FROM cls) = 'household'
+      AND hs.uprn = p.uprn AND hs.classification_code = :classification
+LEFT JOIN area_segment asg
+       ON (SELECT unit FROM cls) = 'area'
+      AND asg.area_code = p.oa_code AND asg.classification_code = :classification
+GROUP BY 1, 2, 3
