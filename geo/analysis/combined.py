@@ -178,8 +178,12 @@ def combined_hot_spots(
     within: str | None = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
+    dispersion: str = "auto",
 ) -> pd.DataFrame:
     """Combined hot spots of ``services`` over the areas of ``level`` (see the module docstring).
+
+    ``dispersion`` is each service's area-test model (``overdispersion.DISPERSION_MODES``;
+    ``auto``: negative binomial where that service's counts are overdispersed).
 
     Every service is tested with :func:`hotspot_outputs.hotspot_table` (same level,
     classification, area and period); the frame's ``attrs['meta']`` says what was used.
@@ -200,6 +204,7 @@ def combined_hot_spots(
                 within=within,
                 date_from=date_from,
                 date_to=date_to,
+                dispersion=dispersion,
             ),
         )
         for s in services

@@ -6,7 +6,7 @@ import mapbox_vector_tile
 from sqlalchemy import text
 
 from geo.db import load_sql
-from geo.tiles import TileConfig, district_bounds, simplify_tolerance_m, tiles_covering
+from geo.tiles import TileConfig, _perturbation_params, district_bounds, simplify_tolerance_m, tiles_covering
 
 
 def _areas_bind(z: int, x: int, y: int, **over) -> dict:
@@ -27,6 +27,8 @@ def _areas_bind(z: int, x: int, y: int, **over) -> dict:
         "service": None,
         "measures": None,
         "only_classed": False,
+        # true figures (an officer's tile): no perturbation, no floor
+        **_perturbation_params(None),
     }
     bind.update(over)
     return bind

@@ -74,13 +74,14 @@ def test_stouffer_on_a_hand_example() -> None:
 
 def test_combined_hot_spots_recomputed_from_each_service(conn) -> None:
     weights = {"asb_reports": 2.0, "fire_hsv": 1.0, "housing_benefit": 0.5}
+    # The recomputation below is the exact Poisson test: ask for it (dispersion="none").
     out = combined_hot_spots(
-        conn, SERVICES, level="lsoa", weights=weights, classification=CLASSIFICATION
+        conn, SERVICES, level="lsoa", weights=weights, classification=CLASSIFICATION, dispersion="none"
     ).set_index("area_code")
     # Each service's own answer, from the public hot-spot function.
     singles = {
         s: hotspot_table(
-            conn, HotspotParams(service=s, level="lsoa", classification=CLASSIFICATION)
+            conn, HotspotParams(service=s, level="lsoa", classification=CLASSIFICATION, dispersion="none")
         ).set_index("area_code")
         for s in SERVICES
     }
