@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,14 +21,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.live import free_port
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DB = "wardwise_replica_test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _as_postgres(*args: str | Path, timeout: float = 120) -> str:
@@ -88,7 +83,7 @@ def clusters() -> Iterator[dict[str, str]]:
     root = Path(tempfile.mkdtemp(prefix="wardwise-replica-", dir="/tmp"))
     shutil.chown(root, "postgres", "postgres")
     primary, replica = root / "primary", root / "replica"
-    p1, p2 = _free_port(), _free_port()
+    p1, p2 = free_port(), free_port()
     try:
         _as_postgres(
             PG_BIN / "initdb", "-D", primary, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,37 +19,18 @@ from sqlalchemy import text
 
 from geo.auth import Role
 from geo.ogc.features import SUPPRESSED_SUFFIX
+from tests.live import serve
 
 pytestmark = pytest.mark.gdal
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def live_server(settings) -> Iterator[str]:
     """The real app served by uvicorn on a free loopback port, in a background thread."""
-    import uvicorn
-
     from api.main import create_app
 
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start the app within 30 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve(create_app(settings), lifespan="on") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,6 @@ inline style), on top of the app's own Content-Security-Policy header.
 from __future__ import annotations
 
 import io
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import text
+
+from tests.live import serve
 
 REPO = Path(__file__).resolve().parents[2]
 #: Screenshots of every tab at desktop and phone width (gitignored: tests/artefacts/).
@@ -50,33 +50,13 @@ FILL_ALPHA = 0.75 * 210 / 255  # layer opacity x fill alpha
 MARKER = (230, 0, 126)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def live_server(settings) -> Iterator[str]:
     """The real app served by uvicorn on a free loopback port, in a background thread."""
-    import uvicorn
-
     from api.main import create_app
 
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start the app within 30 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve(create_app(settings), lifespan="on") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

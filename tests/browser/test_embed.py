@@ -15,37 +15,25 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.browser.test_map_page import CHROMIUM, CHROMIUM_ARGS, _free_port, _until
+from tests.browser.test_map_page import CHROMIUM, CHROMIUM_ARGS, _until
+from tests.live import free_port, serve
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def origins() -> dict[str, int]:
-    return {"app": _free_port(), "council": _free_port()}
+    return {"app": free_port(), "council": free_port()}
 
 
 @pytest.fixture(scope="module")
 def embed_server(database_url, origins) -> Iterator[str]:
-    import uvicorn
-
     from api.main import create_app
     from api.settings import Settings
 
     settings = Settings(DATABASE_URL=database_url, frame_ancestors=[f"http://127.0.0.1:{origins['council']}"])
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=origins["app"], log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start the app within 30 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{origins['app']}"
-    server.should_exit = True
-    thread.join(10)
+    with serve(create_app(settings), port=origins["app"]) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

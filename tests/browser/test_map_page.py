@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.browser.conftest import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, REPO, Watch, _free_port  # noqa: F401 (test_embed)
+from tests.browser.conftest import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, REPO, Watch  # noqa: F401 (test_embed)
 from tests.browser.conftest import until as _until
 from tests.browser.conftest import wait_ready as _wait_ready
 from tests.browser.conftest import wait_tiles as _wait_tiles

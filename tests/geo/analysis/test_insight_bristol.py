@@ -177,7 +177,8 @@ def test_combined_crime_hot_spots_in_bristol(bristol) -> None:
     assert len(out) == 263
     singles = {
         s: hotspot_table(
-            bristol, HotspotParams(service=s, level="lsoa", classification=OAC, within=BRISTOL, dispersion="none")
+            bristol,
+            HotspotParams(service=s, level="lsoa", classification=OAC, within=BRISTOL, dispersion="none"),
         ).set_index("area_code")
         for s in services
     }
