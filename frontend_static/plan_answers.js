@@ -168,7 +168,7 @@
       const t = h.table("Service zones", [["zone", "Zone"], ["areas", "Areas"], ["demand", "Households"], ["area_km2", "Area (km²)"]], plan.zones.features.map((f) => f.properties));
       t.id = "plan-zones-table";
       pane("Service zones (max-p)", h.withCsv(t, "zones.csv"));
-      redraw([]);
+      redraw(plan.zones.features);
     });
   }
 
