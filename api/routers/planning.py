@@ -373,7 +373,12 @@ def _zones_params(body: ZonesRequest) -> dict[str, Any]:
     responses={202: {"model": PlanningJob}},
 )
 def plan_zones_route(
-    request: Request, conn: ConnDep, engine: EngineDep, viewer: OfficerDep, body: ZonesRequest, run_async: Async = False
+    request: Request,
+    conn: ConnDep,
+    engine: EngineDep,
+    viewer: OfficerDep,
+    body: ZonesRequest,
+    run_async: Async = False,
 ) -> Any:
     """Balanced service zones: contiguous groups of areas with a demand floor (max-p) or a number (SKATER)."""
     params = _zones_params(body)

@@ -356,7 +356,10 @@ def search(
         if value < best_val:
             best_set, best_val = found, value
     lb, sets = inst.lagrangian_bound(
-        p, fixed, best_val, time_limit_s=max(0.1 * time_limit_s, t0 + 0.8 * time_limit_s - time.perf_counter())
+        p,
+        fixed,
+        best_val,
+        time_limit_s=max(0.1 * time_limit_s, t0 + 0.8 * time_limit_s - time.perf_counter()),
     )
     # Sets met by the bound are feasible answers too: polish the best of the last ones.
     last = sorted({tuple(int(v) for v in s) for s in sets[-8:]} - tried)

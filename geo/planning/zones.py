@@ -163,8 +163,7 @@ def service_zones(
         total = float(areas["demand"].sum())
         if total < floor:
             raise Infeasible(
-                f"`floor` was {floor:g} but the whole study holds only {total:g} demand: "
-                "no zone can reach it"
+                f"`floor` was {floor:g} but the whole study holds only {total:g} demand: no zone can reach it"
             )
         model = MaxPHeuristic(
             areas,
@@ -189,9 +188,7 @@ def service_zones(
         if n_zones is None or not 1 <= n_zones <= n:
             raise InvalidRequest(f"`n_zones` was {n_zones} but SKATER needs 1 to {n} zones (the areas)")
         if min_areas is not None and min_areas * n_zones > n:
-            raise Infeasible(
-                f"`min_areas` {min_areas} x `n_zones` {n_zones} is more than the {n} areas"
-            )
+            raise Infeasible(f"`min_areas` {min_areas} x `n_zones` {n_zones} is more than the {n} areas")
         model = Skater(
             areas,
             w,

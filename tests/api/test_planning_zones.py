@@ -7,16 +7,20 @@ import pytest
 
 def test_zones_over_http_and_the_cli(client, auth_headers, capsys) -> None:
     from geo.auth import Role
-    from geo.planning.cli import cmd_zones
     from geo.cli import build_parser
+    from geo.planning.cli import cmd_zones
 
     h = auth_headers[Role.officer]
     assert client.post("/api/v1/planning/zones", json={"floor": 5000}).status_code == 401
     r = client.post("/api/v1/planning/zones", json={"method": "max_p", "level": "lsoa"}, headers=h)
     assert r.status_code == 422 and "floor" in r.text
-    r = client.post("/api/v1/planning/zones", json={"method": "max_p", "level": "oa", "floor": 5000}, headers=h)
+    r = client.post(
+        "/api/v1/planning/zones", json={"method": "max_p", "level": "oa", "floor": 5000}, headers=h
+    )
     assert r.status_code == 422 and "async=true" in r.json()["detail"]
-    r = client.post("/api/v1/planning/zones", json={"method": "skater", "level": "lsoa", "n_zones": 4}, headers=h)
+    r = client.post(
+        "/api/v1/planning/zones", json={"method": "skater", "level": "lsoa", "n_zones": 4}, headers=h
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["summary"]["zones"] == len(body["zones"]["features"]) == 4

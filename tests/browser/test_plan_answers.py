@@ -118,7 +118,9 @@ def test_timetable_isochrones_zones_and_scenarios_are_drawn(live_server, browser
     zones = got.value.json()
     _settle(page, "plan-zones")
     drawn = _layer_data(page, "plan-zones")
-    assert [f["properties"]["zone"] for f in drawn["features"]] == list(range(1, zones["summary"]["zones"] + 1))
+    assert [f["properties"]["zone"] for f in drawn["features"]] == list(
+        range(1, zones["summary"]["zones"] + 1)
+    )
     assert all(f["properties"]["demand"] >= 5000 for f in drawn["features"])
     assert page.locator("#plan-zones-table tbody tr").count() == zones["summary"]["zones"]
     # picking is asked of the zones layer alone, so the bands drawn above do not hide it
@@ -140,7 +142,9 @@ def test_timetable_isochrones_zones_and_scenarios_are_drawn(live_server, browser
     until(page, "() => document.querySelector('#plan-scenarios-table')", None, 90)
     names = page.locator("#plan-scenarios-table tbody tr th").all_inner_texts()
     assert name in names
-    with page.expect_response(lambda r: "/api/v1/planning/scenarios/" in r.url and "compare" not in r.url) as got:
+    with page.expect_response(
+        lambda r: "/api/v1/planning/scenarios/" in r.url and "compare" not in r.url
+    ) as got:
         page.locator("button.left-out", has_text=name).click()
     scenario = got.value.json()
     standard = scenario["result"]["segments"]["standard"]

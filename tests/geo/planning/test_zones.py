@@ -84,17 +84,30 @@ def test_max_p_zones_are_contiguous_meet_the_floor_and_equal_spopt(conn) -> None
     assert set(zone_of) == set(areas["code"])
 
     _assert_contiguous(areas, zone_of)
-    per_zone = households.reindex(areas["code"]).fillna(0.0).groupby(areas["code"].map(zone_of).to_numpy()).sum()
+    per_zone = (
+        households.reindex(areas["code"]).fillna(0.0).groupby(areas["code"].map(zone_of).to_numpy()).sum()
+    )
     assert (per_zone >= floor - 1e-9).all()
     assert s["zones"] == per_zone.size >= 2
     assert s["total_demand"] == pytest.approx(households.sum())
-    assert sum(f["properties"]["demand"] for f in plan["zones"]["features"]) == pytest.approx(households.sum())
+    assert sum(f["properties"]["demand"] for f in plan["zones"]["features"]) == pytest.approx(
+        households.sum()
+    )
     assert s["smallest_zone_demand"] == pytest.approx(per_zone.min())
 
     # spopt called directly on a frame built here, same seed
     areas["demand"] = households.reindex(areas["code"]).fillna(0.0).to_numpy()
     w = Queen.from_dataframe(areas, use_index=False, silence_warnings=True)
-    model = MaxPHeuristic(areas, w, ["x_km", "y_km"], "demand", floor, top_n=2, max_iterations_construction=10, max_iterations_sa=1)
+    model = MaxPHeuristic(
+        areas,
+        w,
+        ["x_km", "y_km"],
+        "demand",
+        floor,
+        top_n=2,
+        max_iterations_construction=10,
+        max_iterations_sa=1,
+    )
     np.random.seed(3)
     model.solve()
     assert _partition(areas["code"], model.labels_) == _partition(zone_of.keys(), zone_of.values())
@@ -113,8 +126,12 @@ def test_skater_zones_are_contiguous_and_equal_spopt(conn) -> None:
     sizes = pd.Series(list(zone_of.values())).value_counts()
     assert (sizes >= 5).all() and sizes.sum() == len(areas)
     households = _households(conn, "lsoa")
-    per_zone = households.reindex(areas["code"]).fillna(0.0).groupby(areas["code"].map(zone_of).to_numpy()).sum()
-    assert [f["properties"]["demand"] for f in plan["zones"]["features"]] == pytest.approx(per_zone.sort_index().tolist())
+    per_zone = (
+        households.reindex(areas["code"]).fillna(0.0).groupby(areas["code"].map(zone_of).to_numpy()).sum()
+    )
+    assert [f["properties"]["demand"] for f in plan["zones"]["features"]] == pytest.approx(
+        per_zone.sort_index().tolist()
+    )
     assert plan["summary"]["total_demand"] == pytest.approx(households.sum())
 
     w = Queen.from_dataframe(areas, use_index=False, silence_warnings=True)
@@ -128,4 +145,3 @@ def test_zones_refuse_a_floor_above_all_demand(conn) -> None:
         plan_zones(conn, method="max_p", level="lsoa", floor=1e12)
     with pytest.raises(InvalidRequest, match="n_zones"):
         plan_zones(conn, method="skater", level="lsoa", n_zones=None)
-
