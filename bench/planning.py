@@ -168,6 +168,7 @@ def bench_route(args: argparse.Namespace) -> None:
 
 
 def bench_capacitated(args: argparse.Namespace) -> None:
+    import geo.planning.capacitated  # noqa: F401  (a server has it loaded: keep imports out of the time)
     from geo.planning.siting import solve_p_median
 
     demand, cand, weights = borough_instance(600, 60, args.seed)
