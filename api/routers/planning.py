@@ -63,6 +63,8 @@ CSV = "text/csv"
 #: Longest solves answered inline; longer ones must be background jobs (async=true).
 INLINE_SITES_S = 30.0
 INLINE_ROUTES_S = 10.0
+#: Inline zones: LSOAs only, and at most this many SKATER zones (each cut scans the tree).
+INLINE_SKATER_ZONES = 20
 
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv to download a table")]
 Async = Annotated[bool, Query(alias="async", description="run as a background job; poll its status_url")]
@@ -384,10 +386,11 @@ def plan_zones_route(
     params = _zones_params(body)
     if run_async:
         return _accepted(request, submit_zones_job(engine, params))
-    if body.method == "max_p" and body.level == "oa":
+    if body.level == "oa" or (body.n_zones or 0) > INLINE_SKATER_ZONES:
         raise InvalidRequest(
-            "max_p zones over output areas take minutes (simulated annealing over every area): "
-            "ask with async=true for a background job, or use level lsoa"
+            "zones over output areas, or more than "
+            f"{INLINE_SKATER_ZONES} SKATER zones, take minutes: ask with async=true for a background "
+            "job, or use level lsoa"
         )
     return plan_zones(conn, **params)
 
