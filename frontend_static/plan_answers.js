@@ -244,6 +244,11 @@
     $("plan-scenarios").addEventListener("click", compareScenarios);
     $("plan-answers-clear").addEventListener("click", clear);
     $("plan-iso-site").addEventListener("focus", () => fillSites().catch(() => {}), { once: true });
+    // Officer answers leave the page with the key: nothing of them stays drawn or listed.
+    $("signout-button").addEventListener("click", () => {
+      clear();
+      $("pane-plan").replaceChildren(hooks().el("p", { className: "hint", text: "Sign in as an officer for planning answers." }));
+    });
   }
 
   document.addEventListener("wardwise:ready", start, { once: true });
