@@ -169,7 +169,9 @@ def test_ingest_watch_dir_picks_up_a_new_file_once_and_reports_failures(
             text("SELECT count(*) FROM ingest_batch WHERE filename = '2025-08.csv' AND status = 'failed'")
         ).scalar()
         loaded = conn.execute(
-            text("SELECT count(*) FROM ingest_batch WHERE created_by = 'feed:test drop' AND status = 'loaded'")
+            text(
+                "SELECT count(*) FROM ingest_batch WHERE created_by = 'feed:test drop' AND status = 'loaded'"
+            )
         ).scalar()
     assert listed["files"] == {"loaded": 2, "duplicate": 0, "failed": 1}
     failure = next(r for r in listed["recent"] if r["filename"] == "2025-08.csv")
