@@ -230,3 +230,66 @@ def test_selector_mixes_segment_and_census_weights_with_a_size(bristol) -> None:
     areas = got["areas"].set_index("area_code")["expected"]
     assert got["size"] == pytest.approx(1000)
     assert areas.to_dict() == pytest.approx(expected.to_dict(), abs=0.05)
+
+
+# ------------------------------------------------------------ spine chart comparator (issue 20)
+
+
+def _ward_shares() -> pd.DataFrame:
+    """Ward-by-OAC-subgroup shares of households, from the CSV."""
+    profile = _profile().dropna(subset=["households"])
+    counts = profile.pivot_table(
+        index="wd13cd", columns="oac21_subgroup", values="households", aggfunc="sum", fill_value=0
+    )
+    return counts.div(counts.sum(axis=1), axis=0)
+
+
+def _csv_profile(code: str, column: str) -> dict[str, Any]:
+    """A profile's segment rows built from the CSV (what `with_comparator` extends)."""
+    profile = _profile().dropna(subset=["households"])
+    counts = profile[profile[column] == code].groupby("oac21_subgroup")["households"].sum()
+    return {
+        "area": {"code": code},
+        "classification": "oac2021",
+        "segments": [{"segment": str(s), "households": int(h)} for s, h in counts.items()],
+    }
+
+
+def test_spine_comparator_is_the_mean_of_the_k_similar_areas(bristol) -> None:
+    from geo.analysis.profile import with_comparator
+
+    conn = bristol
+    ward = "E05001979"
+    got = with_comparator(conn, _csv_profile(ward, "wd13cd"), "similar", 4)
+    shares = _ward_shares()
+    hellinger = np.sqrt(0.5 * ((np.sqrt(shares) - np.sqrt(shares.loc[ward])) ** 2).sum(axis=1)).drop(ward)
+    similar = hellinger.sort_values(kind="stable").index[:4]
+    mean = shares.loc[similar].mean(axis=0)
+    assert got["comparator"]["kind"] == "similar" and got["comparator"]["k"] == 4
+    assert [a["code"] for a in got["comparator"]["areas"]] == list(similar)
+    rows = {s["segment"]: s for s in got["segments"]}
+    for seg, row in rows.items():
+        assert row["comparator_pct"] == pytest.approx(100 * mean[seg], abs=0.005)
+        if mean[seg] > 0:
+            assert row["comparator_index"] == pytest.approx(100 * shares.loc[ward, seg] / mean[seg], abs=0.51)
+    # the district comparator: Bristol's own shares
+    profile = _profile().dropna(subset=["households"])
+    bristol_shares = profile.groupby("oac21_subgroup")["households"].sum() / profile["households"].sum()
+    district = with_comparator(conn, _csv_profile(ward, "wd13cd"), "district", 5)
+    assert district["comparator"]["areas"][0]["code"] == BRISTOL
+    for row in district["segments"]:
+        assert row["comparator_pct"] == pytest.approx(100 * bristol_shares[row["segment"]], abs=0.005)
+
+
+def test_spine_comparator_parent_of_an_lsoa_is_its_ward(bristol) -> None:
+    from geo.analysis.profile import with_comparator
+
+    conn = bristol
+    lsoa = "E01014485"
+    got = with_comparator(conn, _csv_profile(lsoa, "lsoa11cd"), "parent", 5)
+    profile = _profile().dropna(subset=["households"])
+    ward = profile.loc[profile["lsoa11cd"] == lsoa, "wd13cd"].iloc[0]
+    assert got["comparator"]["areas"][0]["code"] == ward
+    mean = _ward_shares().loc[ward]
+    for row in got["segments"]:
+        assert row["comparator_pct"] == pytest.approx(100 * mean[row["segment"]], abs=0.005)
