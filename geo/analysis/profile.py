@@ -207,9 +207,30 @@ def spine_comparator(
 
 def with_comparator(conn: Connection, profile: dict[str, Any], comparator: str, k: int) -> dict[str, Any]:
     """The profile with each segment's ``comparator_pct`` and ``comparator_index`` added."""
-    comp = spine_comparator(conn, profile["area"]["code"], profile["classification"], comparator, k)
-    shares = comp.pop("shares")
     segments = profile["segments"]
+    district = profile.get("district") or {}
+    if (
+        comparator == "district"
+        and district.get("code")
+        and all("district_households" in s for s in segments)
+    ):
+        # the profile already holds the district's households per segment: no query
+        d_total = sum(int(s["district_households"]) for s in segments)
+        shares = pd.Series(
+            {s["segment"]: (int(s["district_households"]) / d_total if d_total else 0.0) for s in segments}
+        )
+        comp = {
+            "kind": "district",
+            "label": district["code"],
+            "k": None,
+            "areas": [{"code": district["code"]}],
+        }
+        name = conn.execute(text("SELECT name FROM area WHERE code = :c"), {"c": district["code"]}).scalar()
+        comp["label"] = name or district["code"]
+        comp["areas"][0]["name"] = comp["label"]
+    else:
+        comp = spine_comparator(conn, profile["area"]["code"], profile["classification"], comparator, k)
+        shares = comp.pop("shares")
     total = sum(int(s["households"]) for s in segments)
     out = []
     for s in segments:
