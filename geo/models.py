@@ -559,3 +559,23 @@ class JobRecord(Base):
     result: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     __table_args__ = (Index("ix_job_queue_status_created", "queue", "status", "created_at"),)
+
+
+class AreaNeighbour(Base):
+    """A stored queen-contiguity pair of one geography, both ways (``geo.analysis.contiguity``)."""
+
+    __tablename__ = "area_neighbour"
+    geography: Mapped[str] = mapped_column(String(80), primary_key=True)  # level:<level> | set:<code>
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    neighbour_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    touches: Mapped[bool] = mapped_column(Boolean)  # boundary shared, no interior (ST_Touches)
+
+
+class AreaNeighbourState(Base):
+    """The geography data version the stored pairs of a geography were computed from."""
+
+    __tablename__ = "area_neighbour_state"
+    geography: Mapped[str] = mapped_column(String(80), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    pairs: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

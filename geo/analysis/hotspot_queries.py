@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from geo.analysis import contiguity, h3grid, spatial
 from geo.analysis import demand as demand_mod
 from geo.analysis import evaluation as evaluation_mod
-from geo.analysis import h3grid, spatial
 from geo.analysis import reach as reach_mod
 from geo.analysis import scan as scan_mod
 from geo.analysis import trends as trends_mod
@@ -359,12 +359,10 @@ def area_weights(
             left, right = h3grid.cell_neighbour_pairs(ids)
             w = spatial.weights_from_pairs(ids, left, right, kind="queen")
             return spatial.SpatialWeights(w.ids, w.matrix, "queen", {"source": "h3 grid ring"})
-        rows = conn.execute(
-            load_sql("analysis/area_neighbour_pairs"), {"codes": list(ids), "tolerance_m": tolerance_m}
-        ).all()
-        w = spatial.weights_from_pairs(ids, [r.left_code for r in rows], [r.right_code for r in rows])
+        left, right, source = contiguity.neighbour_pairs(conn, list(ids), tolerance_m)
+        w = spatial.weights_from_pairs(ids, left, right)
         return spatial.SpatialWeights(
-            w.ids, w.matrix, "queen", {"source": "PostGIS ST_DWithin", "tolerance_m": tolerance_m}
+            w.ids, w.matrix, "queen", {"source": source, "tolerance_m": tolerance_m}
         )
     if isinstance(geography, H3Grid):
         xy = h3grid.cell_centres_bng(ids)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from geo.analysis.contiguity import refresh_neighbours
 from geo.db import load_sql
 from geo.errors import DuplicateBatch, IngestError, IngestRowError, InvalidRequest, NotFound
 from geo.exports import csv_text
@@ -1136,6 +1137,9 @@ def _finish(run: _Run) -> None:
     elif run.kind == "areas":
         _finish_areas(run)
         _bump(conn, ("tiles", "events"))
+    if run.kind in ("areas", "area-statistics", "area-classification"):
+        # neighbour pairs of the geographies these areas belong to, stored with their version
+        refresh_neighbours(conn)
 
 
 def _finish_areas(run: _Run) -> None:
