@@ -297,7 +297,9 @@ class ServiceEvent(Base):
     # uprn | address | fuzzy | street | postcode | coordinates | unmatched
     match_level: Mapped[str] = mapped_column(String(16))
     uprn: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    household_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    # no index on household_key (a random hash) nor a GiST on geom: no plan used them
+    # (docs/scaling.md, "Indexes"), and each cost every ingest a random-order insert
+    household_key: Mapped[str | None] = mapped_column(String(64))
     oa_code: Mapped[str | None] = mapped_column(String(32))
     lsoa_code: Mapped[str | None] = mapped_column(String(32))
     ward_code: Mapped[str | None] = mapped_column(String(32))
@@ -307,7 +309,9 @@ class ServiceEvent(Base):
     batch_id: Mapped[int | None] = mapped_column(
         ForeignKey("ingest_batch.id", ondelete="CASCADE"), index=True
     )
-    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=True), nullable=True)
+    geom: Mapped[Any] = mapped_column(
+        Geometry("POINT", srid=STORAGE_SRID, spatial_index=False), nullable=True
+    )
 
     __table_args__ = (
         Index("ix_service_event_service_date", "service_code", "event_date"),
