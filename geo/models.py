@@ -137,6 +137,14 @@ class Address(Base):
     is_residential: Mapped[bool] = mapped_column(Boolean, default=True)
     oa_code: Mapped[str | None] = mapped_column(ForeignKey("area.code"), index=True)
     geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=True))
+    # The address's H3 cells at resolutions 5..12 (element r - 4; geo.analysis.h3cells), stored at load
+    h3_cells: Mapped[list[int] | None] = mapped_column(ARRAY(BigInteger))
+
+    __table_args__ = (
+        Index(
+            "ix_address_h3_missing", "uprn", postgresql_where=text("h3_cells IS NULL AND geom IS NOT NULL")
+        ),
+    )
 
 
 class AddressAlias(Base):
