@@ -95,8 +95,14 @@ def build(admin_url: str, households: int, events: int, keep: bool, scratch: str
             conn.execute(text(f'CREATE DATABASE "{scratch}"'))
     admin.dispose()
     engine = make_engine(url, pool_size=1)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    except Exception as exc:  # noqa: BLE001 - say what to do instead of a traceback
+        raise SystemExit(
+            f"bench/profiling.py: cannot create PostGIS in {scratch!r} ({type(exc).__name__}); as a superuser run "
+            f"`CREATE EXTENSION postgis` in it, then run this again with --keep"
+        ) from exc
     upgrade_database(url, "head")
     with engine.begin() as conn:
         have = conn.execute(text("SELECT count(*) FROM service_event")).scalar_one()
