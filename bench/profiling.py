@@ -100,8 +100,8 @@ def build(admin_url: str, households: int, events: int, keep: bool, scratch: str
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
     except Exception as exc:  # noqa: BLE001 - say what to do instead of a traceback
         raise SystemExit(
-            f"bench/profiling.py: cannot create PostGIS in {scratch!r} ({type(exc).__name__}); as a superuser run "
-            f"`CREATE EXTENSION postgis` in it, then run this again with --keep"
+            f"bench/profiling.py: cannot create PostGIS in {scratch!r} ({type(exc).__name__}); "
+            "as a superuser run `CREATE EXTENSION postgis` in it, then run this again with --keep"
         ) from exc
     upgrade_database(url, "head")
     with engine.begin() as conn:
