@@ -5,7 +5,7 @@ the geography data version they were computed from (issue 17; ``geo.analysis.con
 Computed here for the areas already stored, then by every areas load.
 
 Revision ID: scale17b_1
-Revises: extras20_2
+Revises: extras20b_1
 Create Date: 2026-12-02 01:30:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "scale17b_1"
-down_revision: str | None = "extras20_2"
+down_revision: str | None = "extras20b_1"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
