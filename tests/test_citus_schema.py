@@ -36,6 +36,8 @@ REFERENCE = {
     "site",
     "ingest_batch",
     "service_district",
+    "area_neighbour",
+    "area_neighbour_state",
 }
 LOCAL = {
     "alembic_version",

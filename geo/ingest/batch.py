@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from geo.analysis.contiguity import refresh_neighbours
+from geo.analysis.h3cells import store_address_cells
 from geo.db import load_sql
 from geo.errors import DuplicateBatch, IngestError, IngestRowError, InvalidRequest, NotFound
 from geo.exports import csv_text
@@ -1196,6 +1198,11 @@ def _finish(run: _Run) -> None:
     elif run.kind == "areas":
         _finish_areas(run)
         _bump(conn, ("tiles", "events"))
+    if run.kind in ("areas", "area-statistics", "area-classification"):
+        # neighbour pairs of the geographies these areas belong to, stored with their version
+        refresh_neighbours(conn)
+    elif run.kind == "gazetteer":
+        store_address_cells(conn)  # each new or moved address's H3 cell
 
 
 def _finish_areas(run: _Run) -> None:
