@@ -322,7 +322,7 @@ def post_channel_shift(conn: ConnDep, viewer: OfficerDep, body: ChannelShiftRequ
         body.from_channel,
         body.to_channel,
         body.share_pct,
-        classification=body.classification,
+        classification=resolve_tier(conn, body.classification, body.tier),
         level=body.level,
         date_from=body.date_from,
         date_to=body.date_to,

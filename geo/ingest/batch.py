@@ -987,7 +987,7 @@ def _area_counts(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None
 
 # ----------------------------------------------------------------------------- areas
 
-_LEVEL_PREFIXES = {"OA": "oa", "LSOA": "lsoa", "WD": "ward", "LAD": "district"}
+_LEVEL_PREFIXES = {"OA": "oa", "LSOA": "lsoa", "MSOA": "msoa", "WD": "ward", "LAD": "district"}
 
 
 def _areas(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
@@ -999,13 +999,13 @@ def _areas(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
         level = _LEVEL_PREFIXES.get(prefix)
         if level is None:
             raise IngestRowError(
-                1, "level", "a `level` constant (oa, lsoa, ward, district or custom)", source
+                1, "level", "a `level` constant (oa, lsoa, msoa, ward, district or custom)", source
             )
         frame["level"] = level
     frame = _required_present(frame, ("code", "set_code"), rejections)
     frame = _bases(run, frame, rejections)
-    bad_level = ~frame["level"].isin(["oa", "lsoa", "ward", "district", "custom"])
-    rejections.add(frame, bad_level, "level", "expected oa, lsoa, ward, district or custom")
+    bad_level = ~frame["level"].isin(["oa", "lsoa", "msoa", "ward", "district", "custom"])
+    rejections.add(frame, bad_level, "level", "expected oa, lsoa, msoa, ward, district or custom")
     frame = frame.loc[~bad_level.to_numpy()]
     geoms = frame["__geometry"].to_numpy() if "__geometry" in frame else np.full(len(frame), None)
     valid = np.array(
