@@ -35,6 +35,7 @@ REFERENCE = {
     "site",
     "ingest_batch",
     "service_district",
+    "area_vintage_lookup",
 }
 LOCAL = {
     "alembic_version",
@@ -49,6 +50,7 @@ LOCAL = {
     "aggregate_refresh_scope",
     "demo_truth",
     "ingest_rejected_row",
+    "ingest_superseded",
     "spatial_ref_sys",
 }
 
