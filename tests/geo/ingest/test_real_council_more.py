@@ -224,6 +224,11 @@ def test_the_hotspots_cli_takes_a_tier(db, monkeypatch, capsys) -> None:
     ours = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype={"code": str}).set_index("code")
     expected = _expected_by_lsoa("oac21_supergroup")
     np.testing.assert_allclose(ours.loc[expected.index, "expected"], expected["expected"], atol=0.0051)
+    # a tier the classification lacks is bad input: one line naming the tiers, exit 2
+    bad = ["hotspots", "asb_reports", "--level", "lsoa", "--classification", "oac2021", "--tier", "type"]
+    assert main(bad) == 2
+    err = capsys.readouterr().err
+    assert "`tier` was 'type'" in err and "supergroup" in err and "Traceback" not in err
 
 
 # ----------------------------------------------------------------------------- 3. MSOA as a level
