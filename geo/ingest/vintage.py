@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from geo.errors import InvalidRequest
+from geo.errors import InvalidRequest, NotFound
 from geo.ingest.copy import copy_frame
 
 #: How counts keyed by OA 2021 are placed on 2011 OAs (stated in the batch report).
@@ -187,7 +187,7 @@ def classes_on_oa21(conn: Connection, classification: str) -> pd.DataFrame:
         text("SELECT 1 FROM classification WHERE code = :c"), {"c": classification}
     ).scalar_one_or_none()
     if found is None:
-        raise InvalidRequest(f"`classification` was {classification!r} but no such classification is loaded")
+        raise NotFound(f"`classification` was {classification!r} but no such classification is loaded")
     rows = conn.execute(
         text(
             "SELECT DISTINCT ON (l.oa21_code) l.oa21_code, s.segment_code, l.change, l.oa11_code "
