@@ -1024,7 +1024,7 @@ def _postcode_areas(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> N
     bad = norm.isna().to_numpy()
     rejections.add(frame, bad, "postcode", "is not a UK postcode; expected e.g. 'BS1 1AD' or 'BS105AA'")
     frame, norm = frame.loc[~bad], norm.loc[~bad]
-    found = dict(
+    found: dict[str, str] = dict(
         run.conn.execute(
             text(
                 "SELECT postcode_norm, oa_code FROM postcode "

@@ -174,7 +174,8 @@ def known_oa21(conn: Connection, codes: pd.Series) -> np.ndarray:
             {"codes": list(codes.unique())},
         ).scalars()
     )
-    return codes.isin(known).to_numpy()
+    out: np.ndarray = codes.isin(known).to_numpy()
+    return out
 
 
 def classes_on_oa21(conn: Connection, classification: str) -> pd.DataFrame:
