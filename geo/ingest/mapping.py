@@ -202,6 +202,23 @@ class Mapping:
     #: area-classification / area-statistics: ``oa21`` when the file is keyed by OA 2021
     #: codes, placed on the loaded 2011 OAs through the area-lookup (docs/ingest.md, Vintages)
     vintage: str | None = None
+    #: area-statistics: census (or other) variables per area, as a list of source columns
+    #: (each stored under its name in snake case) or {variable name: source column}
+    variables: list[str] | dict[str, str] = field(default_factory=list)
+
+    def variable_columns(self) -> dict[str, str]:
+        """The ``variables`` as {variable name: source column}; names are checked."""
+        if isinstance(self.variables, dict):
+            named = {str(k): str(v) for k, v in self.variables.items()}
+        else:
+            named = {re.sub(r"[^a-z0-9]+", "_", str(c).lower()).strip("_"): str(c) for c in self.variables}
+        bad = [n for n in named if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", n)]
+        if bad:
+            raise IngestError(
+                f"`variables` names {bad}, but a variable name is expected to be snake case "
+                "(a letter, then letters, digits or _; at most 64)"
+            )
+        return named
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Mapping:
@@ -442,6 +459,11 @@ def check_targets(kind: str, mapping: Mapping) -> None:
             f"`vintage` was {mapping.vintage!r} for {kind} but is expected to be 'oa21' "
             "(a file keyed by OA 2021 codes), and only for area-classification or area-statistics"
         )
+    if mapping.variables and mapping.vintage is not None:
+        raise IngestError("`variables` are read on the areas' own codes; a `vintage` file cannot carry them")
+    if mapping.variables and kind != "area-statistics":
+        raise IngestError(f"`variables` are read from area-statistics files, not {kind} files")
+    mapping.variable_columns()
     if mapping.tiers and len(mapping.tiers) > 3:
         raise IngestError(f"`tiers` was {mapping.tiers!r} but at most 3 tiers are supported")
 

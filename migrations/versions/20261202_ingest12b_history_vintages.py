@@ -5,7 +5,7 @@ before the batch, so undoing the latest batch restores the earlier one; area_vin
 holds the ONS OA11 -> OA21 lookup (U unchanged, S split, M merged, X irregular).
 
 Revision ID: ingest12b_1
-Revises: extras20_2
+Revises: extras20b_1
 Create Date: 2026-12-02 01:30:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "ingest12b_1"
-down_revision: str | None = "extras20_2"
+down_revision: str | None = "extras20b_1"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
