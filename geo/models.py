@@ -398,6 +398,33 @@ class IngestRejectedRow(Base):
     values: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
+class IngestSuperseded(Base):
+    """What a batch of a kind that writes in place replaced: one row per key it wrote.
+
+    ``previous`` holds the values the key had before the batch (null: the key was new), so
+    undoing the latest batch of a key puts the earlier batch's values back (issue 12).
+    """
+
+    __tablename__ = "ingest_superseded"
+    batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batch.id", ondelete="CASCADE"), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    previous: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+    __table_args__ = (Index("ix_ingest_superseded_key", "table_name", "key"),)
+
+
+class AreaVintageLookup(Base):
+    """The ONS OA 2011 -> OA 2021 lookup: U unchanged, S split, M merged, X irregular."""
+
+    __tablename__ = "area_vintage_lookup"
+    oa11_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    oa21_code: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    change: Mapped[str] = mapped_column(String(1))
+    district_code: Mapped[str | None] = mapped_column(String(32))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batch.id", ondelete="CASCADE"), index=True)
+
+
 # --------------------------------------------------------------------------- planning
 
 

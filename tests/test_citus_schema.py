@@ -38,6 +38,7 @@ REFERENCE = {
     "service_district",
     "area_neighbour",
     "area_neighbour_state",
+    "area_vintage_lookup",
 }
 LOCAL = {
     "alembic_version",
@@ -52,6 +53,7 @@ LOCAL = {
     "aggregate_refresh_scope",
     "demo_truth",
     "ingest_rejected_row",
+    "ingest_superseded",
     "spatial_ref_sys",
 }
 

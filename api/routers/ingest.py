@@ -32,8 +32,10 @@ KindParam = Literal[
     "area-counts",
     "postcodes",
     "gazetteer",
+    "area-lookup",
+    "postcode-areas",
 ]
-PresetParam = Literal["police-uk", "ons-boundaries", "oac", "onspd", "codepoint-open"]
+PresetParam = Literal["police-uk", "ons-boundaries", "oac", "onspd", "codepoint-open", "ons-oa-lookup"]
 BATCH_ID = PathParam(ge=1, le=2**31 - 1, description="The batch id")
 
 

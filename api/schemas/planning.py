@@ -28,6 +28,9 @@ class DemandSpec(BaseModel):
         ),
     )
     classification: str | None = Field(None, max_length=64, pattern=CODE)
+    tier: str | None = Field(
+        None, max_length=32, pattern=CODE, description="a tier of the classification (OAC: supergroup, group)"
+    )
     segments: list[Annotated[str, Field(min_length=1, max_length=32, pattern=CODE)]] | None = Field(
         None, max_length=64, description="segment codes; omit for all"
     )

@@ -33,6 +33,7 @@ SIMILAR_AREAS = 5
 LEVEL_NAMES = {
     "oa": "output area",
     "lsoa": "LSOA",
+    "msoa": "MSOA",
     "ward": "ward",
     "district": "district",
     "custom": "custom area",
