@@ -155,7 +155,7 @@ PY
         status=1
     fi
     cat /build/demo.log
-    pkill -f "[w]ardwise serve" || true   # [w]: never matches this script's own command line
+    pkill -f "[w]ardwise serve" || true   # [w]: never matches the command line of this check itself
     exit $status'
 
 step "stop the chroot PostgreSQL" in_root 'pg_ctlcluster --skip-systemctl-redirect $(ls /usr/lib/postgresql) main stop'
