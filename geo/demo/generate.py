@@ -1720,9 +1720,9 @@ def _grow(
 _CARE_CLUSTERS: tuple[tuple[str, str, int, tuple[int, int], tuple[float, float]], ...] = (
     ("hot", "strong", 3, (4, 8), (2.0, 3.0)),
     ("not", "strong", 3, (4, 8), (0.2, 0.4)),
-    ("hot", "weak", 3, (4, 8), (1.3, 1.5)),
-    ("not", "weak", 2, (4, 8), (0.65, 0.77)),
-    ("hot", "small", 3, (1, 2), (2.0, 3.0)),
+    ("hot", "weak", 2, (4, 8), (1.3, 1.5)),
+    ("not", "weak", 1, (4, 8), (0.65, 0.77)),
+    ("hot", "small", 2, (1, 2), (2.0, 3.0)),
 )
 
 
@@ -1733,15 +1733,17 @@ def _tough_services(
     adjacency: list[np.ndarray],
     rng: np.random.Generator,
 ) -> tuple[list[pd.DataFrame], dict[str, Any]]:
-    """Draw ``cat.TOUGH_SERVICES``: an overdispersed null and a service with mixed truth.
+    """Draw ``cat.TOUGH_SERVICES``: an overdispersed null, mixed clusters and trends.
 
     ``fly_tipping``: each OA has a gamma multiple (mean 1, variance ``FLY_TIPPING_TAU2``), so
     its count is negative binomial; nothing else is planted (every flag is a false alarm).
 
     ``adult_social_care``: segment rates are the need rates of ``spec.rates`` except segment
     ``UNDER_SERVED_SEGMENT``, drawn at ``UNDER_SERVED_SHARE`` of its need; OA clusters of
-    ``_CARE_CLUSTERS``; and two groups of ``TREND_LSOAS`` adjacent LSOAs whose multiple
-    changes by month (emerging and fading). Clusters and trend groups never touch.
+    ``_CARE_CLUSTERS``, no two touching.
+
+    ``pest_control``: two groups of ``TREND_LSOAS`` adjacent LSOAs (not touching) whose
+    multiple changes by month: one emerging, one fading; nothing else is planted.
     """
     n_oa = len(hier["oa_codes"])
     codes = [s.code for s in cat.SEGMENTS]
@@ -1776,26 +1778,7 @@ def _tough_services(
     rates[codes.index(UNDER_SERVED_SEGMENT)] *= UNDER_SERVED_SHARE
     base = rates[seg]
     expected = np.bincount(hh_oa, base, n_oa)
-    oa_lsoa = hier["oa_lsoa"]
-    n_lsoa = len(hier["lsoa_codes"])
-    lsoa_adj = _lsoa_adjacency(adjacency, oa_lsoa, n_lsoa)
-    lsoa_expected = np.bincount(oa_lsoa, expected, n_lsoa)
-    free_lsoa = lsoa_expected >= np.median(lsoa_expected)
-    trend_groups: list[list[int]] = []
-    for _ in range(2):
-        group = _grow(free_lsoa, lsoa_adj, TREND_LSOAS, TREND_LSOAS, rng)
-        if group is None:  # pragma: no cover - every borough of MIN_HOUSEHOLDS has room
-            raise RuntimeError("could not plant the trend clusters; the borough is too small")
-        trend_groups.append(group)
-        free_lsoa[group] = False
-        for g in group:
-            free_lsoa[lsoa_adj[g]] = False
-    trend_oa = [np.flatnonzero(np.isin(oa_lsoa, g)) for g in trend_groups]
     blocked = np.zeros(n_oa, dtype=bool)
-    for oas in trend_oa:
-        blocked[oas] = True
-        for o in oas:
-            blocked[adjacency[o]] = True
     multiple = np.ones(n_oa)
     planted: dict[str, list[dict[str, Any]]] = {"hot": [], "not": []}
     floors = [MIN_CLUSTER_EXPECTED, 12.0, 10.0, 0.0]
@@ -1825,15 +1808,48 @@ def _tough_services(
                     "detectable": strength == "strong",
                 }
             )
-    # Static part: every household outside the trend groups.
+    who = np.repeat(np.arange(len(base)), rng.poisson(base * multiple[hh_oa]))
+    day = rng.choice(PERIOD_DAYS, size=len(who), p=_day_weights(spec.season))
+    frames.append(_event_rows(spec, who, day, seg, rng))
+    truth[spec.code] = {
+        "unit": spec.unit,
+        "rate_meaning": "expected events per household over the period",
+        "rates": {c: float(r) for c, r in zip(codes, rates, strict=True)},
+        "need_rates": {c: float(r) for c, r in zip(codes, need, strict=True)},
+        "under_served": {"segment_code": UNDER_SERVED_SEGMENT, "share_of_need": UNDER_SERVED_SHARE},
+        "min_expected": round(used_floor, 3),
+        "hot": planted["hot"],
+        "not": planted["not"],
+        "events": len(who),
+    }
+
+    spec = cat.TOUGH_SERVICES[2]
+    rates = np.array(spec.rates)
+    base = rates[seg]
+    expected = np.bincount(hh_oa, base, n_oa)
+    oa_lsoa = hier["oa_lsoa"]
+    n_lsoa = len(hier["lsoa_codes"])
+    lsoa_adj = _lsoa_adjacency(adjacency, oa_lsoa, n_lsoa)
+    lsoa_expected = np.bincount(oa_lsoa, expected, n_lsoa)
+    free_lsoa = lsoa_expected >= np.median(lsoa_expected)
+    trend_groups: list[list[int]] = []
+    for _ in range(2):
+        group = _grow(free_lsoa, lsoa_adj, TREND_LSOAS, TREND_LSOAS, rng)
+        if group is None:  # pragma: no cover - every borough of MIN_HOUSEHOLDS has room
+            raise RuntimeError("could not plant the trend clusters; the borough is too small")
+        trend_groups.append(group)
+        free_lsoa[group] = False
+        for g in group:
+            free_lsoa[lsoa_adj[g]] = False
+    trend_oa = [np.flatnonzero(np.isin(oa_lsoa, g)) for g in trend_groups]
+    # Outside the trend groups: ordinary Poisson draws over the whole period.
     in_trend = np.isin(hh_oa, np.concatenate(trend_oa))
-    lam = np.where(in_trend, 0.0, base * multiple[hh_oa])
+    lam = np.where(in_trend, 0.0, base)
     who_static = np.repeat(np.arange(len(lam)), rng.poisson(lam))
     day_static = rng.choice(PERIOD_DAYS, size=len(who_static), p=_day_weights(spec.season))
     # Trend groups: a multiple per month, counts drawn month by month.
     days = pd.date_range(PERIOD_START, PERIOD_END, freq="D")
-    month = days.to_period("M")
-    month_codes, month_labels = pd.factorize(month)
+    month_codes, month_labels = pd.factorize(days.to_period("M"))
     month_start = np.searchsorted(month_codes, np.arange(len(month_labels)))
     month_days = np.bincount(month_codes)
     t = np.arange(len(month_labels))
@@ -1844,50 +1860,34 @@ def _tough_services(
     who_parts, day_parts = [who_static], [day_static]
     for oas, m_t in zip(trend_oa, month_multiples, strict=True):
         hh = np.flatnonzero(np.isin(hh_oa, oas))
-        lam_t = base[hh][:, None] * (m_t * month_days / PERIOD_DAYS)[None, :]
-        n_ht = rng.poisson(lam_t)
+        n_ht = rng.poisson(base[hh][:, None] * (m_t * month_days / PERIOD_DAYS)[None, :])
         hh_idx, t_idx = np.nonzero(n_ht)
         reps = n_ht[hh_idx, t_idx]
-        ev_hh = np.repeat(hh[hh_idx], reps)
         ev_t = np.repeat(t_idx, reps)
-        who_parts.append(ev_hh)
+        who_parts.append(np.repeat(hh[hh_idx], reps))
         day_parts.append(month_start[ev_t] + np.floor(rng.random(len(ev_t)) * month_days[ev_t]).astype(np.int64))
     who = np.concatenate(who_parts)
     day = np.concatenate(day_parts)
     frames.append(_event_rows(spec, who, day, seg, rng))
 
-    def trend_entry(i: int) -> dict[str, Any]:
+    def trend_entry(i: int, category: str) -> dict[str, Any]:
         return {
             "lsoa_codes": hier["lsoa_codes"][trend_groups[i]].tolist(),
             "oa_codes": hier["oa_codes"][trend_oa[i]].tolist(),
             "expected_base": round(float(expected[trend_oa[i]].sum()), 2),
+            "multiple_by_month": dict(zip(map(str, month_labels), month_multiples[i].tolist(), strict=True)),
+            "quarters": "2025Q1-2026Q3",
+            "expected_category": category,
         }
 
     truth[spec.code] = {
         "unit": spec.unit,
-        "rate_meaning": "expected events per household over the period",
+        "rate_meaning": "expected events per household over the period outside the trend groups",
         "rates": {c: float(r) for c, r in zip(codes, rates, strict=True)},
-        "need_rates": {c: float(r) for c, r in zip(codes, need, strict=True)},
-        "under_served": {"segment_code": UNDER_SERVED_SEGMENT, "share_of_need": UNDER_SERVED_SHARE},
-        "min_expected": round(used_floor, 3),
-        "hot": planted["hot"],
-        "not": planted["not"],
-        "emerging": [
-            dict(
-                trend_entry(0),
-                multiple_by_month=dict(zip(map(str, month_labels), month_multiples[0].tolist(), strict=True)),
-                quarters="2025Q1-2026Q3",
-                expected_category="consecutive_hot_spot",
-            )
-        ],
-        "fading": [
-            dict(
-                trend_entry(1),
-                multiple_by_month=dict(zip(map(str, month_labels), month_multiples[1].tolist(), strict=True)),
-                quarters="2025Q1-2026Q3",
-                expected_category="historical_hot_spot",
-            )
-        ],
+        "hot": [],
+        "not": [],
+        "emerging": [trend_entry(0, "consecutive_hot_spot")],
+        "fading": [trend_entry(1, "historical_hot_spot")],
         "events": len(who),
     }
     return frames, truth
