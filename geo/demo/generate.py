@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -1659,10 +1660,12 @@ def _service_events(
 
 def _tough_refs(events: pd.DataFrame) -> pd.Series:
     """Source references of the tough services' events: a prefix per system, numbered by date."""
-    system = events["source_system"].to_numpy().astype(str)
-    prefixes = np.char.upper(np.char.add(np.char.replace(system, "council_", ""), "-"))
+    system = events["source_system"].to_numpy().astype(object)
     order = pd.Series(np.arange(len(events))).groupby(system).cumcount().to_numpy() + 1
-    refs = [f"{p}{k:07d}" for p, k in zip(prefixes.tolist(), order.tolist(), strict=True)]
+    refs = [
+        f"{str(s).removeprefix('council_').upper()}-{k:07d}"
+        for s, k in zip(system.tolist(), order.tolist(), strict=True)
+    ]
     return pd.Series(refs, index=events.index, dtype=object)
 
 
@@ -1778,7 +1781,8 @@ def _tough_services(
     rates[codes.index(UNDER_SERVED_SEGMENT)] *= UNDER_SERVED_SHARE
     base = rates[seg]
     expected = np.bincount(hh_oa, base, n_oa)
-    blocked = np.zeros(n_oa, dtype=bool)
+    blocked = np.zeros(n_oa, dtype=bool)  # planted OAs and their neighbours
+    taken = np.zeros(n_oa, dtype=bool)  # planted OAs
     multiple = np.ones(n_oa)
     planted: dict[str, list[dict[str, Any]]] = {"hot": [], "not": []}
     floors = [MIN_CLUSTER_EXPECTED, 12.0, 10.0, 0.0]
@@ -1787,15 +1791,18 @@ def _tough_services(
         for _ in range(count):
             size = int(rng.integers(lo, hi + 1))
             group = None
-            for floor in floors:
-                group = _grow((expected >= floor) & ~blocked, adjacency, size, lo, rng)
+            # Apart from every other cluster if there is room, else only not overlapping; a
+            # borough too small for even that (near MIN_HOUSEHOLDS) plants fewer clusters.
+            for free, floor in itertools.product((~blocked, ~taken), floors):
+                group = _grow((expected >= floor) & free, adjacency, size, lo, rng)
                 if group is not None:
                     used_floor = min(used_floor, floor)
                     break
-            if group is None:  # pragma: no cover
-                raise RuntimeError("could not plant adult_social_care's clusters; the borough is too small")
+            if group is None:
+                continue
             m = round(float(rng.uniform(m_lo, m_hi)), 2)
             multiple[group] = m
+            taken[group] = True
             blocked[group] = True
             for o in group:
                 blocked[adjacency[o]] = True
@@ -1831,16 +1838,26 @@ def _tough_services(
     n_lsoa = len(hier["lsoa_codes"])
     lsoa_adj = _lsoa_adjacency(adjacency, oa_lsoa, n_lsoa)
     lsoa_expected = np.bincount(oa_lsoa, expected, n_lsoa)
-    free_lsoa = lsoa_expected >= np.median(lsoa_expected)
+    busy = lsoa_expected >= np.median(lsoa_expected)
+    apart = np.ones(n_lsoa, dtype=bool)  # not in or next to a group
+    unused = np.ones(n_lsoa, dtype=bool)
     trend_groups: list[list[int]] = []
     for _ in range(2):
-        group = _grow(free_lsoa, lsoa_adj, TREND_LSOAS, TREND_LSOAS, rng)
-        if group is None:  # pragma: no cover - every borough of MIN_HOUSEHOLDS has room
+        # Busy LSOAs apart from the other group if there is room; smaller boroughs (near
+        # MIN_HOUSEHOLDS) take any LSOAs, then fewer of them.
+        for size, free in itertools.product(
+            (TREND_LSOAS, 2, 1), (busy & apart, apart, unused)
+        ):
+            group = _grow(free, lsoa_adj, size, size, rng)
+            if group is not None:
+                break
+        if group is None:  # pragma: no cover - two LSOAs always exist
             raise RuntimeError("could not plant the trend clusters; the borough is too small")
         trend_groups.append(group)
-        free_lsoa[group] = False
+        unused[group] = False
+        apart[group] = False
         for g in group:
-            free_lsoa[lsoa_adj[g]] = False
+            apart[lsoa_adj[g]] = False
     trend_oa = [np.flatnonzero(np.isin(oa_lsoa, g)) for g in trend_groups]
     # Outside the trend groups: ordinary Poisson draws over the whole period.
     in_trend = np.isin(hh_oa, np.concatenate(trend_oa))
