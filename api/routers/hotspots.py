@@ -167,6 +167,14 @@ class HotspotQuery:
             "every area of the windows (window)"
         ),
     ] = "significant"
+    window: Annotated[
+        Literal["circular", "adjacency"],
+        Query(
+            description="scan: circular windows (Kulldorff) or adjacency windows (Tango and Takahashi: "
+            "connected sets, queen contiguity, of each area's max_size nearest)"
+        ),
+    ] = "circular"
+    max_size: Annotated[int, Query(ge=1, le=12, description="scan: largest adjacency window, in areas")] = 10
 
     def params(self, service: str) -> HotspotParams:
         """As the domain's parameter object."""

@@ -50,6 +50,8 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
         max_share=args.max_share,
         direction=args.direction,
         members=args.members,
+        window=args.window,
+        max_size=args.max_size,
     )
 
     def progress(fraction: float) -> None:
@@ -79,6 +81,8 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
                 max_share=params.max_share,
                 direction=params.direction,
                 members=params.members,
+                window=params.window,
+                max_size=params.max_size,
             ),
             progress=progress if params.permutations else None,
         )
@@ -142,6 +146,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         choices=["significant", "cluster", "window"],
         default="significant",
         help="scan: flag the cluster areas whose own test points its way, or the whole window",
+    )
+    p.add_argument(
+        "--window",
+        choices=["circular", "adjacency"],
+        default="circular",
+        help="scan: circular windows, or connected sets of each area's --max-size nearest (queen)",
+    )
+    p.add_argument(
+        "--max-size", type=int, default=10, help="scan: largest adjacency window, in areas (<= 12)"
     )
     p.add_argument("--weights", choices=["queen", "knn", "distance"], default="queen")
     p.add_argument("--k", type=int, default=8)

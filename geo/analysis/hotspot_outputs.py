@@ -94,6 +94,8 @@ class HotspotParams:
     max_share: float = 0.1
     direction: Literal["both", "high", "low"] = "both"
     members: Literal["significant", "cluster", "window"] = "significant"
+    window: Literal["circular", "adjacency"] = "circular"
+    max_size: int = 10
     #: An uploaded table of reference rates (a mapping, records or CSV text, as
     #: ``demand.parse_profile`` reads them); overrides ``reference``.
     rates: Any = None
@@ -176,6 +178,8 @@ def _run(
         max_share=params.max_share,
         direction=params.direction,
         members=params.members,
+        window=params.window,
+        max_size=params.max_size,
     )
     return q.hotspot_frame(
         conn,

@@ -403,6 +403,10 @@ class SpatialOptions:
     #: areas the area test flags after FDR control), ``cluster`` (the former only) or
     #: ``window`` (every area of a significant cluster's circle).
     members: Literal["significant", "cluster", "window"] = "significant"
+    #: Scan statistic: circular windows (Kulldorff) or adjacency windows (Tango and Takahashi's
+    #: flexible shapes: connected sets of each area's ``max_size`` nearest, queen contiguity).
+    window: Literal["circular", "adjacency"] = "circular"
+    max_size: int = scan_mod.DEFAULT_ADJACENCY_SIZE
 
     def resolved_transform(self, method: Method) -> Literal["B", "R"]:
         """Gi* defaults to binary weights, local Moran to row-standardised (esda's defaults)."""
@@ -658,7 +662,11 @@ def _scan_frame(
     """
     permutations = opts.permutations or SCAN_DEFAULT_PERMUTATIONS
     n = len(frame)
-    work = n * max(1, int(np.ceil(opts.max_share * n))) * permutations
+    if opts.window == "adjacency":
+        # About a quarter of each centre's 2^(K-1) subsets are connected windows on the demo.
+        work = n * (1 << (max(1, min(opts.max_size, n)) - 1)) * permutations // 4
+    else:
+        work = n * max(1, int(np.ceil(opts.max_share * n))) * permutations
     limit = (budget if budget is not None else JOB_PERMUTATION_BUDGET) * SCAN_EVALUATIONS_PER_DRAW
     if work > limit:
         raise InvalidRequest(
@@ -669,6 +677,9 @@ def _scan_frame(
     xy = area_points(conn, geography, frame.index.tolist())
     o = frame["observed"].to_numpy()
     e = frame["expected"].to_numpy()
+    adjacency = None
+    if opts.window == "adjacency":
+        adjacency = area_weights(conn, geography, frame.index.tolist(), "queen").matrix
     result = scan_mod.spatial_scan(
         o,
         e,
@@ -678,6 +689,9 @@ def _scan_frame(
         direction=opts.direction,
         alpha=fdr,
         seed=opts.seed,
+        window=opts.window,
+        adjacency=adjacency,
+        max_size=opts.max_size,
     )
     codes = frame.index.to_numpy()
     area_p = frame["p_value"].to_numpy()
@@ -734,7 +748,15 @@ def _scan_frame(
     meta.update(
         {
             "variable": "counts",
-            "statistic": "Kulldorff's spatial scan statistic, Poisson model, circular windows",
+            "statistic": "Kulldorff's spatial scan statistic, Poisson model, "
+            + (
+                f"adjacency windows (Tango-Takahashi: connected sets of up to {opts.max_size} nearest areas, "
+                "queen contiguity)"
+                if opts.window == "adjacency"
+                else "circular windows"
+            ),
+            "window": opts.window,
+            "max_size": opts.max_size if opts.window == "adjacency" else None,
             "inference": f"Monte Carlo, {permutations} null replicates (multinomial given the total); "
             "secondary clusters: no geographical overlap, compared with the maximum's null distribution",
             "max_share": opts.max_share,

@@ -351,8 +351,12 @@ def adjacency_windows(
     inside = member_bits[si]
     # Members nearest first, padding last (a stable sort of "outside" flags keeps the order).
     order = np.argsort(~inside, axis=1, kind="stable")
-    members = np.where(np.take_along_axis(inside, order, axis=1), np.take_along_axis(nn[ci], order, axis=1), -1)
-    radius = np.where(np.take_along_axis(inside, order, axis=1), np.take_along_axis(dist[ci], order, axis=1), 0)
+    members = np.where(
+        np.take_along_axis(inside, order, axis=1), np.take_along_axis(nn[ci], order, axis=1), -1
+    )
+    radius = np.where(
+        np.take_along_axis(inside, order, axis=1), np.take_along_axis(dist[ci], order, axis=1), 0
+    )
     key = np.sort(np.where(members >= 0, members, n), axis=1)
     _, first = np.unique(key, axis=0, return_index=True)
     first = np.sort(first)
@@ -650,7 +654,11 @@ def brute_force_adjacency_scan(
     for i in range(n):
         ranked = sorted(
             range(n),
-            key=lambda j: (j != i, float(np.sqrt((pts[j, 0] - pts[i, 0]) ** 2 + (pts[j, 1] - pts[i, 1]) ** 2)), j),
+            key=lambda j: (
+                j != i,
+                float(np.sqrt((pts[j, 0] - pts[i, 0]) ** 2 + (pts[j, 1] - pts[i, 1]) ** 2)),
+                j,
+            ),
         )
         others = ranked[1:max_size]
         for r in range(len(others) + 1):

@@ -1706,7 +1706,9 @@ def _grow(
         group = [seed]
         inside = {seed}
         while len(group) < size:
-            frontier = sorted({int(n) for c in group for n in adjacency[c] if eligible[n] and n not in inside})
+            frontier = sorted(
+                {int(n) for c in group for n in adjacency[c] if eligible[n] and n not in inside}
+            )
             if not frontier:
                 break
             nxt = frontier[int(rng.integers(len(frontier)))]
@@ -1845,9 +1847,7 @@ def _tough_services(
     for _ in range(2):
         # Busy LSOAs apart from the other group if there is room; smaller boroughs (near
         # MIN_HOUSEHOLDS) take any LSOAs, then fewer of them.
-        for size, free in itertools.product(
-            (TREND_LSOAS, 2, 1), (busy & apart, apart, unused)
-        ):
+        for size, free in itertools.product((TREND_LSOAS, 2, 1), (busy & apart, apart, unused)):
             group = _grow(free, lsoa_adj, size, size, rng)
             if group is not None:
                 break
@@ -1882,7 +1882,9 @@ def _tough_services(
         reps = n_ht[hh_idx, t_idx]
         ev_t = np.repeat(t_idx, reps)
         who_parts.append(np.repeat(hh[hh_idx], reps))
-        day_parts.append(month_start[ev_t] + np.floor(rng.random(len(ev_t)) * month_days[ev_t]).astype(np.int64))
+        day_parts.append(
+            month_start[ev_t] + np.floor(rng.random(len(ev_t)) * month_days[ev_t]).astype(np.int64)
+        )
     who = np.concatenate(who_parts)
     day = np.concatenate(day_parts)
     frames.append(_event_rows(spec, who, day, seg, rng))

@@ -323,7 +323,9 @@ def test_tough_services_leave_the_first_services_draws_alone(borough: Borough, m
     first = borough.service_events[~tough].reset_index(drop=True)
     assert len(first) == len(without.service_events)
     for column in ("uprn", "event_date", "channel", "source_system", "source_ref_hash", "oa_code"):
-        assert (first[column].astype(str).to_numpy() == without.service_events[column].astype(str).to_numpy()).all()
+        assert (
+            first[column].astype(str).to_numpy() == without.service_events[column].astype(str).to_numpy()
+        ).all()
     assert_frame_equal(borough.extract_plan, without.extract_plan)
     assert borough.truth["services"] == without.truth["services"]
     assert borough.truth["extracts"] == without.truth["extracts"]
@@ -337,7 +339,12 @@ def test_tough_truth_is_planted_as_described(borough: Borough) -> None:
     hs = borough.household_segments.merge(borough.addresses[["uprn", "oa_code"]], on="uprn")
     rates = pd.Series(tough["fly_tipping"]["rates"])
     expected = hs.assign(r=hs["segment_code"].map(rates)).groupby("oa_code")["r"].sum().reindex(oas)
-    observed = ev[ev["service_code"] == "fly_tipping"].groupby("oa_code", observed=True).size().reindex(oas, fill_value=0)
+    observed = (
+        ev[ev["service_code"] == "fly_tipping"]
+        .groupby("oa_code", observed=True)
+        .size()
+        .reindex(oas, fill_value=0)
+    )
     z2 = ((observed - expected) ** 2 / expected).mean()
     assert z2 > 1.5, z2  # Poisson gives about 1; the gamma multiple adds tau2 * E on average
     # adult_social_care: rates are the need rates but for the under-served segment.

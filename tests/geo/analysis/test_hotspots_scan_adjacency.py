@@ -39,7 +39,12 @@ def test_every_adjacency_window_and_its_llr_match_the_brute_force_reference(dire
     for row in members:
         s = frozenset(row[row >= 0].tolist())
         ours[s] = float(poisson_llr(o[list(s)].sum(), es[list(s)].sum(), o.sum(), direction))
-    reference = dict((k, v) for v, k in brute_force_adjacency_scan(o, e, xy, a, max_share=0.25, max_size=max_size, direction=direction))
+    reference = {
+        k: v
+        for v, k in brute_force_adjacency_scan(
+            o, e, xy, a, max_share=0.25, max_size=max_size, direction=direction
+        )
+    }
     assert len(ours) == len(members)  # no window twice
     assert set(ours) == set(reference)
     assert all(ours[k] == pytest.approx(reference[k], rel=1e-12, abs=1e-12) for k in reference)
@@ -48,8 +53,18 @@ def test_every_adjacency_window_and_its_llr_match_the_brute_force_reference(dire
         s = row[row >= 0]
         assert s[0] == c and r == pytest.approx(np.hypot(*(xy[s] - xy[c]).T).max())
     # The scan's most likely cluster and LLR are the reference's best window.
-    result = spatial_scan(o, e, xy, max_share=0.25, permutations=9, seed=1, direction=direction,
-                          window="adjacency", adjacency=a, max_size=max_size)
+    result = spatial_scan(
+        o,
+        e,
+        xy,
+        max_share=0.25,
+        permutations=9,
+        seed=1,
+        direction=direction,
+        window="adjacency",
+        adjacency=a,
+        max_size=max_size,
+    )
     best_llr, best_set = max(((v, k) for k, v in reference.items()), key=lambda t: t[0])
     assert result.clusters[0].llr == pytest.approx(best_llr, rel=1e-12)
     assert frozenset(result.clusters[0].members.tolist()) == best_set
@@ -72,8 +87,18 @@ def test_an_l_shaped_cluster_is_found_whole_by_adjacency_windows_only():
     risk = np.ones(len(xy))
     risk[cells] = 3.0
     o = rng.poisson(e * risk).astype(float)
-    flexible = spatial_scan(o, e, xy, max_share=0.1, permutations=99, seed=2, direction="high",
-                            window="adjacency", adjacency=a, max_size=8)
+    flexible = spatial_scan(
+        o,
+        e,
+        xy,
+        max_share=0.1,
+        permutations=99,
+        seed=2,
+        direction="high",
+        window="adjacency",
+        adjacency=a,
+        max_size=8,
+    )
     circular = spatial_scan(o, e, xy, max_share=0.1, permutations=99, seed=2, direction="high")
     best = flexible.clusters[0]
     assert set(best.members.tolist()) == set(cells) and best.p_value <= 0.01

@@ -83,7 +83,15 @@ def test_emerging_and_fading_clusters_are_named_as_esri_names_them(conn, truth):
     frame = trend_frame(
         conn, "pest_control", OA, slice="quarter", date_from=dt.date(2025, 1, 1), date_to=dt.date(2026, 9, 30)
     ).set_index("area_code")
-    assert frame.attrs["meta"]["slices"] == ["2025Q1", "2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2", "2026Q3"]
+    assert frame.attrs["meta"]["slices"] == [
+        "2025Q1",
+        "2025Q2",
+        "2025Q3",
+        "2025Q4",
+        "2026Q1",
+        "2026Q2",
+        "2026Q3",
+    ]
     emerging = set(spec["emerging"][0]["oa_codes"])
     fading = set(spec["fading"][0]["oa_codes"])
     # The planted months: the emerging group x5 from April 2026 (quarters 2026Q2-Q3), the
@@ -102,8 +110,10 @@ def test_emerging_and_fading_clusters_are_named_as_esri_names_them(conn, truth):
         rows["oa_code"].isin(emerging), "emerging", np.where(rows["oa_code"].isin(fading), "fading", "rest")
     )
     share = rows.pivot_table(index="q", columns="group", values="n", aggfunc="sum")
-    per_oa = share / pd.Series({"emerging": len(emerging), "fading": len(fading), "rest": 1}) 
-    rel = per_oa[["emerging", "fading"]].div(share["rest"] / (frame.shape[0] - len(emerging) - len(fading)), axis=0)
+    per_oa = share / pd.Series({"emerging": len(emerging), "fading": len(fading), "rest": 1})
+    rel = per_oa[["emerging", "fading"]].div(
+        share["rest"] / (frame.shape[0] - len(emerging) - len(fading)), axis=0
+    )
     assert (rel["emerging"].iloc[:4] < 2).all() and (rel["emerging"].iloc[-2:] > 3).all(), rel
     assert (rel["fading"].iloc[:-1] > 3).all() and rel["fading"].iloc[-1] < 2, rel
 
@@ -114,7 +124,9 @@ def test_emerging_and_fading_clusters_are_named_as_esri_names_them(conn, truth):
     got_fading = historical[sorted(fading)].mean()
     print(f"emerging named new/consecutive: {got_emerging:.2f}; fading named historical: {got_fading:.2f}")
     assert got_emerging >= 2 / 3 and got_fading >= 2 / 3
-    assert (frame.loc[sorted(emerging), "category"].str.startswith(("consecutive", "new", "no_pattern"))).all()
+    assert (
+        frame.loc[sorted(emerging), "category"].str.startswith(("consecutive", "new", "no_pattern"))
+    ).all()
     # Outside a planted group, a label reaches only the group's queen neighbours (Gi* pools a
     # neighbourhood, so the edge of a cluster leaks one area out), never further.
     assert set(frame.index[new_or_consecutive]) <= emerging | _queen_neighbours(conn, emerging)
@@ -127,7 +139,9 @@ def test_the_under_served_segment_is_least_reached_against_its_need(conn, truth)
     spec = truth["tough_services"]["adult_social_care"]
     need = spec["need_rates"]
     target = spec["under_served"]["segment_code"]
-    frame = reach_frame(conn, "adult_social_care", reference="rates:" + ",".join(f"{k}={v}" for k, v in need.items()))
+    frame = reach_frame(
+        conn, "adult_social_care", reference="rates:" + ",".join(f"{k}={v}" for k, v in need.items())
+    )
     first = frame.iloc[0]
     assert first["segment_code"] == target and first["class"] == "under_served"
     assert (frame.loc[frame["segment_code"] != target, "class"] != "under_served").all()
@@ -190,6 +204,16 @@ def pooled_frames(engine) -> dict[str, dict[str, pd.DataFrame]]:
                 s: hotspot_frame(conn, s, OA, method="scan", options=SpatialOptions(permutations=199, seed=5))
                 for s in POOLED
             },
+            "scan_adjacency": {
+                s: hotspot_frame(
+                    conn,
+                    s,
+                    OA,
+                    method="scan",
+                    options=SpatialOptions(permutations=199, seed=5, window="adjacency"),
+                )
+                for s in POOLED
+            },
             "ratio": {s: hotspot_frame(conn, s, OA) for s in POOLED},
         }
 
@@ -226,3 +250,39 @@ def test_the_best_method_finds_the_detectable_clusters_of_the_tougher_demo(poole
     # Weak (x1.3-1.5) clusters are not designed to be found at these counts: no claim on
     # their recall, but every flag there is a true one (counted in the precision above).
     assert 0 <= scores["scan"]["weak_recall"] < 1
+
+
+def test_adjacency_scan_clusters_are_connected_area_sets_with_their_own_counts(conn, pooled_frames):
+    frame = pooled_frames["scan_adjacency"]["adult_social_care"]
+    meta = frame.attrs["meta"]
+    assert meta["window"] == "adjacency" and meta["max_size"] == 10 and "Tango" in meta["statistic"]
+    by_code = frame.set_index("area_code")
+    total = frame["observed"].sum()
+    assert meta["clusters"]
+    for c in meta["clusters"]:
+        areas = set(c["areas"])
+        assert 1 <= len(areas) <= 10 and c["centre"] in areas
+        # Connected under queen contiguity, checked by a walk over PostGIS's ST_Intersects.
+        pairs = conn.execute(
+            text(
+                "SELECT a.code, b.code FROM area a JOIN area b ON b.code = ANY(:codes) AND b.code <> a.code "
+                "AND ST_Intersects(a.geom, b.geom) WHERE a.code = ANY(:codes)"
+            ),
+            {"codes": sorted(areas)},
+        ).all()
+        reached, todo = {c["centre"]}, [c["centre"]]
+        while todo:
+            here = todo.pop()
+            for a, b in pairs:
+                if a == here and b not in reached:
+                    reached.add(b)
+                    todo.append(b)
+        assert reached == areas, c
+        o = by_code.loc[sorted(areas), "observed"].sum()
+        e = by_code.loc[sorted(areas), "expected"].sum() * total / frame["expected"].sum()
+        llr = (
+            o * np.log(o / e) + (total - o) * np.log((total - o) / (total - e))
+            if o > 0
+            else (total) * np.log(total / (total - e))
+        )
+        assert c["llr"] == pytest.approx(llr, rel=1e-9)
