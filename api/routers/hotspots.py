@@ -341,6 +341,13 @@ def get_service_reach(
     date_to: dt.date | None = None,
     fdr: Annotated[float, Query(gt=0, lt=1, description="Benjamini-Hochberg level across segments")] = 0.05,
     format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",
+    eligible: Annotated[
+        Literal["households", "population"],
+        Query(
+            description="base of reach: the segment's households, or each area's usual residents "
+            "(population, from an area-statistics batch) shared among its segments by households"
+        ),
+    ] = "households",
 ) -> Any:
     """Reach per segment (users / eligible households, with intervals) against a reference rate:
     which segments are least reached, and whether a whole segment is under-served."""
@@ -358,6 +365,7 @@ def get_service_reach(
         fdr=fdr,
         policy=disclosure,
         fmt=format,
+        eligible=eligible,
     )
     if format == "csv":
         assert isinstance(body, str)

@@ -126,6 +126,28 @@ def cmd_demand(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reach(args: argparse.Namespace) -> int:
+    """Print reach per segment, least reached first."""
+    from geo.analysis.hotspot_outputs import reach_output
+
+    with cli_connection() as conn:
+        body = reach_output(
+            conn,
+            args.service,
+            reference=args.reference,
+            classification=args.classification,
+            within=args.within,
+            date_from=args.date_from,
+            date_to=args.date_to,
+            fdr=args.fdr,
+            fmt="csv",
+            eligible=args.eligible,
+        )
+    assert isinstance(body, str)
+    _write(body, args.output)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``hotspots`` and ``demand`` to the ``wardwise`` command."""
     p = sub.add_parser("hotspots", help="hot spots and not spots of a service (CSV or GeoJSON)")
@@ -171,6 +193,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--format", choices=["csv", "geojson"], default="csv")
     p.add_argument("--output", "-o")
     p.set_defaults(func=cmd_hotspots)
+
+    p = sub.add_parser("reach", help="reach per segment against a reference rate, least reached first (CSV)")
+    p.add_argument("service")
+    p.add_argument("--reference", help="district | area:<code> | rates:A=0.2,B=0.1")
+    p.add_argument(
+        "--eligible",
+        choices=["households", "population"],
+        default="households",
+        help="base: the segment's households, or area population shared among segments by households",
+    )
+    p.add_argument("--classification")
+    p.add_argument("--within")
+    p.add_argument("--date-from", type=dt.date.fromisoformat)
+    p.add_argument("--date-to", type=dt.date.fromisoformat)
+    p.add_argument("--fdr", type=float, default=0.05)
+    p.add_argument("--output", "-o")
+    p.set_defaults(func=cmd_reach)
 
     p = sub.add_parser("demand", help="potential and unmet demand of a service per area")
     p.add_argument("service")

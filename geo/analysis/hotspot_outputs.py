@@ -394,6 +394,7 @@ def reach_output(
     fdr: float = 0.05,
     policy: DisclosurePolicy | None = None,
     fmt: Literal["json", "csv"] = "json",
+    eligible: Literal["households", "population"] = "households",
 ) -> dict[str, Any] | str:
     """The body of ``GET /services/{service}/reach``: segments least reached first."""
     frame = q.reach_frame(
@@ -406,9 +407,10 @@ def reach_output(
         date_from=date_from,
         date_to=date_to,
         fdr=fdr,
+        eligible=eligible,
     )
     meta = dict(frame.attrs["meta"])
-    out = _round(frame, ["expected"], 2)
+    out = _round(frame, ["expected", "eligible"], 2)
     out = _round(out, ["reach", "reach_low", "reach_high", "ratio", "ratio_low", "ratio_high"], 6)
     if policy is not None:
         revealing = [

@@ -920,12 +920,20 @@ def reach_frame(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     fdr: float = 0.05,
+    eligible: Literal["households", "population"] = "households",
 ) -> pd.DataFrame:
     """Reach of every segment against a reference (``reach.segment_reach``), least reached first.
 
     ``reference``: ``district`` (the study's overall rate per household), ``area:<code>``
     (each segment's rate learnt in another area) or ``rates:A=0.2,...`` (a published table).
+    ``eligible``: the base of reach: the segment's households, or each output area's
+    ``population`` (usual residents, an area-statistics base) shared among its segments by
+    households (``reach.allocate_eligible``); rates are then per eligible person.
     """
+    if eligible not in ("households", "population"):
+        raise InvalidRequest(
+            f"`eligible` was {eligible!r} but is expected to be 'households' or 'population'"
+        )
     classification = classification or default_classification(conn)
     unit = unit or service_unit(conn, service)
     ref = reference if isinstance(reference, Reference) else parse_reference(reference)
@@ -942,7 +950,19 @@ def reach_frame(
     if households.empty:
         raise InvalidRequest("the study area has no households: check `within`")
     rates = _reference_rates(conn, service, ref, classification, unit, date_from, date_to)
+    if eligible == "population":
+        if ref.kind == "area":
+            raise InvalidRequest(
+                "`reference=area:` learns rates per household; with `eligible=population` give "
+                "'district' or a table of rates per eligible person"
+            )
+        pop = conn.execute(
+            load_sql("analysis/area_population"), {"codes": sorted(households["area_code"].unique())}
+        ).all()
+        base = pd.Series({r.area_code: r.population for r in pop}, dtype=float)
+        households = reach_mod.allocate_eligible(households, base)
     out = reach_mod.segment_reach(households, counts, reference=rates, unit=unit, fdr=fdr)
+    base_name = "household" if eligible == "households" else "resident"
     names = segment_portraits(conn, classification).set_index("segment_code")["name"]
     out.insert(1, "name", names.reindex(out["segment_code"]).to_numpy())
     out.attrs["meta"] = {
@@ -955,9 +975,14 @@ def reach_frame(
         "fdr": fdr,
         "date_from": date_from.isoformat() if date_from else None,
         "date_to": date_to.isoformat() if date_to else None,
-        "reach": "households using / eligible households (Wilson interval)"
-        if unit == "households"
-        else "events per eligible household (Garwood interval)",
+        "eligible": "households of the segment"
+        if eligible == "households"
+        else "usual residents (area population) shared among segments by households",
+        "reach": (
+            f"households using / eligible {base_name}s (Wilson interval)"
+            if unit == "households"
+            else f"events per eligible {base_name} (Garwood interval)"
+        ),
         "test": "exact Poisson of observed against eligible x reference rate; "
         "Benjamini-Hochberg across segments",
     }
