@@ -23,7 +23,7 @@ default), pooled over all services at output-area level: precision and recall of
 planted OAs (hot and not spots), side by side, for ``ratio`` (exact Poisson and ``auto``
 dispersion), ``gistar``, ``moran`` (high-high / low-low as hot / not) and ``scan`` (its
 three membership rules, circular and adjacency windows). The pool holds the first seven
-services and ``adult_social_care`` (the tougher truth): precision counts every planted OA
+services and ``social_care`` (the tougher truth): precision counts every planted OA
 (strong, weak x1.3-1.5 and small 1-2 OA clusters) as true, recall counts the clusters
 designed to be detectable (strong ones); weak and small recall are printed on their own.
 Then ``fly_tipping`` (a negative-binomial null: every flag is false) gives each dispersion
@@ -128,7 +128,7 @@ def planted(args: argparse.Namespace) -> None:
     with cli_connection() as conn:
         truth = demo_truth(conn)
         every = {**truth["services"], **truth.get("tough_services", {})}
-        services = list(truth["services"]) + [s for s in ("adult_social_care",) if s in every]
+        services = list(truth["services"]) + [s for s in ("social_care",) if s in every]
 
         def planted_oas(service: str, kind: str, which: str) -> set[str]:
             return {

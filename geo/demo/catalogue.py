@@ -374,7 +374,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
 #: Services with a tougher planted truth (issue 13): drawn after, and from a stream apart from,
 #: the services above, so those services' draws are unchanged. ``fly_tipping`` is a null with
 #: area-level overdispersion (negative-binomial counts: a gamma multiple per OA, no clusters);
-#: ``adult_social_care`` carries strong, weak and small clusters and an under-served segment
+#: ``social_care`` carries strong, weak and small clusters and an under-served segment
 #: (its ``rates`` are the *need* rates; the generator draws segment I at half of its need);
 #: ``pest_control`` carries an emerging and a fading cluster over months. See
 #: ``generate._tough_services``.
@@ -392,7 +392,7 @@ TOUGH_SERVICES: tuple[ServiceSpec, ...] = (
         "summer",
     ),
     ServiceSpec(
-        "adult_social_care",
+        "social_care",
         "Adult social care contacts",
         "social care",
         "Contacts with adult social care (assessments, reviews, information and advice).",

@@ -93,7 +93,7 @@ TOUGH_STREAM = 10
 #: Variance of the gamma multiple per OA of ``fly_tipping`` (its OA counts are negative
 #: binomial with size 1 / FLY_TIPPING_TAU2).
 FLY_TIPPING_TAU2 = 0.25
-#: ``adult_social_care``: the segment drawn at a share of its need rate (under-served).
+#: ``social_care``: the segment drawn at a share of its need rate (under-served).
 UNDER_SERVED_SEGMENT = "I"
 UNDER_SERVED_SHARE = 0.5
 #: Trend clusters, each TREND_LSOAS adjacent LSOAs (every one with at least the median LSOA's
@@ -1719,7 +1719,7 @@ def _grow(
     return None
 
 
-#: adult_social_care's OA clusters: (kind, strength, how many, sizes lo-hi, multiple lo-hi).
+#: social_care's OA clusters: (kind, strength, how many, sizes lo-hi, multiple lo-hi).
 #: Only "strong" ones (4-8 OAs of >= 15 expected each, x2-3 or x0.2-0.4) are designed to be
 #: detectable; weak (x1.3-1.5 or x0.65-0.77) and small (1-2 OAs) ones test honesty.
 _CARE_CLUSTERS: tuple[tuple[str, str, int, tuple[int, int], tuple[float, float]], ...] = (
@@ -1743,7 +1743,7 @@ def _tough_services(
     ``fly_tipping``: each OA has a gamma multiple (mean 1, variance ``FLY_TIPPING_TAU2``), so
     its count is negative binomial; nothing else is planted (every flag is a false alarm).
 
-    ``adult_social_care``: segment rates are the need rates of ``spec.rates`` except segment
+    ``social_care``: segment rates are the need rates of ``spec.rates`` except segment
     ``UNDER_SERVED_SEGMENT``, drawn at ``UNDER_SERVED_SHARE`` of its need; OA clusters of
     ``_CARE_CLUSTERS``, no two touching.
 

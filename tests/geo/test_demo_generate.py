@@ -347,8 +347,8 @@ def test_tough_truth_is_planted_as_described(borough: Borough) -> None:
     )
     z2 = ((observed - expected) ** 2 / expected).mean()
     assert z2 > 1.5, z2  # Poisson gives about 1; the gamma multiple adds tau2 * E on average
-    # adult_social_care: rates are the need rates but for the under-served segment.
-    care = tough["adult_social_care"]
+    # social_care: rates are the need rates but for the under-served segment.
+    care = tough["social_care"]
     seg = care["under_served"]["segment_code"]
     assert care["rates"][seg] == care["need_rates"][seg] * care["under_served"]["share_of_need"]
     assert all(care["rates"][k] == v for k, v in care["need_rates"].items() if k != seg)

@@ -28,7 +28,7 @@ POOLED = (
     "housing_benefit",
     "free_school_meals",
     "fire_hsv",
-    "adult_social_care",
+    "social_care",
 )
 
 
@@ -61,7 +61,7 @@ def _queen_neighbours(conn, codes: set[str]) -> set[str]:
 
 def test_the_tough_services_are_in_the_truth_and_the_catalogue(conn, truth):
     tough = truth["tough_services"]
-    assert set(tough) == {"fly_tipping", "adult_social_care", "pest_control"}
+    assert set(tough) == {"fly_tipping", "social_care", "pest_control"}
     listed = set(conn.execute(text("SELECT code FROM service")).scalars())
     assert set(tough) <= listed
     counted = dict(
@@ -71,7 +71,7 @@ def test_the_tough_services_are_in_the_truth_and_the_catalogue(conn, truth):
         ).all()
     )
     assert counted == {s: t["events"] for s, t in tough.items()}
-    care = tough["adult_social_care"]
+    care = tough["social_care"]
     strengths = {c["strength"] for k in ("hot", "not") for c in care[k]}
     assert strengths == {"strong", "weak", "small"}
     assert all(1.3 <= c["multiple"] <= 1.5 for c in care["hot"] if c["strength"] == "weak")
@@ -136,11 +136,11 @@ def test_emerging_and_fading_clusters_are_named_as_esri_names_them(conn, truth):
 
 
 def test_the_under_served_segment_is_least_reached_against_its_need(conn, truth):
-    spec = truth["tough_services"]["adult_social_care"]
+    spec = truth["tough_services"]["social_care"]
     need = spec["need_rates"]
     target = spec["under_served"]["segment_code"]
     frame = reach_frame(
-        conn, "adult_social_care", reference="rates:" + ",".join(f"{k}={v}" for k, v in need.items())
+        conn, "social_care", reference="rates:" + ",".join(f"{k}={v}" for k, v in need.items())
     )
     first = frame.iloc[0]
     assert first["segment_code"] == target and first["class"] == "under_served"
@@ -156,7 +156,7 @@ def test_the_under_served_segment_is_least_reached_against_its_need(conn, truth)
         columns=["uprn", "segment_code"],
     )
     ev = pd.DataFrame(
-        conn.execute(text("SELECT uprn FROM service_event WHERE service_code = 'adult_social_care'")).all(),
+        conn.execute(text("SELECT uprn FROM service_event WHERE service_code = 'social_care'")).all(),
         columns=["uprn"],
     )
     observed = ev.merge(hs, on="uprn")["segment_code"].value_counts()
@@ -231,7 +231,7 @@ def _score(frames: dict[str, pd.DataFrame], truth: dict[str, Any]) -> dict[str, 
             found_detectable += len(found & sure)
             detectable += len(sure)
             for strength, tally in by_strength.items():
-                s = _planted(truth, service, kind, strength) if service == "adult_social_care" else set()
+                s = _planted(truth, service, kind, strength) if service == "social_care" else set()
                 tally[0] += len(found & s)
                 tally[1] += len(s)
     return {
@@ -253,7 +253,7 @@ def test_the_best_method_finds_the_detectable_clusters_of_the_tougher_demo(poole
 
 
 def test_adjacency_scan_clusters_are_connected_area_sets_with_their_own_counts(conn, pooled_frames):
-    frame = pooled_frames["scan_adjacency"]["adult_social_care"]
+    frame = pooled_frames["scan_adjacency"]["social_care"]
     meta = frame.attrs["meta"]
     assert meta["window"] == "adjacency" and meta["max_size"] == 10 and "Tango" in meta["statistic"]
     by_code = frame.set_index("area_code")
