@@ -663,8 +663,9 @@ def _scan_frame(
     permutations = opts.permutations or SCAN_DEFAULT_PERMUTATIONS
     n = len(frame)
     if opts.window == "adjacency":
-        # About a quarter of each centre's 2^(K-1) subsets are connected windows on the demo.
-        work = n * (1 << (max(1, min(opts.max_size, n)) - 1)) * permutations // 4
+        # Each replicate costs about (windows x members): on the demo about 45 % of each
+        # centre's 2^(K-1) subsets are windows, of about 6 areas each (bench/hotspots.py).
+        work = n * (1 << (max(1, min(opts.max_size, n)) - 1)) * permutations * 3
     else:
         work = n * max(1, int(np.ceil(opts.max_share * n))) * permutations
     limit = (budget if budget is not None else JOB_PERMUTATION_BUDGET) * SCAN_EVALUATIONS_PER_DRAW
