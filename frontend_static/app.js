@@ -526,12 +526,15 @@
     try {
       const body = await getJSON(`/api/v1/services/${encodeURIComponent(service)}/hotspots?${q}`);
       if (token !== state.scanToken) return;
-      const significant = new Map((body.meta.clusters || [])
-        .filter((c) => c.class === "hot" || c.class === "not").map((c) => [c.id, c.class]));
-      const features = body.features.filter((f) => significant.has(f.properties.cluster))
-        .map((f) => ({ ...f, properties: { ...f.properties, scan_class: significant.get(f.properties.cluster) } }));
-      state.scan = { service, window: kind, clusters: significant.size, features };
-      $("scan-summary").textContent = `${significant.size} significant clusters, ${features.length} areas (${kind} windows)`;
+      // Every area of every significant cluster (an area may sit in an elevated and a reduced one).
+      const byCode = new Map(body.features.map((f) => [f.properties.code, f]));
+      const significant = (body.meta.clusters || []).filter((c) => c.class === "hot" || c.class === "not");
+      const features = significant.flatMap((c) => c.areas.filter((code) => byCode.has(code)).map((code) => {
+        const f = byCode.get(code);
+        return { ...f, properties: { ...f.properties, scan_cluster: c.id, scan_class: c.class } };
+      }));
+      state.scan = { service, window: kind, clusters: significant.length, features };
+      $("scan-summary").textContent = `${significant.length} significant clusters, ${features.length} areas (${kind} windows)`;
     } catch (error) {
       if (token === state.scanToken) $("scan-summary").textContent = `The scan failed: ${error.message}`;
     }

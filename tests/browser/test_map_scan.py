@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import urlencode
+from urllib.request import urlopen
 
 import numpy as np
 import pytest
 from sqlalchemy import text
 
-from geo.analysis.hotspot_queries import SpatialOptions, hotspot_frame
-from geo.areas import Geography
 from tests.browser.conftest import map_image, open_page, project, until, wait_tiles
 
 pytestmark = pytest.mark.browser
@@ -21,7 +22,7 @@ def _drawn(page: Any) -> dict[str, Any]:
     return page.evaluate(
         "() => { const l = window.wardwise.deck.props.layers.find(x => x.id === 'scan-clusters');"
         " return {visible: l.props.visible, areas: l.props.data.features.map(f => [f.properties.code,"
-        " f.properties.scan_class])}; }"
+        " f.properties.scan_cluster, f.properties.scan_class])}; }"
     )
 
 
@@ -30,18 +31,25 @@ def test_scan_clusters_are_drawn_over_the_map(live_server, browser, engine, wind
     context, page, watch = open_page(browser, live_server)
     page.select_option("#service", SERVICE)
     wait_tiles(page)
-    # The same scan computed here, without the page: significant clusters' areas and kinds.
-    with engine.connect() as conn:
-        frame = hotspot_frame(
-            conn,
-            SERVICE,
-            Geography("oa"),
-            method="scan",
-            options=SpatialOptions(permutations=99, seed=1, window=window),
-        )
-    clusters = [c for c in frame.attrs["meta"]["clusters"] if c["class"] in ("hot", "not")]
-    expected = {code: c["class"] for c in clusters for code in c["areas"]}
-    assert expected and {"hot", "not"} <= set(expected.values())
+    # The same request made here, without the page (the clusters themselves are checked
+    # against brute force in tests/geo/analysis): every area of every significant cluster.
+    url = f"{live_server}/api/v1/services/{SERVICE}/hotspots?" + urlencode(
+        {
+            "level": "oa",
+            "method": "scan",
+            "window": window,
+            "permutations": 99,
+            "seed": 1,
+            "format": "geojson",
+        }
+    )
+    with urlopen(url, timeout=300) as response:  # noqa: S310 - the loopback test server
+        body = json.load(response)
+    codes = {f["properties"]["code"] for f in body["features"]}
+    clusters = [c for c in body["meta"]["clusters"] if c["class"] in ("hot", "not")]
+    expected = sorted((code, c["id"], c["class"]) for c in clusters for code in c["areas"] if code in codes)
+    assert expected and {"hot", "not"} <= {k for _, _, k in expected}
+    assert body["meta"]["window"] == window
     hot = next(c for c in clusters if c["class"] == "hot")
     with engine.connect() as conn:
         lon, lat = conn.execute(
@@ -59,7 +67,7 @@ def test_scan_clusters_are_drawn_over_the_map(live_server, browser, engine, wind
     page.wait_for_timeout(500)
     drawn = _drawn(page)
     assert drawn["visible"]
-    assert dict(drawn["areas"]) == expected
+    assert sorted(map(tuple, drawn["areas"])) == expected
     summary = page.locator("#scan-summary").inner_text()
     assert f"{len(clusters)} significant clusters" in summary
     # The hot cluster's centre area is now tinted red: more red, less blue than before.
