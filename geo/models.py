@@ -87,6 +87,17 @@ class Area(Base):
     geom_3857: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=WEB_SRID, spatial_index=True))
 
 
+class AreaVariable(Base):
+    """A census (or other) variable of an area: usual residents, residents in communal
+    establishments ... loaded by ``wardwise ingest area-statistics`` with ``variables``."""
+
+    __tablename__ = "area_variable"
+    area_code: Mapped[str] = mapped_column(ForeignKey("area.code", ondelete="CASCADE"), primary_key=True)
+    variable: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    value: Mapped[float] = mapped_column(Float)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_batch.id", ondelete="SET NULL"))
+
+
 class AreaMembership(Base):
     """Which areas (at every level and in every set) each output area belongs to.
 

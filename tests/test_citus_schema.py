@@ -27,6 +27,7 @@ REFERENCE = {
     "area",
     "area_set",
     "area_membership",
+    "area_variable",
     "area_segment",
     "classification",
     "segment",
