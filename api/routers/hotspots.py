@@ -342,10 +342,13 @@ def get_service_reach(
     fdr: Annotated[float, Query(gt=0, lt=1, description="Benjamini-Hochberg level across segments")] = 0.05,
     format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",
     eligible: Annotated[
-        Literal["households", "population"],
+        str,
         Query(
-            description="base of reach: the segment's households, or each area's usual residents "
-            "(population, from an area-statistics batch) shared among its segments by households"
+            max_length=80,
+            pattern=r"^(households|population|variable:[A-Za-z0-9_.\-]{1,64})$",
+            description="base of reach: the segment's households, or each output area's usual residents "
+            "(population) or a stored area variable (variable:<name>, from an area-statistics batch) "
+            "shared among its segments by households",
         ),
     ] = "households",
 ) -> Any:

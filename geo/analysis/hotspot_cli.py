@@ -199,9 +199,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--reference", help="district | area:<code> | rates:A=0.2,B=0.1")
     p.add_argument(
         "--eligible",
-        choices=["households", "population"],
         default="households",
-        help="base: the segment's households, or area population shared among segments by households",
+        help="base: households (default), population, or variable:<name> (an area-statistics "
+        "variable per OA), the latter two shared among segments by households",
     )
     p.add_argument("--classification")
     p.add_argument("--within")

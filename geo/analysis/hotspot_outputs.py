@@ -394,7 +394,7 @@ def reach_output(
     fdr: float = 0.05,
     policy: DisclosurePolicy | None = None,
     fmt: Literal["json", "csv"] = "json",
-    eligible: Literal["households", "population"] = "households",
+    eligible: str = "households",
 ) -> dict[str, Any] | str:
     """The body of ``GET /services/{service}/reach``: segments least reached first."""
     frame = q.reach_frame(

@@ -921,19 +921,22 @@ def reach_frame(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     fdr: float = 0.05,
-    eligible: Literal["households", "population"] = "households",
+    eligible: str = "households",
 ) -> pd.DataFrame:
     """Reach of every segment against a reference (``reach.segment_reach``), least reached first.
 
     ``reference``: ``district`` (the study's overall rate per household), ``area:<code>``
     (each segment's rate learnt in another area) or ``rates:A=0.2,...`` (a published table).
     ``eligible``: the base of reach: the segment's households, or each output area's
-    ``population`` (usual residents, an area-statistics base) shared among its segments by
-    households (``reach.allocate_eligible``); rates are then per eligible person.
+    ``population`` (usual residents, an area-statistics base) or ``variable:<name>`` (a variable
+    an area-statistics batch stored per output area: residents 65+, say), shared among its
+    segments by households (``reach.allocate_eligible``); rates are then per eligible person.
     """
-    if eligible not in ("households", "population"):
+    variable = eligible[len("variable:") :] if eligible.startswith("variable:") else None
+    if eligible not in ("households", "population") and not variable:
         raise InvalidRequest(
-            f"`eligible` was {eligible!r} but is expected to be 'households' or 'population'"
+            f"`eligible` was {eligible!r} but is expected to be 'households', 'population' or "
+            "'variable:<name>'"
         )
     classification = classification or default_classification(conn)
     unit = unit or service_unit(conn, service)
@@ -951,16 +954,20 @@ def reach_frame(
     if households.empty:
         raise InvalidRequest("the study area has no households: check `within`")
     rates = _reference_rates(conn, service, ref, classification, unit, date_from, date_to)
-    if eligible == "population":
+    if eligible != "households":
         if ref.kind == "area":
             raise InvalidRequest(
                 "`reference=area:` learns rates per household; with `eligible=population` give "
                 "'district' or a table of rates per eligible person"
             )
-        pop = conn.execute(
-            load_sql("analysis/area_population"), {"codes": sorted(households["area_code"].unique())}
-        ).all()
-        base = pd.Series({r.area_code: r.population for r in pop}, dtype=float)
+        codes = sorted(households["area_code"].unique())
+        if variable:
+            rows = conn.execute(
+                load_sql("analysis/area_variable_values"), {"variable": variable, "codes": codes}
+            ).all()
+        else:
+            rows = conn.execute(load_sql("analysis/area_population"), {"codes": codes}).all()
+        base = pd.Series({r[0]: r[1] for r in rows}, dtype=float)
         households = reach_mod.allocate_eligible(households, base)
     out = reach_mod.segment_reach(households, counts, reference=rates, unit=unit, fdr=fdr)
     base_name = "household" if eligible == "households" else "resident"
@@ -978,6 +985,8 @@ def reach_frame(
         "date_to": date_to.isoformat() if date_to else None,
         "eligible": "households of the segment"
         if eligible == "households"
+        else f"area variable {variable!r} shared among segments by households"
+        if variable
         else "usual residents (area population) shared among segments by households",
         "reach": (
             f"households using / eligible {base_name}s (Wilson interval)"

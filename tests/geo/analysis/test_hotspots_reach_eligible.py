@@ -81,3 +81,43 @@ def test_eligible_population_refuses_rates_learnt_per_household(conn):
         reach_frame(conn, "bus_pass", eligible="population", reference="area:ZD000001")
     with pytest.raises(InvalidRequest, match="eligible"):
         reach_frame(conn, "bus_pass", eligible="persons")  # type: ignore[arg-type]
+
+
+def test_reach_against_a_stored_area_variable_recomputed_with_pandas(conn):
+    # An area-statistics batch's variable per OA (as `wardwise ingest area-statistics` with
+    # `variables` stores it), here "residents_65_plus" = a third of the OA's population + 1.
+    conn.execute(
+        text(
+            "INSERT INTO area_variable (area_code, variable, value) "
+            "SELECT code, 'residents_65_plus', floor(population / 3.0) + 1 FROM area WHERE level = 'oa'"
+        )
+    )
+    frame = reach_frame(conn, "bus_pass", eligible="variable:residents_65_plus")
+    assert "residents_65_plus" in frame.attrs["meta"]["eligible"]
+    classification = frame.attrs["meta"]["classification"]
+    hh = pd.DataFrame(
+        conn.execute(
+            text(
+                "SELECT a.oa_code, hs.segment_code FROM household_segment hs JOIN address a USING (uprn) "
+                "WHERE hs.classification_code = :c AND a.is_residential"
+            ),
+            {"c": classification},
+        ).all(),
+        columns=["oa_code", "segment_code"],
+    )
+    base = pd.DataFrame(
+        conn.execute(text("SELECT code, population FROM area WHERE level = 'oa'")).all(),
+        columns=["oa_code", "population"],
+    ).set_index("oa_code")["population"]
+    base = np.floor(base / 3.0) + 1
+    cells = hh.groupby(["oa_code", "segment_code"]).size().rename("h").reset_index()
+    cells["eligible"] = (
+        cells["h"] / cells.groupby("oa_code")["h"].transform("sum") * cells["oa_code"].map(base)
+    )
+    eligible = cells.groupby("segment_code")["eligible"].sum()
+    got = frame.set_index("segment_code")
+    assert got["eligible"].to_dict() == pytest.approx(eligible.reindex(got.index).to_dict(), rel=1e-9)
+    assert np.allclose(got["reach"], got["observed"] / eligible.reindex(got.index), rtol=1e-12)
+    # A variable no batch stored names the areas that lack it.
+    with pytest.raises(InvalidRequest, match="no eligible count"):
+        reach_frame(conn, "bus_pass", eligible="variable:residents_90_plus")
