@@ -9,7 +9,7 @@
 
 (function main() {
   const KEY_STORAGE = "wardwise.apiKey";
-  const TABS = ["area", "matrix", "service", "quality"];
+  const TABS = ["area", "matrix", "service", "quality", "plan"];
   const state = {
     deck: null,
     spec: null,
@@ -477,6 +477,8 @@
         getLineWidth: (f) => (f.properties.role === "route" ? 4 : 1.5),
         updateTriggers: { getFillColor: state.planVersion, getLineColor: state.planVersion },
       }));
+      // Issue 16's planning answers (frontend_static/plan_answers.js) draw above the plan.
+      for (const make of state.extraLayers || []) layers.push(...make(base.planning));
       // The open area: a thick outline (a fill would read as one more class colour).
       const sel = state.selectedFeature && state.selectedFeature.properties.code === state.selected ? state.selectedFeature : null;
       layers.push(base.planning.clone({
@@ -1642,6 +1644,9 @@
     status("");
     window.addEventListener("popstate", () => applyUrl(false));
     state.openArea = openArea;
+    // Helpers for the page's other scripts (plan_answers.js), then tell them the map is up.
+    state.hooks = { render, postJSON, getJSON, fitView, setView, bboxOf, el, table, withCsv, selectTab };
+    document.dispatchEvent(new CustomEvent("wardwise:ready"));
   }
 
   document.addEventListener("DOMContentLoaded", () => {

@@ -22,6 +22,7 @@ from api.schemas.insight import (
     TargetTable,
 )
 from geo.analysis.combined import combined_output
+from geo.analysis.data import resolve_tier
 from geo.analysis.insight_outputs import (
     exclusion_output,
     parse_weights,
@@ -42,6 +43,10 @@ ServiceCode = Annotated[str, Path(min_length=1, max_length=64, pattern=CODE, des
 AreaCode = Annotated[str, Path(min_length=1, max_length=32, pattern=CODE, description="Area code")]
 ClassificationQuery = Annotated[
     str | None, Query(max_length=64, pattern=CODE, description="Classification (default: the household one)")
+]
+TierQuery = Annotated[
+    str | None,
+    Query(max_length=32, pattern=CODE, description="A tier of the classification (OAC: supergroup, group)"),
 ]
 LevelQuery = Annotated[
     str,
@@ -75,6 +80,7 @@ def get_service_targets(
     disclosure: DisclosureDep,
     service: ServiceCode,
     classification: ClassificationQuery = None,
+    tier: TierQuery = None,
     area: WithinQuery = None,
     min_index: MinIndex = 120,
     min_share_pct: MinShare = 5,
@@ -85,7 +91,7 @@ def get_service_targets(
     body = targets_output(
         conn,
         service,
-        classification,
+        resolve_tier(conn, classification, tier),
         within=area,
         thresholds=TargetThresholds(min_index, min_share_pct, significant_only),
         policy=disclosure,
@@ -110,6 +116,7 @@ def get_service_target_areas(
         list[Literal["core", "developmental"]] | None, Query(description="Which targets (default both)")
     ] = None,
     classification: ClassificationQuery = None,
+    tier: TierQuery = None,
     area: WithinQuery = None,
     min_index: MinIndex = 120,
     min_share_pct: MinShare = 5,
@@ -125,7 +132,7 @@ def get_service_target_areas(
         level,
         classes=tuple(classes or ("core", "developmental")),
         thresholds=TargetThresholds(min_index, min_share_pct, significant_only),
-        classification=classification,
+        classification=resolve_tier(conn, classification, tier),
         percentile=percentile,
         top=top,
         within=area,
@@ -149,6 +156,7 @@ def get_similar_areas(
         Literal["hellinger", "euclidean"], Query(description="Distance between segment mixes")
     ] = "hellinger",
     classification: ClassificationQuery = None,
+    tier: TierQuery = None,
     within: WithinQuery = None,
     by: Annotated[
         Literal["segments", "census"],
@@ -167,7 +175,7 @@ def get_similar_areas(
         conn,
         code,
         k=k,
-        classification=classification,
+        classification=resolve_tier(conn, classification, tier),
         distance=distance,
         within=within,
         by=by,
@@ -193,6 +201,7 @@ def get_combined_hotspots(
     method: Annotated[Literal["ratio", "gistar"], Query(description="Per-service statistic")] = "ratio",
     fdr: Annotated[float, Query(gt=0, lt=1, description="False-discovery rate")] = 0.05,
     classification: ClassificationQuery = None,
+    tier: TierQuery = None,
     within: WithinQuery = None,
     date_from: Annotated[dt.date | None, Query(description="First day counted")] = None,
     date_to: Annotated[dt.date | None, Query(description="Last day counted")] = None,
@@ -208,7 +217,7 @@ def get_combined_hotspots(
         level=level,
         method=method,
         fdr=fdr,
-        classification=classification,
+        classification=resolve_tier(conn, classification, tier),
         within=within,
         date_from=date_from,
         date_to=date_to,
@@ -227,7 +236,7 @@ def post_digital_exclusion(conn: ConnDep, viewer: OfficerDep, body: ExclusionReq
         to_channel=body.to_channel,
         assisted_pct=body.assisted_pct,
         max_web_index=body.max_web_index,
-        classification=body.classification,
+        classification=resolve_tier(conn, body.classification, body.tier),
         level=body.level,
         date_from=body.date_from,
         date_to=body.date_to,
@@ -244,7 +253,7 @@ def post_selector(conn: ConnDep, viewer: OfficerDep, body: SelectorRequest) -> A
         variables=body.variables,
         size=body.size,
         level=body.level,
-        classification=body.classification,
+        classification=resolve_tier(conn, body.classification, body.tier),
         within=body.within,
         top=body.top,
     )

@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 Count = int | str
 
 
+CODE = r"^[A-Za-z0-9_\-]+$"
+
+
 class ServiceInfo(BaseModel):
     """A service and how its use is counted."""
 
@@ -430,6 +433,9 @@ class ChannelShiftRequest(BaseModel):
     to_channel: str = Field(min_length=1, max_length=32)
     share_pct: float = Field(ge=0, le=100)
     classification: str | None = Field(None, max_length=64)
+    tier: str | None = Field(
+        None, max_length=32, pattern=CODE, description="a tier of the classification (OAC: supergroup, group)"
+    )
     level: str = Field("ward", max_length=64)
     date_from: dt.date | None = None
     date_to: dt.date | None = None

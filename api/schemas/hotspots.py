@@ -136,6 +136,9 @@ class PredictRequest(BaseModel):
     resolution: int | None = Field(None, ge=5, le=12, description="H3 resolution when level is h3")
     within: str | None = Field(None, max_length=32, pattern=CODE, description="only OAs inside this area")
     classification: str | None = Field(None, max_length=64, pattern=CODE)
+    tier: str | None = Field(
+        None, max_length=32, pattern=CODE, description="a tier of the classification (OAC: supergroup, group)"
+    )
     format: Literal["geojson", "csv"] = "geojson"
 
     @model_validator(mode="after")
@@ -215,6 +218,9 @@ class EvaluationRequest(BaseModel):
     after: Period
     unit: Literal["events", "households"] | None = None
     classification: str | None = Field(None, max_length=64, pattern=CODE)
+    tier: str | None = Field(
+        None, max_length=32, pattern=CODE, description="a tier of the classification (OAC: supergroup, group)"
+    )
     alpha: float = Field(0.05, gt=0, lt=1)
 
 
@@ -258,6 +264,9 @@ class HotspotRequest(BaseModel):
     window: Literal["circular", "adjacency"] = "circular"
     max_size: int = Field(10, ge=1, le=12)
     classification: str | None = Field(None, max_length=64, pattern=CODE)
+    tier: str | None = Field(
+        None, max_length=32, pattern=CODE, description="a tier of the classification (OAC: supergroup, group)"
+    )
     within: str | None = Field(None, max_length=32, pattern=CODE)
     unit: Literal["events", "households"] | None = None
     date_from: dt.date | None = None
@@ -294,6 +303,9 @@ class HotspotJobRequest(BaseModel):
     max_size: int = Field(10, ge=1, le=12)
     reference: str | None = Field(None, max_length=2000)
     classification: str | None = Field(None, max_length=64, pattern=CODE)
+    tier: str | None = Field(
+        None, max_length=32, pattern=CODE, description="a tier of the classification (OAC: supergroup, group)"
+    )
     within: str | None = Field(None, max_length=32, pattern=CODE)
     unit: Literal["events", "households"] | None = None
     date_from: dt.date | None = None

@@ -129,6 +129,9 @@ class ExclusionRequest(BaseModel):
     assisted_pct: float = Field(100, ge=0, le=100, description="share of low-web contacts needing assistance")
     max_web_index: float = Field(80, gt=0, le=1000, description="web index below which a group is low-web")
     classification: str | None = Field(None, max_length=64, pattern=CODE)
+    tier: str | None = Field(
+        None, max_length=32, pattern=CODE, description="a tier of the classification (OAC: supergroup, group)"
+    )
     level: str = Field("ward", max_length=64, pattern=CODE)
     date_from: dt.date | None = None
     date_to: dt.date | None = None
@@ -199,6 +202,9 @@ class SelectorRequest(BaseModel):
     size: float | None = Field(None, gt=0, le=1e9, description="total group size (weights then relative)")
     level: str = Field("ward", max_length=64, pattern=CODE)
     classification: str | None = Field(None, max_length=64, pattern=CODE)
+    tier: str | None = Field(
+        None, max_length=32, pattern=CODE, description="a tier of the classification (OAC: supergroup, group)"
+    )
     within: str | None = Field(None, max_length=32, pattern=CODE)
     top: int | None = Field(None, ge=1, le=100000)
 

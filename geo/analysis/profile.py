@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from geo.analysis import contiguity
 from geo.analysis.channels import channel_events
 from geo.analysis.data import check_classification, households_by_area_segment, service_counts_by_area_segment
 from geo.analysis.propensity import round_half_away, round_ratio_half_away, significance_flags, table_records
@@ -21,7 +22,6 @@ from geo.analysis.similar import most_similar, segment_shares
 from geo.analysis.survey import poisson_ratio_interval
 from geo.areas import Geography
 from geo.cache import EVERYTHING, Depends, VersionedCache, cache_key, register_for_staleness
-from geo.db import load_sql
 from geo.errors import InvalidRequest
 
 #: A service is a key issue where its rate is at least this index against the district
@@ -33,6 +33,7 @@ SIMILAR_AREAS = 5
 LEVEL_NAMES = {
     "oa": "output area",
     "lsoa": "LSOA",
+    "msoa": "MSOA",
     "ward": "ward",
     "district": "district",
     "custom": "custom area",
@@ -286,9 +287,7 @@ def _area_profile(conn: Connection, code: str, classification: str | None) -> di
     services = (
         conn.execute(text("SELECT code, name, category, unit FROM service ORDER BY code")).mappings().all()
     )
-    neighbours = [
-        dict(r) for r in conn.execute(load_sql("analysis/touching_areas"), {"code": code}).mappings()
-    ]
+    neighbours = contiguity.touching_areas(conn, code)
     parent = check_area(conn, area["parent_code"]) if area["parent_code"] else None
 
     # No `within` filters: whole levels are cheaper to count than a correlated filter on

@@ -129,7 +129,7 @@ def test_ingest_watch_dir_picks_up_a_new_file_once_and_reports_failures(
     watch = ["ingest", "watch", str(drop), "--once"]
 
     # a folder with no feed and no --kind is refused, saying what to add
-    assert main(watch) == 1
+    assert main(watch) == 2  # bad input exits 2 (geo.cli.main)
     assert "--kind" in capsys.readouterr().err
 
     _extract(engine, ["W-1", "W-2", "W-3"], 400).to_csv(drop / "2025-06.csv", index=False)
