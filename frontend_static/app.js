@@ -505,7 +505,62 @@
         updateTriggers: { getFillColor: 1 },
       }));
     }
+    layers.push(...scanLayers(base));
     state.deck.setProps({ layers });
+  }
+
+  // ------------------------------------------------------------------ scan clusters (issue 13)
+  // Kulldorff's scan statistic of the chosen service at output-area level (GET
+  // …/hotspots?method=scan, circular or adjacency windows), its significant clusters drawn
+  // over the map: red for elevated, blue for reduced. Cleared when the service changes.
+  const SCAN_COLOURS = { hot: [202, 0, 32], not: [5, 113, 176] };
+
+  async function loadScan() {
+    const kind = $("scan-window").value;
+    const token = (state.scanToken = (state.scanToken || 0) + 1);
+    state.scan = null;
+    $("scan-summary").textContent = kind && !state.service ? "Choose a service to scan." : "";
+    if (!kind || !state.service) {
+      render();
+      return;
+    }
+    const service = state.service;
+    const q = new URLSearchParams({ level: "oa", method: "scan", window: kind, permutations: "99", seed: "1", format: "geojson" });
+    $("scan-summary").textContent = "Scanning…";
+    try {
+      const body = await getJSON(`/api/v1/services/${encodeURIComponent(service)}/hotspots?${q}`);
+      if (token !== state.scanToken) return;
+      // Every area of every significant cluster (an area may sit in an elevated and a reduced one).
+      const byCode = new Map(body.features.map((f) => [f.properties.code, f]));
+      const significant = (body.meta.clusters || []).filter((c) => c.class === "hot" || c.class === "not");
+      const features = significant.flatMap((c) => c.areas.filter((code) => byCode.has(code)).map((code) => {
+        const f = byCode.get(code);
+        return { ...f, properties: { ...f.properties, scan_cluster: c.id, scan_class: c.class } };
+      }));
+      state.scan = { service, window: kind, clusters: significant.length, features };
+      $("scan-summary").textContent = `${significant.length} significant clusters, ${features.length} areas (${kind} windows)`;
+    } catch (error) {
+      if (token === state.scanToken) $("scan-summary").textContent = `The scan failed: ${error.message}`;
+    }
+    render();
+  }
+
+  function scanLayers(base) {
+    if (!base.planning) return [];
+    const scan = state.scan && state.scan.service === state.service ? state.scan : null;
+    const colour = (f, alpha) => [...(SCAN_COLOURS[f.properties.scan_class] || [0, 0, 0]), alpha];
+    return [base.planning.clone({
+      id: "scan-clusters",
+      data: { type: "FeatureCollection", features: scan ? scan.features : [] },
+      visible: Boolean(scan),
+      pickable: false,
+      filled: true,
+      stroked: true,
+      getFillColor: (f) => colour(f, 90),
+      getLineColor: (f) => colour(f, 255),
+      getLineWidth: 2,
+      updateTriggers: { getFillColor: state.scanToken, getLineColor: state.scanToken },
+    })];
   }
 
   // ------------------------------------------------------------------ the view
@@ -1331,8 +1386,10 @@
     }
     const service = $("service");
     for (const s of state.spec.services) service.append(el("option", { value: s.code, text: s.name }));
+    $("scan-window").addEventListener("change", loadScan);
     service.addEventListener("change", () => {
       state.service = service.value;
+      if ($("scan-window").value) loadScan();
       fillMeasures();
       state.domain = null;
       render();

@@ -173,6 +173,14 @@ class HotspotQuery:
             "every area of the windows (window)"
         ),
     ] = "significant"
+    window: Annotated[
+        Literal["circular", "adjacency"],
+        Query(
+            description="scan: circular windows (Kulldorff) or adjacency windows (Tango and Takahashi: "
+            "connected sets, queen contiguity, of each area's max_size nearest)"
+        ),
+    ] = "circular"
+    max_size: Annotated[int, Query(ge=1, le=12, description="scan: largest adjacency window, in areas")] = 10
 
     def params(self, conn: Any, service: str) -> HotspotParams:
         """As the domain's parameter object (the classification at the tier asked for)."""
@@ -347,6 +355,16 @@ def get_service_reach(
     date_to: dt.date | None = None,
     fdr: Annotated[float, Query(gt=0, lt=1, description="Benjamini-Hochberg level across segments")] = 0.05,
     format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",
+    eligible: Annotated[
+        str,
+        Query(
+            max_length=80,
+            pattern=r"^(households|population|variable:[A-Za-z0-9_.\-]{1,64})$",
+            description="base of reach: the segment's households, or each output area's usual residents "
+            "(population) or a stored area variable (variable:<name>, from an area-statistics batch) "
+            "shared among its segments by households",
+        ),
+    ] = "households",
 ) -> Any:
     """Reach per segment (users / eligible households, with intervals) against a reference rate:
     which segments are least reached, and whether a whole segment is under-served."""
@@ -364,6 +382,7 @@ def get_service_reach(
         fdr=fdr,
         policy=disclosure,
         fmt=format,
+        eligible=eligible,
     )
     if format == "csv":
         assert isinstance(body, str)

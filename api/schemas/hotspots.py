@@ -261,6 +261,8 @@ class HotspotRequest(BaseModel):
     max_share: float = Field(0.1, gt=0, le=0.5)
     direction: Literal["both", "high", "low"] = "both"
     members: Literal["significant", "cluster", "window"] = "significant"
+    window: Literal["circular", "adjacency"] = "circular"
+    max_size: int = Field(10, ge=1, le=12)
     classification: str | None = Field(None, max_length=64, pattern=CODE)
     tier: str | None = Field(
         None, max_length=32, pattern=CODE, description="a tier of the classification (OAC: supergroup, group)"
@@ -297,6 +299,8 @@ class HotspotJobRequest(BaseModel):
     max_share: float = Field(0.1, gt=0, le=0.5)
     direction: Literal["both", "high", "low"] = "both"
     members: Literal["significant", "cluster", "window"] = "significant"
+    window: Literal["circular", "adjacency"] = "circular"
+    max_size: int = Field(10, ge=1, le=12)
     reference: str | None = Field(None, max_length=2000)
     classification: str | None = Field(None, max_length=64, pattern=CODE)
     tier: str | None = Field(

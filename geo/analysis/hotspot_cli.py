@@ -54,6 +54,8 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
         max_share=args.max_share,
         direction=args.direction,
         members=args.members,
+        window=args.window,
+        max_size=args.max_size,
     )
 
     def progress(fraction: float) -> None:
@@ -84,6 +86,8 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
                 max_share=params.max_share,
                 direction=params.direction,
                 members=params.members,
+                window=params.window,
+                max_size=params.max_size,
             ),
             progress=progress if params.permutations else None,
         )
@@ -129,6 +133,28 @@ def cmd_demand(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reach(args: argparse.Namespace) -> int:
+    """Print reach per segment, least reached first."""
+    from geo.analysis.hotspot_outputs import reach_output
+
+    with cli_connection() as conn:
+        body = reach_output(
+            conn,
+            args.service,
+            reference=args.reference,
+            classification=args.classification,
+            within=args.within,
+            date_from=args.date_from,
+            date_to=args.date_to,
+            fdr=args.fdr,
+            fmt="csv",
+            eligible=args.eligible,
+        )
+    assert isinstance(body, str)
+    _write(body, args.output)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``hotspots`` and ``demand`` to the ``wardwise`` command."""
     p = sub.add_parser("hotspots", help="hot spots and not spots of a service (CSV or GeoJSON)")
@@ -150,6 +176,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default="significant",
         help="scan: flag the cluster areas whose own test points its way, or the whole window",
     )
+    p.add_argument(
+        "--window",
+        choices=["circular", "adjacency"],
+        default="circular",
+        help="scan: circular windows, or connected sets of each area's --max-size nearest (queen)",
+    )
+    p.add_argument(
+        "--max-size", type=int, default=10, help="scan: largest adjacency window, in areas (<= 12)"
+    )
     p.add_argument("--weights", choices=["queen", "knn", "distance"], default="queen")
     p.add_argument("--k", type=int, default=8)
     p.add_argument("--distance-m", type=float)
@@ -167,6 +202,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--format", choices=["csv", "geojson"], default="csv")
     p.add_argument("--output", "-o")
     p.set_defaults(func=cmd_hotspots)
+
+    p = sub.add_parser("reach", help="reach per segment against a reference rate, least reached first (CSV)")
+    p.add_argument("service")
+    p.add_argument("--reference", help="district | area:<code> | rates:A=0.2,B=0.1")
+    p.add_argument(
+        "--eligible",
+        default="households",
+        help="base: households (default), population, or variable:<name> (an area-statistics "
+        "variable per OA), the latter two shared among segments by households",
+    )
+    p.add_argument("--classification")
+    p.add_argument("--within")
+    p.add_argument("--date-from", type=dt.date.fromisoformat)
+    p.add_argument("--date-to", type=dt.date.fromisoformat)
+    p.add_argument("--fdr", type=float, default=0.05)
+    p.add_argument("--output", "-o")
+    p.set_defaults(func=cmd_reach)
 
     p = sub.add_parser("demand", help="potential and unmet demand of a service per area")
     p.add_argument("service")

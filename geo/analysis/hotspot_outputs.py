@@ -94,6 +94,8 @@ class HotspotParams:
     max_share: float = 0.1
     direction: Literal["both", "high", "low"] = "both"
     members: Literal["significant", "cluster", "window"] = "significant"
+    window: Literal["circular", "adjacency"] = "circular"
+    max_size: int = 10
     #: An uploaded table of reference rates (a mapping, records or CSV text, as
     #: ``demand.parse_profile`` reads them); overrides ``reference``.
     rates: Any = None
@@ -176,6 +178,8 @@ def _run(
         max_share=params.max_share,
         direction=params.direction,
         members=params.members,
+        window=params.window,
+        max_size=params.max_size,
     )
     return q.hotspot_frame(
         conn,
@@ -390,6 +394,7 @@ def reach_output(
     fdr: float = 0.05,
     policy: DisclosurePolicy | None = None,
     fmt: Literal["json", "csv"] = "json",
+    eligible: str = "households",
 ) -> dict[str, Any] | str:
     """The body of ``GET /services/{service}/reach``: segments least reached first."""
     frame = q.reach_frame(
@@ -402,9 +407,10 @@ def reach_output(
         date_from=date_from,
         date_to=date_to,
         fdr=fdr,
+        eligible=eligible,
     )
     meta = dict(frame.attrs["meta"])
-    out = _round(frame, ["expected"], 2)
+    out = _round(frame, ["expected", "eligible"], 2)
     out = _round(out, ["reach", "reach_low", "reach_high", "ratio", "ratio_low", "ratio_high"], 6)
     if policy is not None:
         revealing = [

@@ -403,6 +403,10 @@ class SpatialOptions:
     #: areas the area test flags after FDR control), ``cluster`` (the former only) or
     #: ``window`` (every area of a significant cluster's circle).
     members: Literal["significant", "cluster", "window"] = "significant"
+    #: Scan statistic: circular windows (Kulldorff) or adjacency windows (Tango and Takahashi's
+    #: flexible shapes: connected sets of each area's ``max_size`` nearest, queen contiguity).
+    window: Literal["circular", "adjacency"] = "circular"
+    max_size: int = scan_mod.DEFAULT_ADJACENCY_SIZE
 
     def resolved_transform(self, method: Method) -> Literal["B", "R"]:
         """Gi* defaults to binary weights, local Moran to row-standardised (esda's defaults)."""
@@ -658,7 +662,12 @@ def _scan_frame(
     """
     permutations = opts.permutations or SCAN_DEFAULT_PERMUTATIONS
     n = len(frame)
-    work = n * max(1, int(np.ceil(opts.max_share * n))) * permutations
+    if opts.window == "adjacency":
+        # Each replicate costs about (windows x members): on the demo about 45 % of each
+        # centre's 2^(K-1) subsets are windows, of about 6 areas each (bench/hotspots.py).
+        work = n * (1 << (max(1, min(opts.max_size, n)) - 1)) * permutations * 3
+    else:
+        work = n * max(1, int(np.ceil(opts.max_share * n))) * permutations
     limit = (budget if budget is not None else JOB_PERMUTATION_BUDGET) * SCAN_EVALUATIONS_PER_DRAW
     if work > limit:
         raise InvalidRequest(
@@ -669,6 +678,9 @@ def _scan_frame(
     xy = area_points(conn, geography, frame.index.tolist())
     o = frame["observed"].to_numpy()
     e = frame["expected"].to_numpy()
+    adjacency = None
+    if opts.window == "adjacency":
+        adjacency = area_weights(conn, geography, frame.index.tolist(), "queen").matrix
     result = scan_mod.spatial_scan(
         o,
         e,
@@ -678,6 +690,9 @@ def _scan_frame(
         direction=opts.direction,
         alpha=fdr,
         seed=opts.seed,
+        window=opts.window,
+        adjacency=adjacency,
+        max_size=opts.max_size,
     )
     codes = frame.index.to_numpy()
     area_p = frame["p_value"].to_numpy()
@@ -734,7 +749,15 @@ def _scan_frame(
     meta.update(
         {
             "variable": "counts",
-            "statistic": "Kulldorff's spatial scan statistic, Poisson model, circular windows",
+            "statistic": "Kulldorff's spatial scan statistic, Poisson model, "
+            + (
+                f"adjacency windows (Tango-Takahashi: connected sets of up to {opts.max_size} nearest areas, "
+                "queen contiguity)"
+                if opts.window == "adjacency"
+                else "circular windows"
+            ),
+            "window": opts.window,
+            "max_size": opts.max_size if opts.window == "adjacency" else None,
             "inference": f"Monte Carlo, {permutations} null replicates (multinomial given the total); "
             "secondary clusters: no geographical overlap, compared with the maximum's null distribution",
             "max_share": opts.max_share,
@@ -898,12 +921,23 @@ def reach_frame(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     fdr: float = 0.05,
+    eligible: str = "households",
 ) -> pd.DataFrame:
     """Reach of every segment against a reference (``reach.segment_reach``), least reached first.
 
     ``reference``: ``district`` (the study's overall rate per household), ``area:<code>``
     (each segment's rate learnt in another area) or ``rates:A=0.2,...`` (a published table).
+    ``eligible``: the base of reach: the segment's households, or each output area's
+    ``population`` (usual residents, an area-statistics base) or ``variable:<name>`` (a variable
+    an area-statistics batch stored per output area: residents 65+, say), shared among its
+    segments by households (``reach.allocate_eligible``); rates are then per eligible person.
     """
+    variable = eligible[len("variable:") :] if eligible.startswith("variable:") else None
+    if eligible not in ("households", "population") and not variable:
+        raise InvalidRequest(
+            f"`eligible` was {eligible!r} but is expected to be 'households', 'population' or "
+            "'variable:<name>'"
+        )
     classification = classification or default_classification(conn)
     unit = unit or service_unit(conn, service)
     ref = reference if isinstance(reference, Reference) else parse_reference(reference)
@@ -920,7 +954,23 @@ def reach_frame(
     if households.empty:
         raise InvalidRequest("the study area has no households: check `within`")
     rates = _reference_rates(conn, service, ref, classification, unit, date_from, date_to)
+    if eligible != "households":
+        if ref.kind == "area":
+            raise InvalidRequest(
+                "`reference=area:` learns rates per household; with `eligible=population` give "
+                "'district' or a table of rates per eligible person"
+            )
+        codes = sorted(households["area_code"].unique())
+        if variable:
+            rows = conn.execute(
+                load_sql("analysis/area_variable_values"), {"variable": variable, "codes": codes}
+            ).all()
+        else:
+            rows = conn.execute(load_sql("analysis/area_population"), {"codes": codes}).all()
+        base = pd.Series({r[0]: r[1] for r in rows}, dtype=float)
+        households = reach_mod.allocate_eligible(households, base)
     out = reach_mod.segment_reach(households, counts, reference=rates, unit=unit, fdr=fdr)
+    base_name = "household" if eligible == "households" else "resident"
     names = segment_portraits(conn, classification).set_index("segment_code")["name"]
     out.insert(1, "name", names.reindex(out["segment_code"]).to_numpy())
     out.attrs["meta"] = {
@@ -933,9 +983,16 @@ def reach_frame(
         "fdr": fdr,
         "date_from": date_from.isoformat() if date_from else None,
         "date_to": date_to.isoformat() if date_to else None,
-        "reach": "households using / eligible households (Wilson interval)"
-        if unit == "households"
-        else "events per eligible household (Garwood interval)",
+        "eligible": "households of the segment"
+        if eligible == "households"
+        else f"area variable {variable!r} shared among segments by households"
+        if variable
+        else "usual residents (area population) shared among segments by households",
+        "reach": (
+            f"households using / eligible {base_name}s (Wilson interval)"
+            if unit == "households"
+            else f"events per eligible {base_name} (Garwood interval)"
+        ),
         "test": "exact Poisson of observed against eligible x reference rate; "
         "Benjamini-Hochberg across segments",
     }

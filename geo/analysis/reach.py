@@ -48,6 +48,42 @@ def wilson_interval(successes: Any, trials: Any, alpha: float = 0.05) -> tuple[n
     return np.where(n > 0, centre - half, np.nan), np.where(n > 0, centre + half, np.nan)
 
 
+def allocate_eligible(households: pd.DataFrame, eligible: pd.Series) -> pd.DataFrame:
+    """Share each area's eligible count among its segments in proportion to their households.
+
+    ``eligible_{a,s} = eligible_a × h_{a,s} / h_a``: an area statistic (residents, say) has no
+    segment, so each segment gets its share of the area's households (the assumption stated in
+    the answer's meta). Areas with no households drop out; an area with households but no
+    eligible count is an error naming it.
+
+    Parameters
+    ----------
+    households
+        Long frame ``area_code, segment_code, households``.
+    eligible
+        Eligible count per area code (non-negative).
+
+    Returns
+    -------
+    The long frame with ``households`` replaced by the allocated eligible count.
+    """
+    h = households.copy()
+    totals = h.groupby("area_code")["households"].transform("sum").astype(float)
+    h = h[totals > 0]
+    totals = totals[totals > 0]
+    values = pd.to_numeric(eligible, errors="coerce").reindex(h["area_code"].unique())
+    missing = sorted(values.index[values.isna()].astype(str))
+    if missing:
+        raise InvalidRequest(
+            f"no eligible count for {len(missing)} areas with households (first: {missing[:5]}); "
+            "load the base with an area-statistics batch"
+        )
+    if (values < 0).any():
+        raise InvalidRequest("eligible counts are expected to be >= 0")
+    h["households"] = h["area_code"].map(values).to_numpy() * h["households"].to_numpy() / totals.to_numpy()
+    return h
+
+
 def segment_reach(
     households: pd.DataFrame,
     counts: pd.DataFrame,

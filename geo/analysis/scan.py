@@ -23,6 +23,19 @@ with the maximum over both directions. A window is a set of
 areas: areas at the same distance from the centre as its farthest member are always
 in it (ties are never split), so results do not depend on the order of tied neighbours.
 
+**Adjacency windows** (``window='adjacency'``): Tango and Takahashi's flexibly shaped scan
+(2005, "A flexibly shaped spatial scan statistic for detecting clusters", Int J Health Geogr
+4:11). For each area i, take i and its ``max_size − 1`` nearest areas (by representative
+point, ties broken by position); every subset of them that contains i and is connected
+under the areas' contiguity (queen: sharing at least a point) is a window, if its expected
+count is within ``max_share``. Windows found from several centres are counted once. Irregular
+clusters (a street, a river bank) fit such a window where no circle does. The windows are
+enumerated as bit masks over the ``2^(max_size − 1)`` subsets of each centre's neighbours,
+connectivity by a flood fill over all masks of all centres at once, and counted with one
+sparse (windows × areas) incidence product per block of null replicates.
+``brute_force_adjacency_scan`` is the plain reference (itertools combinations and a
+breadth-first search per subset).
+
 The scan is one gather and one cumulative sum over an (areas × window-size) matrix, for
 the data and for each block of null replicates: no Python loop per window or per area.
 ``brute_force_scan`` is a deliberately plain reference (Python loops over centres and
@@ -31,16 +44,24 @@ radii) used to check this in tests and in ``bench/hotspots.py``.
 
 from __future__ import annotations
 
+import itertools
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from scipy import sparse
 from scipy.spatial import cKDTree
 from scipy.special import xlogy
 
 from geo.errors import InvalidRequest
 
 Direction = Literal["both", "high", "low"]
+Window = Literal["circular", "adjacency"]
+
+#: Largest adjacency window (areas), Tango and Takahashi's K; 2^(K-1) subsets per centre.
+MAX_ADJACENCY_SIZE = 12
+DEFAULT_ADJACENCY_SIZE = 10
 
 #: Cells of the replicate × centre × window block evaluated at once (memory bound).
 _BLOCK_CELLS = 2_000_000
@@ -180,7 +201,9 @@ class _Windows:
     def __init__(self, nn: np.ndarray, valid: np.ndarray, e: np.ndarray, total: float, direction: Direction):
         self.nn = nn
         self.cells = np.flatnonzero(valid.reshape(-1))
-        cum_e = np.cumsum(e[nn], axis=1).reshape(-1)[self.cells]
+        self._prepare(np.cumsum(e[nn], axis=1).reshape(-1)[self.cells], total, direction)
+
+    def _prepare(self, cum_e: np.ndarray, total: float, direction: Direction) -> None:
         self.e = cum_e
         with np.errstate(divide="ignore"):
             self.log_e = np.log(cum_e)
@@ -223,6 +246,123 @@ class _Windows:
         return out
 
 
+class _SetWindows(_Windows):
+    """Windows given as area sets (rows of ``members``, −1 padded): counted by a sparse product."""
+
+    def __init__(self, members: np.ndarray, e: np.ndarray, total: float, direction: Direction):
+        n = len(e)
+        keep = members >= 0
+        rows = np.repeat(np.arange(len(members)), keep.sum(axis=1))
+        self.incidence = sparse.csr_matrix(
+            (np.ones(int(keep.sum())), (rows, members[keep])), shape=(len(members), n)
+        )
+        self.n = n
+        self._prepare(self.incidence @ e, total, direction)
+
+    def counts(self, data: np.ndarray) -> np.ndarray:
+        lead = data.shape[:-1]
+        flat = np.asarray(data, dtype=float).reshape(-1, self.n)
+        return np.asarray((self.incidence @ flat.T).T).reshape(*lead, -1)
+
+
+def _nearest(pts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each area and its k − 1 nearest others, by (distance, position), the area itself first.
+
+    Ties at the k-th distance are broken by position, never by the tree's search order: the
+    tree is asked for more neighbours until the k-th is strictly nearer than the last returned.
+    """
+    n = len(pts)
+    tree = cKDTree(pts)
+    q = min(n, 2 * k + 8)
+    while True:
+        dist, nn = tree.query(pts, k=q)
+        dist = dist.reshape(n, q)
+        nn = nn.reshape(n, q)
+        not_self = nn != np.arange(n)[:, None]
+        order = np.lexsort((nn, dist, not_self), axis=1)
+        dist = np.take_along_axis(dist, order, axis=1)
+        nn = np.take_along_axis(nn, order, axis=1)
+        if q == n or (dist[:, k - 1] < dist[:, -1]).all():
+            return nn[:, :k], dist[:, :k]
+        q = min(n, 2 * q)
+
+
+def adjacency_windows(
+    xy: Any, expected: Any, adjacency: Any, max_share: float, max_size: int = DEFAULT_ADJACENCY_SIZE
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tango and Takahashi's flexible windows: connected subsets of each area's K nearest.
+
+    Parameters
+    ----------
+    xy
+        Representative points (projected metres).
+    expected
+        Expected counts (for the ``max_share`` limit).
+    adjacency
+        (n, n) matrix, non-zero where two areas are contiguous (symmetric).
+    max_share
+        Largest window as a share of the total expected count.
+    max_size
+        K: the largest window in areas (at most ``MAX_ADJACENCY_SIZE``).
+
+    Returns
+    -------
+    ``(members, centre, radius)``: one row per distinct window, its areas nearest-to-centre
+    first and −1 padded; the centre it was first found from; the distance from that centre
+    to its farthest member.
+    """
+    pts = np.asarray(xy, dtype=float)
+    e = np.asarray(expected, dtype=float)
+    n = len(pts)
+    if not 1 <= max_size <= MAX_ADJACENCY_SIZE:
+        raise InvalidRequest(
+            f"`max_size` was {max_size!r} but is expected to be between 1 and {MAX_ADJACENCY_SIZE} areas"
+        )
+    a = sparse.csr_matrix(adjacency, dtype=bool)
+    if a.shape != (n, n):
+        raise InvalidRequest(f"`adjacency` is expected to be {n} x {n}, one row and column per area")
+    k = min(max_size, n)
+    subsets = 1 << (k - 1)
+    if n * subsets > 40_000_000:
+        raise InvalidRequest(
+            f"adjacency windows of up to {k} areas over {n} areas are {n * subsets:,} subsets to test: "
+            "use a smaller `max_size` or fewer areas"
+        )
+    nn, dist = _nearest(pts, k)
+    rows = np.repeat(nn, k, axis=1).reshape(-1)
+    cols = np.tile(nn, (1, k)).reshape(-1)
+    local = np.asarray(a[rows, cols]).reshape(n, k, k)
+    bits = np.left_shift(1, np.arange(k, dtype=np.int64))
+    near_mask = (local * bits[None, None, :]).sum(axis=2)  # (n, k): local neighbours of local j
+    masks = (np.arange(subsets, dtype=np.int64) << 1) | 1  # every subset holding the centre (bit 0)
+    reach = np.ones((n, subsets), dtype=np.int64)
+    for _ in range(k):
+        grown = reach.copy()
+        for j in range(k):
+            grown |= ((reach >> j) & 1) * near_mask[:, j][:, None]
+        grown &= masks[None, :]
+        if np.array_equal(grown, reach):
+            break
+        reach = grown
+    member_bits = ((masks[:, None] >> np.arange(k)) & 1).astype(bool)  # (subsets, k)
+    window_e = e[nn] @ member_bits.T.astype(float)
+    valid = (reach == masks[None, :]) & (window_e <= max_share * e.sum() * (1 + 1e-12))
+    ci, si = np.nonzero(valid)
+    inside = member_bits[si]
+    # Members nearest first, padding last (a stable sort of "outside" flags keeps the order).
+    order = np.argsort(~inside, axis=1, kind="stable")
+    members = np.where(
+        np.take_along_axis(inside, order, axis=1), np.take_along_axis(nn[ci], order, axis=1), -1
+    )
+    radius = np.where(
+        np.take_along_axis(inside, order, axis=1), np.take_along_axis(dist[ci], order, axis=1), 0
+    )
+    key = np.sort(np.where(members >= 0, members, n), axis=1)
+    _, first = np.unique(key, axis=0, return_index=True)
+    first = np.sort(first)
+    return members[first], ci[first], radius[first].max(axis=1)
+
+
 def spatial_scan(
     observed: Any,
     expected: Any,
@@ -234,8 +374,11 @@ def spatial_scan(
     alpha: float = 0.05,
     max_clusters: int = 100,
     seed: int | None = None,
+    window: Window = "circular",
+    adjacency: Any = None,
+    max_size: int = DEFAULT_ADJACENCY_SIZE,
 ) -> ScanResult:
-    """Kulldorff's Poisson scan over circular windows with Monte Carlo p-values.
+    """Kulldorff's Poisson scan over circular or adjacency windows with Monte Carlo p-values.
 
     Parameters
     ----------
@@ -257,6 +400,13 @@ def spatial_scan(
         At most this many clusters.
     seed
         Seed of the null replicates.
+    window
+        ``circular`` (Kulldorff) or ``adjacency`` (Tango and Takahashi's flexible windows:
+        connected subsets of each area's ``max_size`` nearest; needs ``adjacency``).
+    adjacency
+        (n, n) contiguity matrix, for ``window='adjacency'``.
+    max_size
+        Largest adjacency window in areas.
 
     Returns
     -------
@@ -271,6 +421,14 @@ def spatial_scan(
         raise InvalidRequest("`observed` is expected to hold whole counts for the scan statistic")
     o = np.rint(o)
     total = float(o.sum())
+    if window == "adjacency":
+        if adjacency is None:
+            raise InvalidRequest("`window='adjacency'` needs the areas' contiguity (`adjacency`)")
+        return _adjacency_scan(
+            o, e, pts, adjacency, max_share, max_size, permutations, direction, alpha, max_clusters, seed
+        )
+    if window != "circular":
+        raise InvalidRequest(f"`window` was {window!r} but is expected to be 'circular' or 'adjacency'")
     nn, dist, valid = circular_windows(pts, e, max_share)
     windows = _Windows(nn, valid, e, total, direction)
     flat_llr = windows.llr(windows.counts(o))
@@ -312,7 +470,87 @@ def spatial_scan(
         windows=int(valid.sum()),
         max_share=max_share,
         direction=direction,
-        params={"permutations": permutations, "alpha": alpha, "seed": seed},
+        params={"permutations": permutations, "alpha": alpha, "seed": seed, "window": "circular"},
+    )
+
+
+def _adjacency_scan(
+    o: np.ndarray,
+    e: np.ndarray,
+    pts: np.ndarray,
+    adjacency: Any,
+    max_share: float,
+    max_size: int,
+    permutations: int,
+    direction: Direction,
+    alpha: float,
+    max_clusters: int,
+    seed: int | None,
+) -> ScanResult:
+    """The scan over adjacency windows (see the module notes); same inference as the circular one."""
+    total = float(o.sum())
+    members, centre, radius = adjacency_windows(pts, e, adjacency, max_share, max_size)
+    windows = _SetWindows(members, e, total, direction)
+    counts = windows.counts(o)
+    llr = windows.llr(counts)
+    rng = np.random.default_rng(seed)
+    probs = e / e.sum()
+    block = max(1, _BLOCK_CELLS // max(1, len(members)))
+    null_max = np.empty(permutations)
+    for start in range(0, permutations, block):
+        stop = min(permutations, start + block)
+        sims = rng.multinomial(int(total), probs, size=stop - start)
+        sim_llr = windows.llr(windows.counts(sims))
+        null_max[start:stop] = sim_llr.max(axis=1) if sim_llr.shape[1] else 0.0
+    ordered_null = np.sort(null_max)
+    sides = {"high": [counts > windows.e], "low": [counts < windows.e]}
+    sides["both"] = sides["high"] + sides["low"]
+    padded = np.where(members >= 0, members, len(o))
+    clusters: list[Cluster] = []
+    for side in sides[direction]:
+        current = np.where(side, llr, 0.0)
+        used = np.zeros(len(o) + 1, dtype=bool)
+        picked = 0
+        while picked < max_clusters:
+            w = int(np.argmax(current)) if len(current) else 0
+            best = float(current[w]) if len(current) else 0.0
+            if best <= 0:
+                break
+            p = (1 + permutations - np.searchsorted(ordered_null, best, side="left")) / (permutations + 1)
+            if picked and p > alpha:
+                break
+            area_set = members[w][members[w] >= 0]
+            clusters.append(
+                Cluster(
+                    members=area_set,
+                    centre=int(centre[w]),
+                    radius=float(radius[w]),
+                    observed=float(o[area_set].sum()),
+                    expected=float(e[area_set].sum()),
+                    llr=best,
+                    p_value=float(p),
+                    total=total,
+                )
+            )
+            picked += 1
+            used[area_set] = True
+            current[used[padded].any(axis=1)] = 0.0
+    clusters.sort(key=lambda c: -c.llr)
+    if clusters:
+        clusters = [clusters[0]] + [c for c in clusters[1:] if c.p_value <= alpha]
+    return ScanResult(
+        clusters=clusters[:max_clusters],
+        null_max=null_max,
+        windows=len(members),
+        max_share=max_share,
+        direction=direction,
+        params={
+            "permutations": permutations,
+            "alpha": alpha,
+            "seed": seed,
+            "window": "adjacency",
+            "max_size": max_size,
+        },
     )
 
 
@@ -386,4 +624,58 @@ def brute_force_scan(
                 break
             members = frozenset(inside.tolist())
             seen[members] = float(poisson_llr(float(o[inside].sum()), ew, total, direction))
+    return sorted(((v, k) for k, v in seen.items()), key=lambda t: -t[0])
+
+
+def brute_force_adjacency_scan(
+    observed: Any,
+    expected: Any,
+    xy: Any,
+    adjacency: Any,
+    *,
+    max_share: float = 0.1,
+    max_size: int = DEFAULT_ADJACENCY_SIZE,
+    direction: Direction = "both",
+) -> list[tuple[float, frozenset[int]]]:
+    """Every flexible window and its LLR by plain loops: the slow reference for tests and the bench.
+
+    For each centre: its ``max_size − 1`` nearest others (distance, then position), every
+    combination of them (itertools) joined with the centre, kept when a breadth-first search
+    from the centre inside the set reaches all of it and its expected count is within
+    ``max_share``. Returns ``(llr, area set)`` pairs, distinct sets only, largest LLR first.
+    """
+    o, e, pts = _check(observed, expected, xy, max_share)
+    total = float(o.sum())
+    limit = max_share * e.sum()
+    n = len(o)
+    a = sparse.csr_matrix(adjacency, dtype=bool)
+    near = [set(a.indices[a.indptr[i] : a.indptr[i + 1]].tolist()) for i in range(n)]
+    seen: dict[frozenset[int], float] = {}
+    for i in range(n):
+        ranked = sorted(
+            range(n),
+            key=lambda j: (
+                j != i,
+                float(np.sqrt((pts[j, 0] - pts[i, 0]) ** 2 + (pts[j, 1] - pts[i, 1]) ** 2)),
+                j,
+            ),
+        )
+        others = ranked[1:max_size]
+        for r in range(len(others) + 1):
+            for combo in itertools.combinations(others, r):
+                area_set = {i, *combo}
+                reached = {i}
+                queue = deque([i])
+                while queue:
+                    for nb in near[queue.popleft()]:
+                        if nb in area_set and nb not in reached:
+                            reached.add(nb)
+                            queue.append(nb)
+                if reached != area_set:
+                    continue
+                ew = float(sum(e[j] for j in area_set))
+                if ew > limit * (1 + 1e-12):
+                    continue
+                key = frozenset(area_set)
+                seen[key] = float(poisson_llr(float(sum(o[j] for j in area_set)), ew, total, direction))
     return sorted(((v, k) for k, v in seen.items()), key=lambda t: -t[0])

@@ -371,6 +371,52 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ),
 )
 
+#: Services with a tougher planted truth (issue 13): drawn after, and from a stream apart from,
+#: the services above, so those services' draws are unchanged. ``fly_tipping`` is a null with
+#: area-level overdispersion (negative-binomial counts: a gamma multiple per OA, no clusters);
+#: ``social_care`` carries strong, weak and small clusters and an under-served segment
+#: (its ``rates`` are the *need* rates; the generator draws segment I at half of its need);
+#: ``pest_control`` carries an emerging and a fading cluster over months. See
+#: ``generate._tough_services``.
+TOUGH_SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec(
+        "fly_tipping",
+        "Fly-tipping reports",
+        "environment",
+        "Reports of fly-tipped waste; counts vary between areas more than chance alone allows.",
+        "council",
+        "events",
+        ("web", "phone"),
+        (0.20, 0.05, 0.10, 0.06, 0.12, 0.25, 0.30, 0.05, 0.08, 0.28, 0.05, 0.10),
+        {"council_streetscene": 1.0},
+        "summer",
+    ),
+    ServiceSpec(
+        "social_care",
+        "Adult social care contacts",
+        "social care",
+        "Contacts with adult social care (assessments, reviews, information and advice).",
+        "council",
+        "events",
+        ("phone", "web", "face_to_face", "post"),
+        (0.05, 0.55, 0.10, 0.20, 0.15, 0.30, 0.35, 0.08, 0.80, 0.20, 0.45, 0.08),
+        {"council_care": 1.0},
+        "flat",
+    ),
+    ServiceSpec(
+        "pest_control",
+        "Pest control requests",
+        "environment",
+        "Requests for the council's pest control service (rats, wasps, bedbugs).",
+        "council",
+        "events",
+        ("web", "phone"),
+        (0.20, 0.12, 0.18, 0.15, 0.25, 0.30, 0.35, 0.10, 0.15, 0.30, 0.12, 0.20),
+        {"council_streetscene": 1.0},
+        "flat",
+    ),
+)
+
 # ----------------------------------------------------------------------------- names
 
 DISTRICT_NAME = "Saltmarsh Coast"

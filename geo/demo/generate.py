@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +87,25 @@ GRID_M = 0.01  # precision of area geometries, metres
 MAX_OA_HOUSEHOLDS = 300
 ADDRESSES_PER_POSTCODE = 15
 MIN_CLUSTER_EXPECTED = 15.0
+#: Spawn index of the stream the tougher services (``cat.TOUGH_SERVICES``) draw from: a stream
+#: of their own, so the first services' draws do not move when these change.
+TOUGH_STREAM = 10
+#: Variance of the gamma multiple per OA of ``fly_tipping`` (its OA counts are negative
+#: binomial with size 1 / FLY_TIPPING_TAU2).
+FLY_TIPPING_TAU2 = 0.25
+#: ``social_care``: the segment drawn at a share of its need rate (under-served).
+UNDER_SERVED_SEGMENT = "I"
+UNDER_SERVED_SHARE = 0.5
+#: Trend clusters, each TREND_LSOAS adjacent LSOAs (every one with at least the median LSOA's
+#: expected count): the emerging one is x TREND_MULTIPLE from month EMERGING_FROM_MONTH on
+#: (0 = Nov 2024; 17 = Apr 2026), the fading one is x TREND_MULTIPLE until month
+#: FADING_UNTIL_MONTH (19 = Jun 2026) and ordinary after it. By calendar quarter from 2025 Q1
+#: to 2026 Q3, Esri's categories are "consecutive hot spot" (hot in the last two quarters
+#: only) and "historical hot spot" (hot in every quarter but the last).
+EMERGING_FROM_MONTH = 17
+FADING_UNTIL_MONTH = 19
+TREND_MULTIPLE = 5.0
+TREND_LSOAS = 4
 ROAD_SPEED_KPH = {"a_road": 80.0, "b_road": 60.0, "street": 30.0, "lane": 50.0}
 _CLASS_RANK = {"a_road": 0, "b_road": 1, "street": 2, "lane": 3}
 _POSTCODE_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"  # the 20 letters used in inward codes
@@ -150,7 +170,9 @@ def generate_borough(households: int = DEFAULT_HOUSEHOLDS, seed: int = DEFAULT_S
         Frames for every demo table plus the planted ``truth``.
     """
     check_households(households)
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(10)]
+    # Children of a SeedSequence depend only on their index: spawning 11 leaves the first 10 as
+    # they were before the tough services' stream (index TOUGH_STREAM) was added.
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(11)]
     land = _land(streams[0])
     inner = land.buffer(-40.0)
     settlements = _settlements(land, inner, streams[1])
@@ -168,12 +190,19 @@ def generate_borough(households: int = DEFAULT_HOUSEHOLDS, seed: int = DEFAULT_S
         len(hier["oa_codes"]),
         streams[6],
     )
-    events, service_truth = _service_events(addr, addr_oa, seg_of_hh, hier, streams[7])
+    events, service_truth, tough_truth = _service_events(
+        addr, addr_oa, seg_of_hh, hier, streams[7], streams[TOUGH_STREAM]
+    )
     sites = _sites(bld, addr, net)
 
     from geo.demo.extracts import plan_extracts  # local: extracts imports this module
 
-    plan, extract_truth, refs = plan_extracts(events, addr, aliases, streams[8])
+    # The source-system extracts cover the first services only (the tough services' events come
+    # last and are loaded directly), so the extract plan and its defects are as before.
+    tough = events["service_code"].isin([s.code for s in cat.TOUGH_SERVICES]).to_numpy()
+    n_plain = int((~tough).sum())
+    plan, extract_truth, plain_refs = plan_extracts(events.iloc[:n_plain], addr, aliases, streams[8])
+    refs = pd.concat([plain_refs, _tough_refs(events.iloc[n_plain:])])
     events["source_ref_hash"] = _hashes(
         DEMO_SALT, _join(events["source_system"].to_numpy().astype(object), ":", refs.to_numpy())
     )
@@ -208,6 +237,7 @@ def generate_borough(households: int = DEFAULT_HOUSEHOLDS, seed: int = DEFAULT_S
         },
         "segments": {c: round(float(s), 6) for c, s in zip(seg_codes, shares, strict=True)},
         "services": service_truth,
+        "tough_services": tough_truth,
         "offices": [
             {
                 "name": r.name,
@@ -255,7 +285,7 @@ def generate_borough(households: int = DEFAULT_HOUSEHOLDS, seed: int = DEFAULT_S
                     "channels": list(s.channels),
                     "unit_costs": s.unit_costs,
                 }
-                for s in cat.SERVICES
+                for s in (*cat.SERVICES, *cat.TOUGH_SERVICES)
             ]
         ),
         service_events=events,
@@ -1499,8 +1529,9 @@ def _service_events(
     seg: np.ndarray,
     hier: dict[str, Any],
     rng: np.random.Generator,
-) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
-    """Draw every service's events; return them with the truth per service.
+    tough_rng: np.random.Generator,
+) -> tuple[gpd.GeoDataFrame, dict[str, Any], dict[str, Any]]:
+    """Draw every service's events; return them with the truth per service (first and tough).
 
     For household h in segment k and OA o, the expected number of events over the period
     is ``rate[k] * multiple[o]`` (Poisson for 'events' services) or the probability of
@@ -1585,8 +1616,10 @@ def _service_events(
             ],
             "events": n,
         }
-    ev = pd.concat(frames, ignore_index=True)
-    service_order = {s.code: i for i, s in enumerate(cat.SERVICES)}
+    tough_frames, tough_truth = _tough_services(hh_oa, seg, hier, adjacency, tough_rng)
+    ev = pd.concat(frames + tough_frames, ignore_index=True)
+    all_services = (*cat.SERVICES, *cat.TOUGH_SERVICES)
+    service_order = {s.code: i for i, s in enumerate(all_services)}
     ev["_s"] = ev["service_code"].map(service_order)
     ev = ev.sort_values(["_s", "day", "hh"], kind="stable").reset_index(drop=True)
     who = ev["hh"].to_numpy()
@@ -1595,7 +1628,7 @@ def _service_events(
     events = gpd.GeoDataFrame(
         {
             "service_code": pd.Categorical(
-                ev["service_code"].to_numpy(), categories=[s.code for s in cat.SERVICES]
+                ev["service_code"].to_numpy(), categories=[s.code for s in all_services]
             ),
             "event_date": (
                 np.datetime64(PERIOD_START, "D") + ev["day"].to_numpy().astype("timedelta64[D]")
@@ -1619,7 +1652,264 @@ def _service_events(
         geometry="geom",
         crs=CRS,
     )
-    return events, truth
+    return events, truth, tough_truth
+
+
+# ============================================================================ tough services
+
+
+def _tough_refs(events: pd.DataFrame) -> pd.Series:
+    """Source references of the tough services' events: a prefix per system, numbered by date."""
+    system = events["source_system"].to_numpy().astype(object)
+    order = pd.Series(np.arange(len(events))).groupby(system).cumcount().to_numpy() + 1
+    refs = [
+        f"{str(s).removeprefix('council_').upper()}-{k:07d}"
+        for s, k in zip(system.tolist(), order.tolist(), strict=True)
+    ]
+    return pd.Series(refs, index=events.index, dtype=object)
+
+
+def _event_rows(
+    spec: cat.ServiceSpec, who: np.ndarray, day: np.ndarray, seg: np.ndarray, rng: np.random.Generator
+) -> pd.DataFrame:
+    """One frame row per event of a contact service: channel by segment, system by share."""
+    contact = cat.segment_matrix("contact_pref")
+    cols = [cat.CONTACT_CHANNELS.index(c) for c in spec.channels]
+    channel = np.array(spec.channels)[_categorical(rng, contact[:, cols], seg[who])]
+    systems = list(spec.systems)
+    shares = np.array([spec.systems[s] for s in systems])
+    system = np.array(systems)[_categorical(rng, shares[None, :], np.zeros(len(who), dtype=np.int64))]
+    return pd.DataFrame(
+        {"service_code": spec.code, "day": day, "channel": channel, "source_system": system, "hh": who}
+    )
+
+
+def _lsoa_adjacency(adjacency: list[np.ndarray], oa_lsoa: np.ndarray, n_lsoa: int) -> list[np.ndarray]:
+    """Return each LSOA's neighbours: LSOAs holding a queen neighbour of one of its OAs."""
+    a = np.repeat(np.arange(len(adjacency)), [len(n) for n in adjacency])
+    b = np.concatenate(adjacency) if adjacency else np.array([], dtype=np.int64)
+    la, lb = oa_lsoa[a], oa_lsoa[b]
+    pairs = np.unique(np.column_stack([la, lb])[la != lb], axis=0)
+    bounds = np.searchsorted(pairs[:, 0], np.arange(n_lsoa + 1))
+    return [pairs[bounds[i] : bounds[i + 1], 1] for i in range(n_lsoa)]
+
+
+def _grow(
+    eligible: np.ndarray,
+    adjacency: list[np.ndarray],
+    size: int,
+    min_size: int,
+    rng: np.random.Generator,
+) -> list[int] | None:
+    """Grow one contiguous group of ``size`` eligible units from a random seed, or None."""
+    for seed in rng.permutation(np.flatnonzero(eligible)).tolist():
+        group = [seed]
+        inside = {seed}
+        while len(group) < size:
+            frontier = sorted(
+                {int(n) for c in group for n in adjacency[c] if eligible[n] and n not in inside}
+            )
+            if not frontier:
+                break
+            nxt = frontier[int(rng.integers(len(frontier)))]
+            group.append(nxt)
+            inside.add(nxt)
+        if len(group) >= min_size:
+            return sorted(group)
+    return None
+
+
+#: social_care's OA clusters: (kind, strength, how many, sizes lo-hi, multiple lo-hi).
+#: Only "strong" ones (4-8 OAs of >= 15 expected each, x2-3 or x0.2-0.4) are designed to be
+#: detectable; weak (x1.3-1.5 or x0.65-0.77) and small (1-2 OAs) ones test honesty.
+_CARE_CLUSTERS: tuple[tuple[str, str, int, tuple[int, int], tuple[float, float]], ...] = (
+    ("hot", "strong", 3, (4, 8), (2.0, 3.0)),
+    ("not", "strong", 3, (4, 8), (0.2, 0.4)),
+    ("hot", "weak", 2, (4, 8), (1.3, 1.5)),
+    ("not", "weak", 1, (4, 8), (0.65, 0.77)),
+    ("hot", "small", 2, (1, 2), (2.0, 3.0)),
+)
+
+
+def _tough_services(
+    hh_oa: np.ndarray,
+    seg: np.ndarray,
+    hier: dict[str, Any],
+    adjacency: list[np.ndarray],
+    rng: np.random.Generator,
+) -> tuple[list[pd.DataFrame], dict[str, Any]]:
+    """Draw ``cat.TOUGH_SERVICES``: an overdispersed null, mixed clusters and trends.
+
+    ``fly_tipping``: each OA has a gamma multiple (mean 1, variance ``FLY_TIPPING_TAU2``), so
+    its count is negative binomial; nothing else is planted (every flag is a false alarm).
+
+    ``social_care``: segment rates are the need rates of ``spec.rates`` except segment
+    ``UNDER_SERVED_SEGMENT``, drawn at ``UNDER_SERVED_SHARE`` of its need; OA clusters of
+    ``_CARE_CLUSTERS``, no two touching.
+
+    ``pest_control``: two groups of ``TREND_LSOAS`` adjacent LSOAs (not touching) whose
+    multiple changes by month: one emerging, one fading; nothing else is planted.
+    """
+    n_oa = len(hier["oa_codes"])
+    codes = [s.code for s in cat.SEGMENTS]
+    frames: list[pd.DataFrame] = []
+    truth: dict[str, Any] = {}
+
+    spec = cat.TOUGH_SERVICES[0]
+    rates = np.array(spec.rates)
+    base = rates[seg]
+    shape = 1.0 / FLY_TIPPING_TAU2
+    multiple = rng.gamma(shape, 1.0 / shape, n_oa)
+    who = np.repeat(np.arange(len(base)), rng.poisson(base * multiple[hh_oa]))
+    day = rng.choice(PERIOD_DAYS, size=len(who), p=_day_weights(spec.season))
+    frames.append(_event_rows(spec, who, day, seg, rng))
+    truth[spec.code] = {
+        "unit": spec.unit,
+        "rate_meaning": "expected events per household over the period (before the area multiple)",
+        "rates": {c: float(r) for c, r in zip(codes, rates, strict=True)},
+        "overdispersion": {
+            "model": "negative binomial: Poisson given a gamma(mean 1) multiple per OA",
+            "tau2": FLY_TIPPING_TAU2,
+            "size": shape,
+        },
+        "hot": [],
+        "not": [],
+        "events": len(who),
+    }
+
+    spec = cat.TOUGH_SERVICES[1]
+    need = np.array(spec.rates)
+    rates = need.copy()
+    rates[codes.index(UNDER_SERVED_SEGMENT)] *= UNDER_SERVED_SHARE
+    base = rates[seg]
+    expected = np.bincount(hh_oa, base, n_oa)
+    blocked = np.zeros(n_oa, dtype=bool)  # planted OAs and their neighbours
+    taken = np.zeros(n_oa, dtype=bool)  # planted OAs
+    multiple = np.ones(n_oa)
+    planted: dict[str, list[dict[str, Any]]] = {"hot": [], "not": []}
+    floors = [MIN_CLUSTER_EXPECTED, 12.0, 10.0, 0.0]
+    used_floor = MIN_CLUSTER_EXPECTED
+    for kind, strength, count, (lo, hi), (m_lo, m_hi) in _CARE_CLUSTERS:
+        for _ in range(count):
+            size = int(rng.integers(lo, hi + 1))
+            group = None
+            # Apart from every other cluster if there is room, else only not overlapping; a
+            # borough too small for even that (near MIN_HOUSEHOLDS) plants fewer clusters.
+            for free, floor in itertools.product((~blocked, ~taken), floors):
+                group = _grow((expected >= floor) & free, adjacency, size, lo, rng)
+                if group is not None:
+                    used_floor = min(used_floor, floor)
+                    break
+            if group is None:
+                continue
+            m = round(float(rng.uniform(m_lo, m_hi)), 2)
+            multiple[group] = m
+            taken[group] = True
+            blocked[group] = True
+            for o in group:
+                blocked[adjacency[o]] = True
+            planted[kind].append(
+                {
+                    "oa_codes": hier["oa_codes"][group].tolist(),
+                    "multiple": m,
+                    "expected_base": round(float(expected[group].sum()), 2),
+                    "strength": strength,
+                    "detectable": strength == "strong",
+                }
+            )
+    who = np.repeat(np.arange(len(base)), rng.poisson(base * multiple[hh_oa]))
+    day = rng.choice(PERIOD_DAYS, size=len(who), p=_day_weights(spec.season))
+    frames.append(_event_rows(spec, who, day, seg, rng))
+    truth[spec.code] = {
+        "unit": spec.unit,
+        "rate_meaning": "expected events per household over the period",
+        "rates": {c: float(r) for c, r in zip(codes, rates, strict=True)},
+        "need_rates": {c: float(r) for c, r in zip(codes, need, strict=True)},
+        "under_served": {"segment_code": UNDER_SERVED_SEGMENT, "share_of_need": UNDER_SERVED_SHARE},
+        "min_expected": round(used_floor, 3),
+        "hot": planted["hot"],
+        "not": planted["not"],
+        "events": len(who),
+    }
+
+    spec = cat.TOUGH_SERVICES[2]
+    rates = np.array(spec.rates)
+    base = rates[seg]
+    expected = np.bincount(hh_oa, base, n_oa)
+    oa_lsoa = hier["oa_lsoa"]
+    n_lsoa = len(hier["lsoa_codes"])
+    lsoa_adj = _lsoa_adjacency(adjacency, oa_lsoa, n_lsoa)
+    lsoa_expected = np.bincount(oa_lsoa, expected, n_lsoa)
+    busy = lsoa_expected >= np.median(lsoa_expected)
+    apart = np.ones(n_lsoa, dtype=bool)  # not in or next to a group
+    unused = np.ones(n_lsoa, dtype=bool)
+    trend_groups: list[list[int]] = []
+    for _ in range(2):
+        # Busy LSOAs apart from the other group if there is room; smaller boroughs (near
+        # MIN_HOUSEHOLDS) take any LSOAs, then fewer of them.
+        for size, free in itertools.product((TREND_LSOAS, 2, 1), (busy & apart, apart, unused)):
+            group = _grow(free, lsoa_adj, size, size, rng)
+            if group is not None:
+                break
+        if group is None:  # pragma: no cover - two LSOAs always exist
+            raise RuntimeError("could not plant the trend clusters; the borough is too small")
+        trend_groups.append(group)
+        unused[group] = False
+        apart[group] = False
+        for g in group:
+            apart[lsoa_adj[g]] = False
+    trend_oa = [np.flatnonzero(np.isin(oa_lsoa, g)) for g in trend_groups]
+    # Outside the trend groups: ordinary Poisson draws over the whole period.
+    in_trend = np.isin(hh_oa, np.concatenate(trend_oa))
+    lam = np.where(in_trend, 0.0, base)
+    who_static = np.repeat(np.arange(len(lam)), rng.poisson(lam))
+    day_static = rng.choice(PERIOD_DAYS, size=len(who_static), p=_day_weights(spec.season))
+    # Trend groups: a multiple per month, counts drawn month by month.
+    days = pd.date_range(PERIOD_START, PERIOD_END, freq="D")
+    month_codes, month_labels = pd.factorize(days.to_period("M"))
+    month_start = np.searchsorted(month_codes, np.arange(len(month_labels)))
+    month_days = np.bincount(month_codes)
+    t = np.arange(len(month_labels))
+    month_multiples = [
+        np.where(t >= EMERGING_FROM_MONTH, TREND_MULTIPLE, 1.0),
+        np.where(t <= FADING_UNTIL_MONTH, TREND_MULTIPLE, 1.0),
+    ]
+    who_parts, day_parts = [who_static], [day_static]
+    for oas, m_t in zip(trend_oa, month_multiples, strict=True):
+        hh = np.flatnonzero(np.isin(hh_oa, oas))
+        n_ht = rng.poisson(base[hh][:, None] * (m_t * month_days / PERIOD_DAYS)[None, :])
+        hh_idx, t_idx = np.nonzero(n_ht)
+        reps = n_ht[hh_idx, t_idx]
+        ev_t = np.repeat(t_idx, reps)
+        who_parts.append(np.repeat(hh[hh_idx], reps))
+        day_parts.append(
+            month_start[ev_t] + np.floor(rng.random(len(ev_t)) * month_days[ev_t]).astype(np.int64)
+        )
+    who = np.concatenate(who_parts)
+    day = np.concatenate(day_parts)
+    frames.append(_event_rows(spec, who, day, seg, rng))
+
+    def trend_entry(i: int, category: str) -> dict[str, Any]:
+        return {
+            "lsoa_codes": hier["lsoa_codes"][trend_groups[i]].tolist(),
+            "oa_codes": hier["oa_codes"][trend_oa[i]].tolist(),
+            "expected_base": round(float(expected[trend_oa[i]].sum()), 2),
+            "multiple_by_month": dict(zip(map(str, month_labels), month_multiples[i].tolist(), strict=True)),
+            "quarters": "2025Q1-2026Q3",
+            "expected_category": category,
+        }
+
+    truth[spec.code] = {
+        "unit": spec.unit,
+        "rate_meaning": "expected events per household over the period outside the trend groups",
+        "rates": {c: float(r) for c, r in zip(codes, rates, strict=True)},
+        "hot": [],
+        "not": [],
+        "emerging": [trend_entry(0, "consecutive_hot_spot")],
+        "fading": [trend_entry(1, "historical_hot_spot")],
+        "events": len(who),
+    }
+    return frames, truth
 
 
 # ============================================================================ sites

@@ -19,7 +19,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from geo.demo import Borough, generate_borough, raw_extracts
-from geo.demo.catalogue import SERVICES
+from geo.demo.catalogue import SERVICES, TOUGH_SERVICES
 from geo.demo.generate import DEMO_SALT, PERIOD_END, PERIOD_START, household_keys
 from geo.text import (
     normalise_address,
@@ -295,10 +295,11 @@ def test_events_are_clean_truth_at_household_addresses(borough: Borough) -> None
     dates = pd.to_datetime(ev["event_date"])
     assert dates.min() >= pd.Timestamp(PERIOD_START) and dates.max() <= pd.Timestamp(PERIOD_END)
     assert (household_keys(ev["uprn"].to_numpy()[:5], DEMO_SALT) == ev["household_key"].to_numpy()[:5]).all()
-    allowed = {s.code: set(s.channels) for s in SERVICES}
+    allowed = {s.code: set(s.channels) for s in (*SERVICES, *TOUGH_SERVICES)}
+    every = {**borough.truth["services"], **borough.truth["tough_services"]}
     for code, group in ev.groupby("service_code", observed=True):
         assert set(group["channel"].astype(str)) <= allowed[code]
-        assert borough.truth["services"][code]["events"] == len(group)
+        assert every[code]["events"] == len(group)
     membership = {s.code for s in SERVICES if s.unit == "membership"}
     members = ev[ev["service_code"].isin(membership)]
     assert not members.duplicated(["service_code", "uprn"]).any()
@@ -311,6 +312,61 @@ def test_truth_is_json_and_rates_match_the_catalogue(borough: Borough) -> None:
         assert [rates[c] for c in "ABCDEFGHIJKL"] == list(spec.rates)
     assert abs(sum(truth["segments"].values()) - 1) < 1e-5
     assert len(truth["offices"]) == 3
+
+
+def test_tough_services_leave_the_first_services_draws_alone(borough: Borough, monkeypatch) -> None:
+    from geo.demo import generate
+
+    monkeypatch.setattr(generate, "_tough_services", lambda *args: ([], {}))
+    without = generate_borough(households=HOUSEHOLDS)
+    tough = borough.service_events["service_code"].isin([s.code for s in TOUGH_SERVICES]).to_numpy()
+    first = borough.service_events[~tough].reset_index(drop=True)
+    assert len(first) == len(without.service_events)
+    for column in ("uprn", "event_date", "channel", "source_system", "source_ref_hash", "oa_code"):
+        assert (
+            first[column].astype(str).to_numpy() == without.service_events[column].astype(str).to_numpy()
+        ).all()
+    assert_frame_equal(borough.extract_plan, without.extract_plan)
+    assert borough.truth["services"] == without.truth["services"]
+    assert borough.truth["extracts"] == without.truth["extracts"]
+
+
+def test_tough_truth_is_planted_as_described(borough: Borough) -> None:
+    tough = borough.truth["tough_services"]
+    ev = borough.service_events
+    oas = borough.areas[borough.areas["level"] == "oa"]["code"].tolist()
+    # fly_tipping: OA counts vary far more than Poisson around their segment-rate expectation.
+    hs = borough.household_segments.merge(borough.addresses[["uprn", "oa_code"]], on="uprn")
+    rates = pd.Series(tough["fly_tipping"]["rates"])
+    expected = hs.assign(r=hs["segment_code"].map(rates)).groupby("oa_code")["r"].sum().reindex(oas)
+    observed = (
+        ev[ev["service_code"] == "fly_tipping"]
+        .groupby("oa_code", observed=True)
+        .size()
+        .reindex(oas, fill_value=0)
+    )
+    z2 = ((observed - expected) ** 2 / expected).mean()
+    assert z2 > 1.5, z2  # Poisson gives about 1; the gamma multiple adds tau2 * E on average
+    # social_care: rates are the need rates but for the under-served segment.
+    care = tough["social_care"]
+    seg = care["under_served"]["segment_code"]
+    assert care["rates"][seg] == care["need_rates"][seg] * care["under_served"]["share_of_need"]
+    assert all(care["rates"][k] == v for k, v in care["need_rates"].items() if k != seg)
+    seen: set[str] = set()
+    for kind in ("hot", "not"):
+        for cluster in care[kind]:
+            assert not seen & set(cluster["oa_codes"])
+            seen |= set(cluster["oa_codes"])
+            assert cluster["detectable"] == (cluster["strength"] == "strong")
+    # pest_control: the planted monthly multiples are visible in the raw events.
+    pest = ev[ev["service_code"] == "pest_control"]
+    month = pd.to_datetime(pest["event_date"]).dt.to_period("M").astype(str)
+    for k in ("emerging", "fading"):
+        group = tough["pest_control"][k][0]
+        m = pd.Series(group["multiple_by_month"])
+        inside = pest["oa_code"].astype(str).isin(group["oa_codes"]).to_numpy()
+        share = pd.Series(inside).groupby(month.to_numpy()).mean()
+        assert share[m[m > 1].index].mean() > 2 * share[m[m == 1].index].mean(), k
 
 
 # ----------------------------------------------------------------------------- extracts
