@@ -34,7 +34,7 @@ MAX_EXACT_SHARE = 0.6
 MIN_WRONG_SHARE = 0.3
 #: The label of the totals row and column in matrix cells.
 TOTAL = "Total"
-#: Fewer small cells than this and the attack would say little: the test demands more.
+#: The officer must see at least this many counts of 1 to 4 for an attack to say anything.
 MIN_SMALL_CELLS = 20
 
 
@@ -48,11 +48,22 @@ def _score(derived: Mapping[Any, float | None], truth: Mapping[Any, int]) -> tup
 
 
 def _assert_defeated(derived: Mapping[Any, float | None], truth: Mapping[Any, int], what: str) -> None:
-    exact, wrong, n = _score(derived, truth)
-    assert n >= MIN_SMALL_CELLS, f"{what}: only {n} small cells reached; the attack needs a bigger target"
-    assert exact <= MAX_EXACT_SHARE and wrong >= MIN_WRONG_SHARE, (
-        f"{what}: {exact:.0%} of {n} small counts recovered exactly ({wrong:.0%} wrong)"
+    """The attack recovers at most MAX_EXACT_SHARE of the small counts it reaches, and gets at
+    least MIN_WRONG_SHARE wrong. The target must hold MIN_SMALL_CELLS small counts or more;
+    when suppression leaves the attack fewer than that to reach (Bristol: most OAs have 0 to
+    4 ASB reports, so nearly every LSOA has a "<5" OA), it may recover at most
+    MAX_EXACT_SHARE x MIN_SMALL_CELLS of them, none knowably."""
+    small = sum(1 <= v <= 4 for v in truth.values())
+    assert small >= MIN_SMALL_CELLS, (
+        f"{what}: the officer sees only {small} counts of 1 to 4: too small a target"
     )
+    exact, wrong, n = _score(derived, truth)
+    recovered = round(exact * n)
+    assert recovered <= MAX_EXACT_SHARE * max(n, MIN_SMALL_CELLS), (
+        f"{what}: {recovered} of {n} small counts reached recovered exactly ({wrong:.0%} wrong)"
+    )
+    if n >= MIN_SMALL_CELLS:
+        assert wrong >= MIN_WRONG_SHARE, f"{what}: {exact:.0%} of {n} small counts recovered exactly"
 
 
 def _service(engine: Any, rank: int = 0) -> str:
