@@ -59,6 +59,7 @@ def _assert_defeated(derived: Mapping[Any, float | None], truth: Mapping[Any, in
     )
     exact, wrong, n = _score(derived, truth)
     recovered = round(exact * n)
+    print(f"attack score: {what}: {recovered} of {n} small counts reached recovered exactly")  # noqa: T201
     assert recovered <= MAX_EXACT_SHARE * max(n, MIN_SMALL_CELLS), (
         f"{what}: {recovered} of {n} small counts reached recovered exactly ({wrong:.0%} wrong)"
     )
@@ -118,10 +119,18 @@ def test_fine_h3_cells_are_refused_and_published_cells_meet_the_household_floor(
     service = _service(engine, 2)
     url = f"/api/v1/services/{service}/hotspots"
     fine = {"level": "h3", "resolution": 12, "unit": "households"}
-    assert client.get(url, params=fine).status_code == 403
-    assert client.get(url, params=fine, headers=auth_headers[Role.officer]).status_code == 200
+    refused = client.get(url, params=fine)
+    assert refused.status_code == 403 and "resolution" in refused.json()["detail"], refused.text[:300]
+    # An officer may ask. Bristol has postcodes, not addresses: no household points, so no H3
+    # analysis for anyone (422), and nothing more to attack once the public refusal holds.
+    officer_fine = client.get(url, params=fine, headers=auth_headers[Role.officer])
+    no_points = officer_fine.status_code == 422 and "no households" in officer_fine.json()["detail"]
+    assert officer_fine.status_code == 200 or no_points, officer_fine.text[:300]
     coarse = {"level": "h3", "resolution": settings.public_max_h3_resolution}
     public = client.get(url, params=coarse)
+    if no_points:
+        assert public.status_code == 422, public.text[:300]
+        return
     assert public.status_code == 200, public.text
     officer = client.get(url, params=coarse, headers=auth_headers[Role.officer]).json()
     true_households = {f["id"]: f["properties"]["households"] for f in officer["features"]}
@@ -255,8 +264,11 @@ def test_lsoa_minus_sibling_oas_gives_noise(target: Target) -> None:
     oa_true = _matrix(client, officer, level="oa", service=service)
     truth = {k: int(c["target"]) for k, c in oa_true.items() if k[0] in parent and k[1] != TOTAL}
     derived: dict[tuple[str, str], float | None] = {}
+    children: dict[str, list[str]] = {}
+    for o, p in parent.items():
+        children.setdefault(p, []).append(o)
     for oa, segment in truth:
-        siblings = [o for o, p in parent.items() if p == parent[oa] and o != oa]
+        siblings = [o for o in children[parent[oa]] if o != oa]
         shown = [_number(oa_pub.get((s, segment), {}).get("target", 0)) for s in siblings]
         total = _number(lsoa_pub.get((parent[oa], segment), {}).get("target"))
         if total is None or any(v is None for v in shown):
@@ -273,12 +285,14 @@ def test_oa_row_total_minus_shown_cells_gives_noise(target: Target) -> None:
     pub = _matrix(client, {}, level="oa", service=service)
     true = _matrix(client, auth_headers[Role.officer], level="oa", service=service)
     truth = {k: int(c["target"]) for k, c in true.items() if TOTAL not in k}
+    by_area: dict[str, dict[str, float | None]] = {}
+    for (a, s), c in pub.items():
+        by_area.setdefault(a, {})[s] = _number(c["target"])
     derived: dict[tuple[str, str], float | None] = {}
     for area, segment in truth:
-        total = _number(pub.get((area, TOTAL), {}).get("target"))
-        others = [
-            _number(c["target"]) for (a, s), c in pub.items() if a == area and s not in (segment, TOTAL)
-        ]
+        row = by_area.get(area, {})
+        total = row.get(TOTAL)
+        others = [v for s, v in row.items() if s not in (segment, TOTAL)]
         if total is not None and all(v is not None for v in others):
             derived[(area, segment)] = total - sum(v for v in others if v is not None)
     exact, _, n = _score(derived, truth)
@@ -354,7 +368,7 @@ def _tile_features(client: Any, layer: str, zoom: int, headers: dict[str, str], 
 
 
 def test_tiles_of_two_geographies_and_zooms_difference_to_noise(target: Target) -> None:
-    """LSOA tile users minus its other OAs' tile users, at two zooms; and the H3 layer's
+    """LSOA tile users (or events) minus its other OAs', at two zooms; and the H3 layer's
     finest public zoom stays at the public resolution with every cell over the floor."""
     client, engine, settings, auth_headers = (
         target.client,
@@ -367,22 +381,25 @@ def test_tiles_of_two_geographies_and_zooms_difference_to_noise(target: Target) 
             conn.execute(text("SELECT oa_code, area_code FROM area_membership WHERE level = 'lsoa'")).all()
         )
     officer = auth_headers[Role.officer]
+    children: dict[str, list[str]] = {}
+    for o, p in parent.items():
+        children.setdefault(p, []).append(o)
     truth: dict[tuple[str, str], int] = {}
     derived: dict[tuple[str, str], float | None] = {}
     for service in (_service(engine, 1), _service(engine, 2)):
         officer_oas = _tile_features(client, "oas", 11, officer, service=service)
-        truth.update({(service, c): int(p["users"]) for c, p in officer_oas.items()})
+        # households using the service; events where no record has a household (police.uk)
+        measure = "users" if any(int(p["users"]) for p in officer_oas.values()) else "events"
+        truth.update({(service, c): int(p[measure]) for c, p in officer_oas.items()})
         for zoom in (11, 12):
             oas = _tile_features(client, "oas", zoom, {}, service=service)
             lsoas = _tile_features(client, "lsoas", zoom, {}, service=service)
             for oa, lsoa in parent.items():
-                siblings = [
-                    _number(oas.get(o, {}).get("users")) for o, p in parent.items() if p == lsoa and o != oa
-                ]
-                total = _number(lsoas.get(lsoa, {}).get("users"))
+                siblings = [_number(oas.get(o, {}).get(measure)) for o in children[lsoa] if o != oa]
+                total = _number(lsoas.get(lsoa, {}).get(measure))
                 if total is not None and all(v is not None for v in siblings):
                     derived[(service, oa)] = total - sum(v for v in siblings if v is not None)
-            shown = [_number(p.get("users")) for p in oas.values()]
+            shown = [_number(p.get(measure)) for p in oas.values()]
             assert not any(v is not None and 1 <= v <= 4 for v in shown), "a small count shown in a tile"
     _assert_defeated(derived, truth, "tiles: LSOA minus sibling OAs")
     import mapbox_vector_tile
@@ -391,12 +408,22 @@ def test_tiles_of_two_geographies_and_zooms_difference_to_noise(target: Target) 
     from geo.tiles import tiles_covering
 
     lon, lat, _ = client.get("/tiles/h3.json").json()["center"]
-    seen = 0
+    seen, officer_empty = 0, False
     for zoom in (13, 14):
         z, x, y = tiles_covering([lon, lat, lon, lat], zoom)[0]
         url = f"/tiles/h3/{z}/{x}/{y}.pbf"
-        off = mapbox_vector_tile.decode(client.get(url, headers=officer).content)["h3"]["features"]
+        off_answer = client.get(url, headers=officer)
         answer = client.get(url)
+        off = (
+            mapbox_vector_tile.decode(off_answer.content).get("h3", {}).get("features", [])
+            if off_answer.status_code == 200
+            else []
+        )
+        if not off:
+            # no household points at all (Bristol: postcodes, no addresses): nothing for anyone
+            assert answer.status_code == 204 or not mapbox_vector_tile.decode(answer.content).get("h3")
+            officer_empty = True
+            continue
         if answer.status_code == 204:  # every public cell here is under the floor: withheld
             continue
         pub = mapbox_vector_tile.decode(answer.content)["h3"]["features"]
@@ -405,4 +432,4 @@ def test_tiles_of_two_geographies_and_zooms_difference_to_noise(target: Target) 
         assert {f["properties"]["resolution"] for f in pub} == {settings.public_max_h3_resolution}
         floor = settings.public_min_households - MAX_NOISE
         assert all((_number(f["properties"]["households"]) or 0) >= floor for f in pub)
-    assert seen, "no public hexagon at either zoom: the test says nothing"
+    assert seen or officer_empty, "no public hexagon at either zoom: the test says nothing"
