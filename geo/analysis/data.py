@@ -410,7 +410,17 @@ def service_counts_by_area_segment(
         check_public_within(conn, policy, classification, within)
     if has_area_counts(conn, service):
         frame = _area_count_targets(
-            conn, service, geography, classification, cls_unit, unit, date_from, date_to, channel, within, policy
+            conn,
+            service,
+            geography,
+            classification,
+            cls_unit,
+            unit,
+            date_from,
+            date_to,
+            channel,
+            within,
+            policy,
         )
         # public callers: counts perturbed at their source areas, then the floor (and suppression)
         return frame if policy is None else _floored(conn, policy, frame, geography, classification, within)

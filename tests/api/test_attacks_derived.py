@@ -26,15 +26,17 @@ API = "/api/v1"
 
 
 def _assert_not_exact(derived: Mapping[Any, float | None], truth: Mapping[Any, int], what: str) -> None:
+    """As tests/api/test_attacks.py's score, over every count from 1 up: at most 60 % of the
+    counts reached exactly right and 30 % wrong; reaching fewer than 20, at most 12 right."""
     keys = [k for k, v in truth.items() if v >= 1 and derived.get(k) is not None]
-    assert len(keys) >= MIN_SMALL_CELLS, (
-        f"{what}: only {len(keys)} counts derived; the attack needs a bigger target"
+    assert sum(v >= 1 for v in truth.values()) >= MIN_SMALL_CELLS, f"{what}: too small a target"
+    exact = sum(round(float(derived[k])) == truth[k] for k in keys)  # type: ignore[arg-type]
+    print(f"attack score: {what}: {exact} of {len(keys)} counts recovered exactly")  # noqa: T201
+    assert exact <= MAX_EXACT_SHARE * max(len(keys), MIN_SMALL_CELLS), (
+        f"{what}: {exact} of {len(keys)} counts recovered exactly"
     )
-    exact = sum(round(float(derived[k])) == truth[k] for k in keys) / len(keys)  # type: ignore[arg-type]
-    print(f"attack score: {what}: {exact:.0%} of {len(keys)} counts recovered exactly")  # noqa: T201
-    assert exact <= MAX_EXACT_SHARE and 1 - exact >= MIN_WRONG_SHARE, (
-        f"{what}: {exact:.0%} of {len(keys)} counts recovered exactly"
-    )
+    if len(keys) >= MIN_SMALL_CELLS:
+        assert len(keys) - exact >= MIN_WRONG_SHARE * len(keys), f"{what}: {exact} of {len(keys)} exact"
 
 
 def _lsoa_of(engine: Any) -> dict[str, str]:
