@@ -27,6 +27,7 @@ REFERENCE = {
     "area",
     "area_set",
     "area_membership",
+    "area_variable",
     "area_segment",
     "classification",
     "segment",
@@ -35,6 +36,8 @@ REFERENCE = {
     "site",
     "ingest_batch",
     "service_district",
+    "area_neighbour",
+    "area_neighbour_state",
 }
 LOCAL = {
     "alembic_version",

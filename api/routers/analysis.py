@@ -233,10 +233,20 @@ def get_matrix(
     responses={404: {"description": "Unknown area"}},
 )
 def get_area_profile(
-    conn: ConnDep, viewer: OfficerDep, code: AreaCode, classification: ClassificationDep
+    conn: ConnDep,
+    viewer: OfficerDep,
+    code: AreaCode,
+    classification: ClassificationDep,
+    comparator: Annotated[
+        Literal["district", "parent", "similar"],
+        Query(
+            description="the spine chart's comparator: district, parent area, or the mean of k similar areas"
+        ),
+    ] = "district",
+    k: Annotated[int, Query(ge=1, le=50, description="comparator=similar: how many similar areas")] = 5,
 ) -> Any:
     """The community profile of an area: mix, take-up against its mix, channels, issues, neighbours."""
-    return area_profile(conn, code, classification)
+    return area_profile(conn, code, classification, comparator=comparator, k=k)
 
 
 @pages.get(

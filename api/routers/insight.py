@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
+from pydantic import StringConstraints
 
 from api.auth import DisclosureDep, OfficerDep, scoped
 from api.deps import ConnDep
@@ -149,9 +150,29 @@ def get_similar_areas(
     ] = "hellinger",
     classification: ClassificationQuery = None,
     within: WithinQuery = None,
+    by: Annotated[
+        Literal["segments", "census"],
+        Query(description="Compare segment mixes, or standardised census variables (when loaded)"),
+    ] = "segments",
+    variables: Annotated[
+        list[
+            Annotated[str, StringConstraints(max_length=130, pattern=r"^[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*)?$")]
+        ]
+        | None,
+        Query(max_length=50, description="by=census: variables or ratios a/b (default: every loaded one)"),
+    ] = None,
 ) -> Any:
-    """The k areas of the same level most like this one by segment mix, with the distance used."""
-    return similar_areas(conn, code, k=k, classification=classification, distance=distance, within=within)
+    """The k areas of the same level most like this one (segment mix or census variables), distance stated."""
+    return similar_areas(
+        conn,
+        code,
+        k=k,
+        classification=classification,
+        distance=distance,
+        within=within,
+        by=by,
+        variables=variables,
+    )
 
 
 @router.get(
@@ -216,10 +237,11 @@ def post_digital_exclusion(conn: ConnDep, viewer: OfficerDep, body: ExclusionReq
 
 @router.post("/selector", operation_id="profile_target_group", response_model=SelectorProfile)
 def post_selector(conn: ConnDep, viewer: OfficerDep, body: SelectorRequest) -> Any:
-    """A profile with no customer data: where a group described by weighted segments is expected to live."""
+    """A profile with no customer data: where a group of weighted segments or census variables lives."""
     return selector_output(
         conn,
         body.weights,
+        variables=body.variables,
         size=body.size,
         level=body.level,
         classification=body.classification,

@@ -25,11 +25,19 @@ from api.schemas.planning import (
     SiteKind,
     SitingPlan,
     SitingRequest,
+    ZonesAnswer,
+    ZonesRequest,
 )
 from geo.analysis.jobs import Job
 from geo.errors import InvalidRequest
 from geo.planning.export import RouteTable, SitingTable, routes_csv, rows_csv, siting_csv
-from geo.planning.jobs import planning_job, planning_runner, submit_routes_job, submit_sites_job
+from geo.planning.jobs import (
+    planning_job,
+    planning_runner,
+    submit_routes_job,
+    submit_sites_job,
+    submit_zones_job,
+)
 from geo.planning.plans import (
     plan_accessibility,
     plan_huff,
@@ -46,6 +54,7 @@ from geo.planning.scenarios import (
     plan_and_save,
 )
 from geo.planning.sites import site_features
+from geo.planning.zone_plans import plan_zones
 
 router = APIRouter(prefix="/api/v1", tags=["planning"])
 
@@ -54,6 +63,8 @@ CSV = "text/csv"
 #: Longest solves answered inline; longer ones must be background jobs (async=true).
 INLINE_SITES_S = 30.0
 INLINE_ROUTES_S = 10.0
+#: Inline zones: LSOAs only, and at most this many SKATER zones (each cut scans the tree).
+INLINE_SKATER_ZONES = 20
 
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv to download a table")]
 Async = Annotated[bool, Query(alias="async", description="run as a background job; poll its status_url")]
@@ -340,6 +351,50 @@ def isochrones_route(
     """Areas reachable from a site by road or on foot within each number of minutes, as polygons."""
     body = plan_isochrones(conn, site_id=site_id, mode=mode, minutes=minutes or [5.0, 10.0, 15.0])
     return JSONResponse(body, media_type=GEOJSON)
+
+
+def _zones_params(body: ZonesRequest) -> dict[str, Any]:
+    d = _demand_params(body.demand)
+    d.pop("demand_source")
+    return {
+        "method": body.method,
+        "level": body.level,
+        "floor": body.floor,
+        "n_zones": body.n_zones,
+        "min_areas": body.min_areas,
+        "seed": body.seed,
+        "construction_iterations": body.construction_iterations,
+        "annealing_runs": body.annealing_runs,
+        "demand_source": body.demand.source,
+        **d,
+    }
+
+
+@router.post(
+    "/planning/zones",
+    operation_id="plan_zones",
+    response_model=ZonesAnswer,
+    responses={202: {"model": PlanningJob}},
+)
+def plan_zones_route(
+    request: Request,
+    conn: ConnDep,
+    engine: EngineDep,
+    viewer: OfficerDep,
+    body: ZonesRequest,
+    run_async: Async = False,
+) -> Any:
+    """Balanced service zones: contiguous groups of areas with a demand floor (max-p) or a number (SKATER)."""
+    params = _zones_params(body)
+    if run_async:
+        return _accepted(request, submit_zones_job(engine, params))
+    if body.level == "oa" or (body.n_zones or 0) > INLINE_SKATER_ZONES:
+        raise InvalidRequest(
+            "zones over output areas, or more than "
+            f"{INLINE_SKATER_ZONES} SKATER zones, take minutes: ask with async=true for a background "
+            "job, or use level lsoa"
+        )
+    return plan_zones(conn, **params)
 
 
 @router.get("/planning/jobs/{job_id}", operation_id="get_planning_job", response_model=PlanningJob)

@@ -217,6 +217,8 @@ class ProfileSegment(BaseModel):
     district_pct: float | None
     index: int | None = Field(description="100 × pct / district_pct")
     key_issues: list[str]
+    comparator_pct: float | None = Field(None, description="the comparator's share (%): see `comparator`")
+    comparator_index: int | None = Field(None, description="100 × share here / comparator's share")
 
 
 class ProfileService(BaseModel):
@@ -302,6 +304,15 @@ class DistrictRef(BaseModel):
     households: int
 
 
+class ProfileComparator(BaseModel):
+    """What the spine chart compares the area's segment mix with."""
+
+    kind: Literal["district", "parent", "similar"]
+    label: str
+    k: int | None = Field(None, description="similar: how many similar areas are averaged")
+    areas: list[dict[str, str]] = Field(description="the comparator area, or the k similar areas")
+
+
 class AreaProfile(BaseModel):
     """The community profile of an area."""
 
@@ -320,6 +331,7 @@ class AreaProfile(BaseModel):
         description="the 5 same-level areas closest in segment mix (Hellinger distance), with their take-up",
     )
     pen_portrait: str
+    comparator: ProfileComparator | None = None
 
 
 class ClassificationInfo(BaseModel):

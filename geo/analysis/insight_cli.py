@@ -55,6 +55,8 @@ def cmd_similar(args: argparse.Namespace) -> int:
             classification=args.classification,
             distance=args.distance,
             within=args.within,
+            by=args.by,
+            variables=args.variable or None,
         )
     _print_json(body)
     return 0
@@ -108,6 +110,7 @@ def cmd_selector(args: argparse.Namespace) -> int:
         body = selector_output(
             conn,
             _weights(args.weight),
+            variables=_weights(args.variable) or None,
             size=args.size,
             level=args.level,
             classification=args.classification,
@@ -140,6 +143,8 @@ def register(sub: Any) -> None:
     p.add_argument("--distance", choices=["hellinger", "euclidean"], default="hellinger")
     p.add_argument("--classification")
     p.add_argument("--within", help="only compare with areas inside this area")
+    p.add_argument("--by", choices=["segments", "census"], default="segments")
+    p.add_argument("--variable", action="append", help="--by census: a variable or ratio a/b (repeat)")
     p.set_defaults(func=cmd_similar)
 
     p = cmds.add_parser("combined", help="combined hot spots of several services (CSV)")
@@ -163,7 +168,8 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_exclusion)
 
     p = cmds.add_parser("selector", help="expected distribution of a group with no records (JSON)")
-    p.add_argument("--weight", action="append", required=True, help="segment:weight (repeat)")
+    p.add_argument("--weight", action="append", default=[], help="segment:weight (repeat)")
+    p.add_argument("--variable", action="append", default=[], help="census variable:weight (repeat)")
     p.add_argument("--size", type=float)
     p.add_argument("--level", default="ward")
     p.add_argument("--classification")

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from geo.analysis.contiguity import refresh_neighbours
+from geo.analysis.h3cells import store_address_cells
 from geo.db import load_sql
 from geo.errors import DuplicateBatch, IngestError, IngestRowError, InvalidRequest, NotFound
 from geo.exports import csv_text
@@ -346,10 +348,15 @@ def _plan(run: _Run, chunk: pd.DataFrame) -> None:
     """Map columns and judge personal columns once, on the first chunk."""
     columns = [c for c in chunk.columns if c != getattr(chunk, "_geometry_column_name", None)]
     run.mapped = plan_columns(run.kind, run.mapping, columns)
-    if run.kind == "area-statistics" and not any(f in run.mapped for f in BASE_FIELDS):
-        raise IngestRowError(
-            1, ", ".join(BASE_FIELDS), f"a column for at least one base {list(BASE_FIELDS)}", columns
-        )
+    if run.kind == "area-statistics":
+        run.mapped.update(_variable_columns(run.mapping, columns))
+        if not any(f in run.mapped for f in BASE_FIELDS) and not run.mapping.variables:
+            raise IngestRowError(
+                1,
+                ", ".join(BASE_FIELDS),
+                f"a column for at least one base {list(BASE_FIELDS)} or mapped `variables`",
+                columns,
+            )
     person_kind = run.kind in ("events", "households", "survey")
     run.dropped = find_personal_columns(
         chunk[columns],
@@ -913,9 +920,56 @@ def _tier_rows(run: _Run, frame: pd.DataFrame) -> list[pd.DataFrame]:
     return out
 
 
+#: Prefix of a census variable's column in a mapped area-statistics frame.
+_VARIABLE = "variable:"
+
+
+def _variable_columns(mapping: Mapping, columns: list[str]) -> dict[str, str]:
+    """``variable:<name>`` -> source column for the mapping's census variables (all present)."""
+    from geo.ingest.mapping import column_key
+
+    by_key = {column_key(c): c for c in columns}
+    out: dict[str, str] = {}
+    for name, source in mapping.variable_columns().items():
+        found = by_key.get(column_key(source))
+        if found is None:
+            raise IngestRowError(1, f"variables.{name}", f"a column {source!r}", columns)
+        out[f"{_VARIABLE}{name}"] = found
+    return out
+
+
+def _variables(frame: pd.DataFrame, rejections: Rejections) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parse the census variables (any finite number; empty = not stored); reject the rest.
+
+    Returns the kept rows and the long ``area_code, variable, value`` rows to stage.
+    """
+    names = [c for c in frame.columns if c.startswith(_VARIABLE)]
+    if not names:
+        return frame, pd.DataFrame(columns=["area_code", "variable", "value"])
+    raw = frame[names].astype("string").apply(lambda col: col.str.strip().str.replace(",", "", regex=False))
+    empty = raw.isna() | (raw == "")
+    values = raw.apply(lambda col: pd.to_numeric(col, errors="coerce")).astype(float)
+    bad = ~empty & ~np.isfinite(values.fillna(0.0)) | (~empty & values.isna())
+    for name in names:
+        rejections.add(
+            frame, bad[name].to_numpy(), name[len(_VARIABLE) :], "is not a number; expected a number"
+        )
+    keep = ~bad.any(axis=1).to_numpy()
+    frame, values = frame.loc[keep], values.loc[keep]
+    long = (
+        values.set_axis([n[len(_VARIABLE) :] for n in names], axis=1)
+        .assign(area_code=frame["area_code"].astype(str).str.strip().to_numpy())
+        .melt(id_vars="area_code", var_name="variable", value_name="value")
+        .dropna(subset=["value"])
+        .drop_duplicates(["area_code", "variable"], keep="last")
+    )
+    return frame, long
+
+
 def _area_statistics(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
     frame = _required_present(frame, ("area_code",), rejections)
     frame = _bases(run, frame, rejections)
+    frame, variables = _variables(frame, rejections)
     _reject(run, rejections)
     if frame.empty:
         return
@@ -923,6 +977,10 @@ def _area_statistics(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> 
     inside = _known_areas(run, frame["area_code"])
     run.report.out_of_area += int((~inside).sum())
     loaded = _stage_bases(run, frame.loc[inside])
+    if not variables.empty:
+        variables = variables[variables["area_code"].isin(set(frame.loc[inside, "area_code"]))]
+        _stage(run, variables, "area_variables")
+        loaded = max(loaded, int(variables["area_code"].nunique()))
     run.report.add_levels({"area_code": loaded})
     run.report.rows_loaded += loaded
 
@@ -1058,6 +1116,7 @@ _STAGING = {
     ),
     "area_classification": "area_code text, classification_code text, segment_code text",
     "area_bases": "area_code text, households integer, population integer",
+    "area_variables": "area_code text, variable text, value float8",
     "area_counts": (
         "service_code text, area_code text, period_start date, count integer, suppressed boolean, "
         "count_max integer"
@@ -1090,7 +1149,10 @@ def _finish(run: _Run) -> None:
     elif run.report.rows_loaded == 0:
         return
     elif run.kind == "area-statistics":
-        _script(conn, "ingest/update_area_bases")
+        if "area_bases" in run.staged:
+            _script(conn, "ingest/update_area_bases")
+        if "area_variables" in run.staged:
+            conn.execute(load_sql("ingest/upsert_area_variables"), params)
         _bump(conn, ("tiles",))
     elif run.kind == "area-counts":
         _script(conn, "ingest/insert_area_counts", params)
@@ -1136,6 +1198,11 @@ def _finish(run: _Run) -> None:
     elif run.kind == "areas":
         _finish_areas(run)
         _bump(conn, ("tiles", "events"))
+    if run.kind in ("areas", "area-statistics", "area-classification"):
+        # neighbour pairs of the geographies these areas belong to, stored with their version
+        refresh_neighbours(conn)
+    elif run.kind == "gazetteer":
+        store_address_cells(conn)  # each new or moved address's H3 cell
 
 
 def _finish_areas(run: _Run) -> None:

@@ -1,6 +1,7 @@
 """``wardwise ingest KIND FILE [--mapping M] [--preset P]``: load a file as one batch, with a progress bar.
 
-``wardwise ingest batches`` lists earlier batches; ``wardwise ingest undo BATCH`` removes a
+``wardwise ingest watch DIR`` ingests each new file dropped into a folder (a feed,
+``geo.feeds``); ``wardwise ingest batches`` lists earlier batches; ``wardwise ingest undo BATCH`` removes a
 batch's rows so its file can be loaded again. The report goes to stdout as JSON with
 ``--json``, otherwise as a few lines of text; the progress bar and errors go to stderr.
 Identifiers are hashed with ``WARDWISE_SECRET_SALT`` (the salt the server uses).
@@ -94,13 +95,13 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``wardwise ingest KIND FILE``, ``wardwise ingest batches`` and ``wardwise ingest undo``."""
+    """Add ``wardwise ingest KIND FILE``, ``... batches``, ``... undo`` and ``... watch DIR``."""
     ingest = subparsers.add_parser(
         "ingest",
         help="load a file (CSV, XLSX, GeoJSON, GeoPackage, zipped Shapefile) as a batch; list, undo batches",
         description=__doc__,
     )
-    sub = ingest.add_subparsers(dest="ingest_command", required=True, metavar="{KIND,batches,undo}")
+    sub = ingest.add_subparsers(dest="ingest_command", required=True, metavar="{KIND,batches,undo,watch}")
     for kind in KINDS:
         p = sub.add_parser(kind, help=f"load a {kind} file as one batch")
         p.add_argument("file")
@@ -117,3 +118,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("batch", type=int)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_undo)
+    from geo.feeds_cli import register_ingest_watch
+
+    register_ingest_watch(sub)

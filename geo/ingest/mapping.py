@@ -185,6 +185,23 @@ class Mapping:
     #: areas: the name of the area set when it is created; the district's code and name
     set_name: str | None = None
     district_name: str | None = None
+    #: area-statistics: census (or other) variables per area, as a list of source columns
+    #: (each stored under its name in snake case) or {variable name: source column}
+    variables: list[str] | dict[str, str] = field(default_factory=list)
+
+    def variable_columns(self) -> dict[str, str]:
+        """The ``variables`` as {variable name: source column}; names are checked."""
+        if isinstance(self.variables, dict):
+            named = {str(k): str(v) for k, v in self.variables.items()}
+        else:
+            named = {re.sub(r"[^a-z0-9]+", "_", str(c).lower()).strip("_"): str(c) for c in self.variables}
+        bad = [n for n in named if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", n)]
+        if bad:
+            raise IngestError(
+                f"`variables` names {bad}, but a variable name is expected to be snake case "
+                "(a letter, then letters, digits or _; at most 64)"
+            )
+        return named
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Mapping:
@@ -404,6 +421,9 @@ def check_targets(kind: str, mapping: Mapping) -> None:
     clash = sorted({column_key(c) for c in mapping.keep} & {column_key(c) for c in mapping.drop})
     if clash:
         raise IngestError(f"the mapping both keeps and drops the columns {clash}; name each in one list")
+    if mapping.variables and kind != "area-statistics":
+        raise IngestError(f"`variables` are read from area-statistics files, not {kind} files")
+    mapping.variable_columns()
     if mapping.tiers and len(mapping.tiers) > 3:
         raise IngestError(f"`tiers` was {mapping.tiers!r} but at most 3 tiers are supported")
 

@@ -7,7 +7,7 @@ upsert per request, api/security.py), so N workers do not multiply the rate limi
 (issue 15).
 
 Revision ID: disclosure15b_1
-Revises: extras20_2
+Revises: scale17b_3
 Create Date: 2026-12-02 01:15:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "disclosure15b_1"
-down_revision: str | None = "extras20_2"
+down_revision: str | None = "scale17b_3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,7 +4,7 @@
 -- With :seed (the record-key seed of geo/disclosure.py; NULL: zeros) each count also has its
 -- key sum: the sum over its distinct households of hashtextextended(household_key, :seed) & 255.
 -- Parameters: :service, :within (NULL or an area code), :date_from, :date_to, :seed.
--- SRIDs: none. Indexes: ix_service_event_service_date, ix_service_event_household_key.
+-- SRIDs: none. Indexes: ix_service_event_service_date (the households join is a hash join).
 WITH ev AS (
     SELECT DISTINCT e.service_code, e.household_key
     FROM service_event e
