@@ -30,6 +30,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
 from api.deps import SettingsDep
+from geo.analysis.jobs import JobOwner
 from geo.audit import UsageMeter, record
 from geo.auth import ANONYMOUS, Role, Viewer, mark_used, parse_key, scope_refusal, verify_key
 from geo.disclosure import DisclosurePolicy, PublicFloors
@@ -275,3 +276,16 @@ def install_role_declarations(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def get_job_owner(request: Request, viewer: ViewerDep, settings: SettingsDep) -> JobOwner:
+    """Who queues a background job, with the quota of queued and running jobs they may hold:
+    per key (``job_quota_key``) for callers with one, per address (``job_quota_public``) for
+    the rest. Over it, the submit answers 429 naming the quota, with ``Retry-After``."""
+    if viewer.key_prefix is not None:
+        return JobOwner(f"key:{viewer.key_prefix}", settings.job_quota_key, settings.job_quota_retry_after_s)
+    client = request.client.host if request.client else "unknown"
+    return JobOwner(f"addr:{client}", settings.job_quota_public, settings.job_quota_retry_after_s)
+
+
+JobOwnerDep = Annotated[JobOwner, Depends(get_job_owner)]

@@ -30,6 +30,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     errors.InvalidRequest: 422,
     errors.AuthenticationRequired: 401,
     errors.PermissionDenied: 403,
+    errors.QuotaExceeded: 429,
     errors.SuppressedCount: 403,
     errors.DuplicateBatch: 409,
     errors.AlreadyExists: 409,
@@ -85,7 +86,10 @@ def handler_for(status: int | None = None) -> Handler:
             return _internal(request, exc)
         if code == 503:
             log.warning("database unavailable: %s", exc)
-        return problem(code, str(exc))
+        response = problem(code, str(exc))
+        if isinstance(exc, errors.QuotaExceeded):
+            response.headers["Retry-After"] = str(max(1, int(exc.retry_after_s)))
+        return response
 
     return handle
 

@@ -24,6 +24,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import anyio.to_thread
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -164,24 +166,35 @@ _TITLES = {
 
 
 class RateLimitMiddleware:
-    """Per-key and per-address rate limits on ``/api/`` (the ``limits`` library, moving window).
+    """Per-key and per-address rate limits on ``/api/`` (the ``limits`` library's syntax).
 
     A request with ``Authorization: Bearer ww_<prefix>_...`` counts against its key prefix
     (``key_limit``), whether or not the key is valid; one without a key against its client
     address (``public_limit``). Beyond the limit: 429 problem+json with ``Retry-After``,
-    before any handler or database work. Tiles, the map page and ``/health`` are not limited
-    (tiles are cached and cheap; a map view loads dozens).
+    before any handler work. Tiles, the map page and ``/health`` are not limited (tiles are
+    cached and cheap; a map view loads dozens).
+
+    ``storage`` says where the counters live: ``"postgres"`` (default: the
+    ``rate_limit_window`` table, shared by every worker and instance on the database;
+    sliding-window counter, geo/ratelimit.py), ``"memory"`` (this process only: N workers
+    allow N times the limit; moving window) or a ``limits`` storage URI such as
+    ``redis://host:6379`` (shared; moving window; needs the ``redis`` package). If the
+    database cannot count a hit, the request goes on (the handler then answers 503 itself).
     """
 
-    def __init__(self, app: ASGIApp, public_limit: str, key_limit: str) -> None:
+    def __init__(self, app: ASGIApp, public_limit: str, key_limit: str, storage: str = "memory") -> None:
         from limits import parse
-        from limits.storage import MemoryStorage
+        from limits.storage import MemoryStorage, storage_from_string
         from limits.strategies import MovingWindowRateLimiter
 
         self.app = app
         self.public_limit = parse(public_limit)
         self.key_limit = parse(key_limit)
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.shared = storage == "postgres"
+        self.counter: Any = None
+        if not self.shared:
+            backend = MemoryStorage() if storage == "memory" else storage_from_string(storage)
+            self.limiter = MovingWindowRateLimiter(backend)
 
     def _who(self, scope: Scope) -> tuple[Any, str]:
         auth = (_header(scope, b"authorization") or b"").decode("latin-1")
@@ -192,15 +205,34 @@ class RateLimitMiddleware:
         client = scope.get("client") or ("unknown", 0)
         return self.public_limit, f"addr:{client[0]}"
 
+    async def _retry_after(self, scope: Scope, limit: Any, who: str) -> int | None:
+        """Count the hit; None when allowed, else the seconds to wait."""
+        if not self.shared:
+            if self.limiter.hit(limit, who):
+                return None
+            reset = self.limiter.get_window_stats(limit, who).reset_time
+            return max(1, int(reset - time.time()) + 1)
+        if self.counter is None:
+            from geo.ratelimit import SharedWindowCounter
+
+            self.counter = SharedWindowCounter(scope["app"].state.auth_engine)
+        period = int(limit.get_expiry())
+        bucket = f"{who}|{limit.amount}/{period}s"
+        try:
+            decision = await anyio.to_thread.run_sync(self.counter.hit, bucket, limit.amount, period)
+        except SQLAlchemyError:
+            log.warning("rate limit not counted: the database is unavailable", exc_info=True)
+            return None
+        return None if decision.allowed else decision.retry_after_s
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer 429 once the caller's window is full; pass everything else on."""
         if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/api/"):
             await self.app(scope, receive, send)
             return
         limit, who = self._who(scope)
-        if not self.limiter.hit(limit, who):
-            reset = self.limiter.get_window_stats(limit, who).reset_time
-            retry = max(1, int(reset - time.time()) + 1)
+        retry = await self._retry_after(scope, limit, who)
+        if retry is not None:
             body = json.dumps(
                 {
                     "type": "about:blank",
@@ -328,6 +360,7 @@ def install_security(app: Any, max_request_bytes: int, max_upload_bytes: int) ->
                 RateLimitMiddleware,
                 public_limit=settings.rate_limit_public,
                 key_limit=settings.rate_limit_key,
+                storage=settings.rate_limit_storage,
             )
     app.add_middleware(
         RequestLimitMiddleware, max_request_bytes=max_request_bytes, max_upload_bytes=max_upload_bytes

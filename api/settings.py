@@ -66,6 +66,17 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_public: str = "300/minute"
     rate_limit_key: str = "1200/minute"
+    # Where the rate-limit counters live: "postgres" (shared by every worker and instance on
+    # the database: a fixed-window table, one atomic upsert per request), "memory" (per
+    # worker: N workers allow N times the limit) or a `limits` storage URI such as
+    # "redis://host:6379" (needs the redis client installed).
+    rate_limit_storage: str = "postgres"
+
+    # Background jobs (hot-spot permutations, planning solves): queued or running jobs one
+    # caller may hold at once, per key and per address without a key; 429 with Retry-After.
+    job_quota_key: int = 4
+    job_quota_public: int = 1
+    job_quota_retry_after_s: int = 30
 
     # Disclosure control: counts 1..threshold are shown as "<threshold+1>" to public users.
     suppression_threshold: int = 4

@@ -481,6 +481,14 @@ def key_seed(salt: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True) >> 1
 
 
+def perturbed_cells(frame: pd.DataFrame, by: list[str], count: str, policy: DisclosurePolicy) -> pd.DataFrame:
+    """``count`` per ``by`` cell, cell-key perturbed: the cell's key is the sum of its rows'
+    ``key_sum`` (its records' keys), so the same cell gets the same noise however asked."""
+    cells = frame.groupby(by, dropna=False)[[count, "key_sum"]].sum().reset_index()
+    cells[count] = policy.perturb(cells[count].to_numpy(), cells["key_sum"].to_numpy()).astype("int64")
+    return cells.drop(columns="key_sum")
+
+
 @dataclass(frozen=True)
 class PublicFloors:
     """Floors on the detail published to public callers (docs/security.md, "Floors")."""

@@ -61,6 +61,14 @@ class PermissionDenied(WardwiseError):
     """The caller's role is not allowed to do this."""
 
 
+class QuotaExceeded(WardwiseError):
+    """The caller holds its quota of something (jobs): retry after ``retry_after_s`` (HTTP 429)."""
+
+    def __init__(self, message: str, retry_after_s: int = 30) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class AuthenticationRequired(WardwiseError):
     """The caller must present an API key."""
 

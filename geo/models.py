@@ -607,8 +607,25 @@ class JobRecord(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: Who queued it (``key:<prefix>`` / ``addr:<address>``), for the per-owner quota.
+    owner: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_job_queue_status_created", "queue", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_job_queue_status_created", "queue", "status", "created_at"),
+        Index("ix_job_queue_owner_status", "queue", "owner", "status"),
+    )
+
+
+class RateLimitWindow(Base):
+    """Hits per rate-limit bucket and fixed window, shared by every app worker (api/security.py)."""
+
+    __tablename__ = "rate_limit_window"
+    bucket: Mapped[str] = mapped_column(Text, primary_key=True)
+    #: Start of the window, in whole seconds since the epoch.
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    #: Length of the window in seconds (rows older than two windows are forgotten).
+    period_s: Mapped[int] = mapped_column(Integer)
+    hits: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class AreaNeighbour(Base):

@@ -45,6 +45,7 @@ LOCAL = {
     "api_key",
     "audit_log",
     "job",
+    "rate_limit_window",
     "planning_scenario",
     "feed",
     "feed_file",

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.auth import DisclosureDep, OfficerDep, ViewerDep
+from api.auth import DisclosureDep, JobOwnerDep, OfficerDep, ViewerDep
 from api.deps import ConnDep, EngineDep
 from api.schemas.hotspots import (
     DemandCollection,
@@ -248,14 +248,19 @@ def _job_info(request: Request, job: Job) -> dict[str, Any]:
     status_code=202,
 )
 def start_service_hotspot_job(
-    request: Request, engine: EngineDep, viewer: OfficerDep, service: ServiceCode, body: HotspotJobRequest
+    request: Request,
+    engine: EngineDep,
+    viewer: OfficerDep,
+    owner: JobOwnerDep,
+    service: ServiceCode,
+    body: HotspotJobRequest,
 ) -> Any:
     """Start a Gi*, local Moran or scan-statistic run in the background; poll it for progress."""
     fields = body.model_dump(exclude={"tier"})
     with engine.connect() as conn:
         fields["classification"] = resolve_tier(conn, body.classification, body.tier)
     params = HotspotParams(service=service, **fields)
-    job = start_hotspot_job(engine, params)
+    job = start_hotspot_job(engine, params, owner=owner)
     return JSONResponse(_job_info(request, job), status_code=202)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.auth import OfficerDep, ViewerDep
+from api.auth import JobOwnerDep, OfficerDep, ViewerDep
 from api.deps import ConnDep, EngineDep
 from api.schemas.planning import (
     AccessibilityRequest,
@@ -151,6 +151,7 @@ def plan_sites_route(
     conn: ConnDep,
     engine: EngineDep,
     viewer: OfficerDep,
+    owner: JobOwnerDep,
     body: SitingRequest,
     format: Format = "json",
     table: Annotated[SitingTable, Query(description="which table the csv holds")] = "demand",
@@ -159,7 +160,7 @@ def plan_sites_route(
     """Choose new one-stop-shop sites (p-median or maximal covering) and compare with today's offices."""
     params = _siting_params(conn, body)
     if run_async:
-        return _accepted(request, submit_sites_job(engine, params))
+        return _accepted(request, submit_sites_job(engine, params, owner))
     if body.time_limit_s > INLINE_SITES_S:
         raise InvalidRequest(
             f"`time_limit_s` was {body.time_limit_s:g} but inline solves allow at most "
@@ -182,6 +183,7 @@ def plan_routes_route(
     conn: ConnDep,
     engine: EngineDep,
     viewer: OfficerDep,
+    owner: JobOwnerDep,
     body: RouteRequest,
     format: Format = "json",
     table: Annotated[RouteTable, Query(description="which table the csv holds")] = "stops",
@@ -190,7 +192,7 @@ def plan_routes_route(
     """Plan a mobile-service route or weekly timetable with time windows and a working-day limit."""
     params = _route_params(conn, body)
     if run_async:
-        return _accepted(request, submit_routes_job(engine, params))
+        return _accepted(request, submit_routes_job(engine, params, owner))
     if body.time_limit_s > INLINE_ROUTES_S:
         raise InvalidRequest(
             f"`time_limit_s` was {body.time_limit_s:g} but inline route searches allow at most "

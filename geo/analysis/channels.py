@@ -16,13 +16,20 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from geo.analysis.aggregates import aggregates_fresh, month_window
-from geo.analysis.data import check_classification, check_service, check_within, households_by_area_segment
+from geo.analysis.data import (
+    check_classification,
+    check_public_dates,
+    check_public_within,
+    check_service,
+    check_within,
+    households_by_area_segment,
+)
 from geo.analysis.matrix import area_names
 from geo.analysis.propensity import round_half_away, round_ratio_half_away
 from geo.analysis.services import default_classification
 from geo.areas import Geography, resolve_geography
 from geo.db import load_sql
-from geo.disclosure import DisclosurePolicy
+from geo.disclosure import DisclosurePolicy, perturbed_cells
 from geo.errors import InvalidRequest
 
 MixBy = Literal["segment", "area"]
@@ -89,8 +96,14 @@ def channel_events(
     within: str | None = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
+    seed: int | None = None,
 ) -> pd.DataFrame:
-    """Primary events per ``area_code, segment_code, service_code, channel`` (column ``events``)."""
+    """Primary events per ``area_code, segment_code, service_code, channel`` (column ``events``).
+
+    With ``seed`` (a public policy's record-key seed, geo/disclosure.py) the frame also has
+    ``key_sum``, each cell's sum of its events' record keys, read from the events (the
+    aggregates hold no keys), so a caller can perturb any grouping of the cells.
+    """
     check_classification(conn, classification)
     if service is not None:
         check_service(conn, service)
@@ -102,15 +115,19 @@ def channel_events(
         "service": service,
     }
     window = month_window(date_from, date_to)
-    if window is not None and aggregates_fresh(conn):
+    if seed is None and window is not None and aggregates_fresh(conn):
         query = load_sql("analysis/events_by_area_segment_channel_agg")
         params |= {"month_from": window[0], "month_to": window[1]}
     else:
         query = load_sql("analysis/events_by_area_segment_channel")
-        params |= {"date_from": date_from, "date_to": date_to}
+        params |= {"date_from": date_from, "date_to": date_to, "seed": seed}
     rows = conn.execute(query, params).all()
-    frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "service_code", "channel", "events"])
-    return frame.astype({"events": "int64"})
+    columns = ["area_code", "segment_code", "service_code", "channel", "events"]
+    if seed is None:
+        frame = pd.DataFrame([r[:5] for r in rows], columns=columns)
+        return frame.astype({"events": "int64"})
+    frame = pd.DataFrame(rows, columns=[*columns, "key_sum"])
+    return frame.astype({"events": "int64", "key_sum": "int64"})
 
 
 def mix_table(events: pd.DataFrame, by: str, costs: dict[str, float] | None = None) -> pd.DataFrame:
@@ -146,12 +163,18 @@ def channel_mix(
 ) -> pd.DataFrame:
     """Channel mix by segment or by area (events, share, unit cost, cost of each channel).
 
-    For a public caller (``policy``) the group-by-channel table of counts is protected as
-    a two-way table (small counts and the entries that would reveal them).
+    For a public caller (``policy``) every group-by-channel count is cell-key perturbed
+    before shares and costs are computed from it, dates must be whole months, ``within``
+    must hold the household floor, areas under the floor are withheld, and the table is
+    then protected as a two-way table (small counts and the entries that would reveal them).
     """
     classification = classification or default_classification(conn)
     geography = resolve_geography(conn, level)
     check_within(conn, within)
+    if policy is not None:
+        check_public_dates(policy, date_from, date_to)
+        check_public_within(conn, policy, classification, within)
+    seed = policy.seed if policy is not None else None
     events = channel_events(
         conn,
         classification,
@@ -160,8 +183,14 @@ def channel_mix(
         within=within,
         date_from=date_from,
         date_to=date_to,
+        seed=seed,
     )
     column = "segment_code" if by == "segment" else "area_code"
+    if policy is not None and by == "area" and policy.floors is not None:
+        households = households_by_area_segment(conn, geography, classification, within=within)
+        events = events[events["area_code"].isin(households["area_code"])]
+    if policy is not None and seed is not None:
+        events = perturbed_cells(events, [column, "channel"], "events", policy)
     costs = unit_costs(conn, service, cost_overrides)
     table = mix_table(events, column, costs)
     if policy is not None:

@@ -107,28 +107,62 @@ def services_used_together(
     """Co-use of every other service by households using ``service`` (see :func:`co_use_table`).
 
     Returns ``{"service", "users": |A|, "households": all households, "rows": table}``; for
-    a public caller (``policy``) small counts of users are suppressed, with the shares and
-    lifts derived from them.
+    a public caller (``policy``) every count (users of each service, users of both, users of
+    ``service``, households) is cell-key perturbed first and the shares, intervals and lifts
+    are computed from the perturbed counts; dates must be whole months and ``within`` must
+    hold the household floor; then small counts are suppressed with what derives from them.
     """
     check_service(conn, service)
     check_within(conn, within)
+    seed = policy.seed if policy is not None else None
+    if policy is not None:
+        from geo.analysis.data import check_public_dates, check_public_within
+
+        check_public_dates(policy, date_from, date_to)
+        check_public_within(conn, policy, "", within)
     rows = conn.execute(
         load_sql("analysis/co_use"),
-        {"service": service, "within": within, "date_from": date_from, "date_to": date_to},
+        {"service": service, "within": within, "date_from": date_from, "date_to": date_to, "seed": seed},
     ).all()
-    counts = pd.DataFrame(rows, columns=["service_code", "users", "users_with_a", "users_of_a"])
-    households = conn.execute(
+    counts = pd.DataFrame(
+        rows,
+        columns=[
+            "service_code",
+            "users",
+            "users_with_a",
+            "users_of_a",
+            "users_key",
+            "with_a_key",
+            "of_a_key",
+        ],
+    )
+    households, households_key = conn.execute(
         text(
             """
-            SELECT count(*) FROM address ad
+            SELECT count(*),
+                   CASE WHEN CAST(:seed AS bigint) IS NULL THEN 0
+                        ELSE coalesce(sum(hashint8extended(ad.uprn, CAST(:seed AS bigint)) & 255), 0) END
+            FROM address ad
             WHERE ad.is_residential AND ad.oa_code IS NOT NULL
               AND (CAST(:within AS text) IS NULL OR EXISTS (
                     SELECT 1 FROM area_membership w
                     WHERE w.oa_code = ad.oa_code AND w.area_code = CAST(:within AS text)))
             """
         ),
-        {"within": within},
-    ).scalar_one()
+        {"within": within, "seed": seed},
+    ).one()
+    if policy is not None and seed is not None:
+        for count, key in (
+            ("users", "users_key"),
+            ("users_with_a", "with_a_key"),
+            ("users_of_a", "of_a_key"),
+        ):
+            counts[count] = policy.perturb(counts[count].to_numpy(), counts[key].to_numpy())
+        households = int(policy.perturb([households], [households_key])[0])
+        # noise must not make |A and B| exceed |A| or |B| (a share over 100 %)
+        both_max = np.minimum(counts["users"].to_numpy(), counts["users_of_a"].to_numpy())
+        counts["users_with_a"] = np.minimum(counts["users_with_a"].to_numpy(), both_max)
+    counts = counts[["service_code", "users", "users_with_a", "users_of_a"]]
     table = co_use_table(counts, service, int(households))
     users = int(counts["users_of_a"].max()) if len(counts) else 0
     if policy is not None:

@@ -410,9 +410,19 @@ def service_counts_by_area_segment(
         check_public_within(conn, policy, classification, within)
     if has_area_counts(conn, service):
         frame = _area_count_targets(
-            conn, service, geography, classification, cls_unit, unit, date_from, date_to, channel, within
+            conn,
+            service,
+            geography,
+            classification,
+            cls_unit,
+            unit,
+            date_from,
+            date_to,
+            channel,
+            within,
+            policy,
         )
-        # counts per area have no records to key: public callers get the floor (and suppression)
+        # public callers: counts perturbed at their source areas, then the floor (and suppression)
         return frame if policy is None else _floored(conn, policy, frame, geography, classification, within)
     params = {
         "service": service,
@@ -460,8 +470,14 @@ def _area_count_targets(
     date_to: dt.date | None,
     channel: str | None,
     within: str | None,
+    policy: DisclosurePolicy | None = None,
 ) -> pd.DataFrame:
-    """Service use per (area, segment) from counts per area, apportioned by households."""
+    """Service use per (area, segment) from counts per area, apportioned by households.
+
+    With a perturbing ``policy`` each counted area's count is cell-key perturbed
+    (``area_counts_keyed.sql``) before it is apportioned, so every figure derived from it
+    (targets, rates, indices, hot spots) is computed from protected counts.
+    """
     if cls_unit != "area":
         raise InvalidRequest(
             f"{service!r} is loaded as counts per area, which need an area-level classification "
@@ -473,6 +489,18 @@ def _area_count_targets(
         raise InvalidRequest(
             f"{service!r} is loaded as counts per area: `unit` must be 'events' (the counts summed)"
         )
+    codes: list[str] | None = None
+    counts: list[float] | None = None
+    if policy is not None and policy.seed is not None:
+        keyed = pd.DataFrame(
+            conn.execute(
+                load_sql("analysis/area_counts_keyed"),
+                {"service": service, "date_from": date_from, "date_to": date_to, "seed": policy.seed},
+            ).all(),
+            columns=["area_code", "n", "key_sum"],
+        )
+        codes = keyed["area_code"].tolist()
+        counts = policy.perturb(keyed["n"].to_numpy(), keyed["key_sum"].to_numpy()).astype(float).tolist()
     rows = conn.execute(
         load_sql("analysis/area_counts_by_area_segment"),
         {
@@ -480,6 +508,8 @@ def _area_count_targets(
             "classification": classification,
             "date_from": date_from,
             "date_to": date_to,
+            "codes": codes,
+            "counts": counts,
             **_geo_params(geography, within),
         },
     ).all()

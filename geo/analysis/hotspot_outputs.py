@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine
 from geo.analysis import hotspot_queries as q
 from geo.analysis.data import check_service
 from geo.analysis.demand import parse_profile
-from geo.analysis.jobs import Job, JobRunner, default_runner, register_kind
+from geo.analysis.jobs import Job, JobOwner, JobRunner, default_runner, register_kind
 from geo.areas import resolve_geography
 from geo.cache import Depends, VersionedCache, cache_key, register_for_staleness
 from geo.disclosure import DisclosurePolicy, check_public_profile, policy_of
@@ -283,8 +283,11 @@ _TABLES: VersionedCache[pd.DataFrame] = register_for_staleness(VersionedCache(12
 # ---------------------------------------------------------------------------- jobs
 
 
-def start_hotspot_job(engine: Engine, params: HotspotParams, runner: JobRunner | None = None) -> Job:
-    """Queue a hot-spot run (any permutation count) as a background job with progress."""
+def start_hotspot_job(
+    engine: Engine, params: HotspotParams, runner: JobRunner | None = None, owner: JobOwner | None = None
+) -> Job:
+    """Queue a hot-spot run (any permutation count) as a background job with progress
+    (``owner``: who queues it, held to their quota of queued and running jobs)."""
     if params.method == "ratio" or (params.permutations < 1 and params.method != "scan"):
         raise InvalidRequest(
             "a job is for permutation inference: give `method` scan, or gistar or moran with "
@@ -298,7 +301,9 @@ def start_hotspot_job(engine: Engine, params: HotspotParams, runner: JobRunner |
     def work(progress: Any) -> pd.DataFrame:
         return _hotspot_job(engine, params, progress)
 
-    return (runner or default_runner()).submit("hotspots", params.as_dict(), work, payload=params)
+    return (runner or default_runner()).submit(
+        "hotspots", params.as_dict(), work, payload=params, owner=owner
+    )
 
 
 def _hotspot_job(engine: Engine, params: HotspotParams, progress: Any) -> pd.DataFrame:

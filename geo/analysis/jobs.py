@@ -39,7 +39,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine
 
 from geo.db import load_sql
-from geo.errors import InvalidRequest, NotFound, WardwiseError
+from geo.errors import InvalidRequest, NotFound, QuotaExceeded, WardwiseError
 
 log = logging.getLogger("wardwise.jobs")
 
@@ -56,6 +56,30 @@ class UnknownJob(NotFound):
 
 class JobQueueFull(InvalidRequest):
     """Too many jobs are waiting; the caller should retry later."""
+
+
+class JobQuotaExceeded(QuotaExceeded):
+    """The caller already has its quota of queued and running jobs (HTTP 429 with Retry-After)."""
+
+
+@dataclass(frozen=True)
+class JobOwner:
+    """Who queues a job (``key:<prefix>`` or ``addr:<address>``) and how many they may have
+    queued or running at once in one queue (None: no per-owner quota)."""
+
+    name: str
+    quota: int | None = None
+    #: Suggested wait when over the quota (a job's typical run time).
+    retry_after_s: int = 30
+
+    def refuse(self, held: int) -> JobQuotaExceeded:
+        """The error for an owner already holding ``held`` jobs."""
+        who = "key" if self.name.startswith("key:") else "address"
+        return JobQuotaExceeded(
+            f"job quota of {self.quota} queued or running jobs per {who} reached ({held} held): "
+            f"wait for one to finish or cancel one (DELETE on the job), then retry",
+            self.retry_after_s,
+        )
 
 
 class JobCancelled(WardwiseError):
@@ -85,6 +109,7 @@ class Job:
     finished_at: dt.datetime | None = None
     error: str | None = None
     result: Any = None
+    owner: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """The job as a client sees it (without the result itself)."""
@@ -116,12 +141,26 @@ class JobStore:
         self.max_attempts = max_attempts
 
     def enqueue(
-        self, job_id: str, kind: str, params: dict[str, Any], payload: Any, max_pending: int, keep: int
+        self,
+        job_id: str,
+        kind: str,
+        params: dict[str, Any],
+        payload: Any,
+        max_pending: int,
+        keep: int,
+        owner: JobOwner | None = None,
     ) -> None:
-        """Store a queued job unless the queue already holds ``max_pending``; forget old ones."""
+        """Store a queued job unless the queue already holds ``max_pending``, or ``owner``
+        its quota, of queued and running jobs; forget old ones."""
         with self.engine.begin() as conn:
-            # one enqueue at a time per queue, so the pending count cannot be overtaken
+            # one enqueue at a time per queue, so neither count can be overtaken by a racer
             conn.execute(load_sql("jobs/lock_queue"), {"queue": self.queue})
+            if owner is not None and owner.quota is not None:
+                held = conn.execute(
+                    load_sql("jobs/pending_of_owner"), {"queue": self.queue, "owner": owner.name}
+                ).scalar_one()
+                if held >= owner.quota:
+                    raise owner.refuse(int(held))
             pending = conn.execute(load_sql("jobs/pending"), {"queue": self.queue}).scalar_one()
             if pending >= max_pending:
                 raise JobQueueFull(
@@ -135,6 +174,7 @@ class JobStore:
                     "kind": kind,
                     "params": json.dumps(params, default=str),
                     "payload": pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL),
+                    "owner": owner.name if owner is not None else None,
                 },
             )
             conn.execute(load_sql("jobs/forget_old"), {"queue": self.queue, "keep": keep})
@@ -269,16 +309,19 @@ class JobRunner:
         work: Callable[[Callable[[float], None]], Any],
         *,
         payload: Any = None,
+        owner: JobOwner | None = None,
     ) -> Job:
         """Queue ``work(progress)``; ``progress(fraction)`` updates the job as it runs.
 
         Bound to an engine, the job is stored; ``payload`` (pickled) is what the handler
-        registered for ``kind`` gets when another process runs it.
+        registered for ``kind`` gets when another process runs it. ``owner`` (with a quota)
+        may hold at most ``owner.quota`` queued or running jobs of this queue at once:
+        beyond, :class:`JobQuotaExceeded`.
         """
         if self.store is None:
-            return self._submit_in_memory(kind, params, work)
+            return self._submit_in_memory(kind, params, work, owner)
         job_id = uuid.uuid4().hex
-        self.store.enqueue(job_id, kind, params, payload, self._max_pending, self._keep)
+        self.store.enqueue(job_id, kind, params, payload, self._max_pending, self._keep, owner)
         self._local_work[job_id] = work
         if self.run_locally:
             self._pool.submit(self.drain)
@@ -334,10 +377,20 @@ class JobRunner:
             self._running.discard(job_id)
 
     def _submit_in_memory(
-        self, kind: str, params: dict[str, Any], work: Callable[[Callable[[float], None]], Any]
+        self,
+        kind: str,
+        params: dict[str, Any],
+        work: Callable[[Callable[[float], None]], Any],
+        owner: JobOwner | None = None,
     ) -> Job:
-        job = Job(id=uuid.uuid4().hex, kind=kind, params=params)
+        job = Job(id=uuid.uuid4().hex, kind=kind, params=params, owner=owner.name if owner else None)
         with self._lock:
+            if owner is not None and owner.quota is not None:
+                held = sum(
+                    j.owner == owner.name and j.status in ("queued", "running") for j in self._jobs.values()
+                )
+                if held >= owner.quota:
+                    raise owner.refuse(held)
             pending = sum(j.status in ("queued", "running") for j in self._jobs.values())
             if pending >= self._max_pending:
                 raise JobQueueFull(

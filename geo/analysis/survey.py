@@ -17,13 +17,18 @@ from scipy.stats import chi2
 from sqlalchemy import Connection, text
 
 from geo.analysis.couse import wilson_interval
-from geo.analysis.data import check_classification, households_by_area_segment, service_counts_by_area_segment
+from geo.analysis.data import (
+    check_classification,
+    check_public_within,
+    households_by_area_segment,
+    service_counts_by_area_segment,
+)
 from geo.analysis.matrix import area_names, disclose_columns
 from geo.analysis.propensity import round_half_away, round_ratio_half_away
 from geo.analysis.services import default_classification
 from geo.areas import resolve_geography
 from geo.db import load_sql
-from geo.disclosure import DisclosurePolicy
+from geo.disclosure import DisclosurePolicy, perturbed_cells
 from geo.errors import InvalidRequest, NotFound
 
 SurveyBy = Literal["segment", "area"]
@@ -58,8 +63,10 @@ def survey_answers(
     classification: str,
     level: str,
     within: str | None = None,
+    seed: int | None = None,
 ) -> pd.DataFrame:
-    """Responses per ``area_code, segment_code, answer`` (column ``responses``)."""
+    """Responses per ``area_code, segment_code, answer`` (column ``responses``); with ``seed``
+    (a public policy's record-key seed) also ``key_sum``, the cell's sum of response keys."""
     check_classification(conn, classification)
     check_survey(conn, survey, question)
     geography = resolve_geography(conn, level)
@@ -72,9 +79,12 @@ def survey_answers(
             "level": geography.level,
             "set_code": geography.set_code,
             "within": within,
+            "seed": seed,
         },
     ).all()
-    frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "answer", "responses"])
+    frame = pd.DataFrame(rows, columns=["area_code", "segment_code", "answer", "responses", "key_sum"])
+    if seed is None:
+        frame = frame.drop(columns="key_sum")
     return frame.astype({"responses": "int64"})
 
 
@@ -144,12 +154,19 @@ def survey_results(
 ) -> pd.DataFrame:
     """Survey results for one question by segment or area, with Wilson intervals.
 
-    For a public caller (``policy``) the group-by-answer table of responses is protected
-    as a two-way table, and small respondent counts are suppressed.
+    For a public caller (``policy``) each group-by-answer count of responses is cell-key
+    perturbed before respondents, percentages and intervals are computed from it (a
+    ``within`` under the household floor is refused); then the table is protected as a
+    two-way table, and small respondent counts are suppressed.
     """
     classification = classification or default_classification(conn)
-    frame = survey_answers(conn, survey, question, classification, level, within)
+    seed = policy.seed if policy is not None else None
+    if policy is not None:
+        check_public_within(conn, policy, classification, within)
+    frame = survey_answers(conn, survey, question, classification, level, within, seed)
     column = "segment_code" if by == "segment" else "area_code"
+    if policy is not None and seed is not None:
+        frame = perturbed_cells(frame, [column, "answer"], "responses", policy)
     table = answer_shares(frame, column, answers)
     if policy is not None:
         derived = ["pct", "ci_low_pct", "ci_high_pct"]
@@ -256,17 +273,27 @@ def perception_gap(
     """Where fear of crime (a survey question) and recorded crime (a service) disagree, by area.
 
     See :func:`gap_table`; each area also carries its name. For a public caller
-    (``policy``) small counts of respondents and of recorded events are suppressed.
+    (``policy``) the fearful and all responses per area are cell-key perturbed (recorded
+    events and households are by their loaders) before any rate, index or gap is computed,
+    and then small counts of respondents and of recorded events are suppressed.
     """
     classification = classification or default_classification(conn)
     known = check_survey(conn, survey, question)
     unknown = [a for a in fearful_answers if a not in known]
     if unknown or not fearful_answers:
         raise InvalidRequest(f"`answer` was {list(fearful_answers)!r} but is expected to be among {known}")
-    answers = survey_answers(conn, survey, question, classification, level)
-    answers["fearful"] = np.where(answers["answer"].isin(list(fearful_answers)), answers["responses"], 0)
+    seed = policy.seed if policy is not None else None
+    answers = survey_answers(conn, survey, question, classification, level, seed=seed)
+    fearful = answers["answer"].isin(list(fearful_answers))
+    answers["fearful"] = np.where(fearful, answers["responses"], 0)
     fear = answers.groupby("area_code")[["fearful", "responses"]].sum().reset_index()
     fear = fear.rename(columns={"responses": "respondents"})
+    if policy is not None and seed is not None:
+        keys = answers.assign(fearful_key=np.where(fearful, answers["key_sum"], 0))
+        keys = keys.groupby("area_code")[["fearful_key", "key_sum"]].sum()
+        fear["fearful"] = policy.perturb(fear["fearful"], keys["fearful_key"].reindex(fear["area_code"]))
+        fear["respondents"] = policy.perturb(fear["respondents"], keys["key_sum"].reindex(fear["area_code"]))
+        fear["fearful"] = np.minimum(fear["fearful"], fear["respondents"])
     geography = resolve_geography(conn, level)
     crime = service_counts_by_area_segment(conn, crime_service, geography, classification, unit="events")
     crime = crime.groupby("area_code")["target"].sum().rename("events").reset_index()

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from geo.analysis.jobs import Job, JobRunner, register_kind
+from geo.analysis.jobs import Job, JobOwner, JobRunner, register_kind
 from geo.planning.plans import plan_routes, plan_sites
 
 
@@ -53,17 +53,25 @@ register_kind("planning.zones", _zones)
 register_kind("planning.sites", _sites)
 
 
-def submit_routes_job(engine: Engine, params: dict[str, Any]) -> Job:
+def submit_routes_job(engine: Engine, params: dict[str, Any], owner: JobOwner | None = None) -> Job:
     """Queue ``plan_routes(**params)``; progress is the share of the search time used."""
     return planning_runner().submit(
-        "planning.routes", _public(params), lambda progress: _routes(engine, params, progress), payload=params
+        "planning.routes",
+        _public(params),
+        lambda progress: _routes(engine, params, progress),
+        payload=params,
+        owner=owner,
     )
 
 
-def submit_sites_job(engine: Engine, params: dict[str, Any]) -> Job:
+def submit_sites_job(engine: Engine, params: dict[str, Any], owner: JobOwner | None = None) -> Job:
     """Queue ``plan_sites(**params)`` (for solves given a long MILP time limit)."""
     return planning_runner().submit(
-        "planning.sites", _public(params), lambda progress: _sites(engine, params, progress), payload=params
+        "planning.sites",
+        _public(params),
+        lambda progress: _sites(engine, params, progress),
+        payload=params,
+        owner=owner,
     )
 
 

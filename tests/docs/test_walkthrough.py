@@ -14,48 +14,28 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parents[2]
-DOC = ROOT / "docs" / "walkthrough-bristol.md"
-BRISTOL, EAST_RIDING = "E06000023", "E06000011"
-
-
-def _real_data() -> Path | None:
-    candidates = [os.environ.get("WARDWISE_REAL_DATA"), ROOT.parent / "shared" / "data" / "real"]
-    # a work tree one level further down (../../shared) finds the same files
-    candidates.append(ROOT.parent.parent / "shared" / "data" / "real")
-    for c in candidates:
-        if c and (Path(c) / "bristol").is_dir() and (Path(c) / "eastriding").is_dir():
-            return Path(c).resolve()
-    return None
-
-
-REAL = _real_data()
-pytestmark = pytest.mark.skipif(
-    REAL is None,
-    reason="SKIPPED LOUDLY: the real open data (../shared/data/real, or WARDWISE_REAL_DATA) is absent; "
-    "the walkthrough cannot run",
+from tests.realdata import (
+    BRISTOL,
+    DOC,
+    EAST_RIDING,
+    REAL,
+    SKIP_REASON,
+    drop_schema,
+    empty_schema,
+    run_blocks,
+    walkthrough_blocks,
 )
 
-ANSWER = re.compile(r"(?:<!-- answer: (\w+) -->\n)?```bash\n(.*?)```", re.S)
-
-
-def walkthrough_blocks() -> list[tuple[str | None, str]]:
-    """(answer name or None, commands) for every bash block of the walkthrough, in order."""
-    return [(name or None, body) for name, body in ANSWER.findall(DOC.read_text(encoding="utf-8"))]
+pytestmark = pytest.mark.skipif(REAL is None, reason=SKIP_REASON)
 
 
 def test_the_walkthrough_has_no_sql() -> None:
@@ -80,54 +60,16 @@ def walkthrough(database_url: str) -> Iterator[dict[str, Any]]:
     database's own, so ``wardwise db migrate`` starts from nothing and every table is
     created in the schema.
     """
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(database_url)
-    with admin.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS walkthrough CASCADE"))
-        conn.execute(text("CREATE SCHEMA walkthrough"))
-        conn.execute(
-            text(
-                "CREATE TABLE walkthrough.alembic_version (version_num varchar(32) NOT NULL, "
-                "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
-            )
-        )
-    admin.dispose()
-    walk_url = (
-        make_url(database_url)
-        .update_query_dict({"options": "-csearch_path=walkthrough,public"})
-        .render_as_string(hide_password=False)
-    )
+    walk_url = empty_schema(database_url, "walkthrough")
     blocks = walkthrough_blocks()
-    script = ["set -eo pipefail"]
-    for i, (_, body) in enumerate(blocks):
-        script += [f'echo "@@BLOCK {i}@@"', body]
-    env = {
-        **os.environ,
-        "DATABASE_URL": walk_url,
-        "WARDWISE_REAL_DATA": str(REAL),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    env.pop("WARDWISE_TEST_DATABASE_URL", None)
-    done = subprocess.run(
-        ["bash", "-c", "\n".join(script)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=False,
-    )
+    done = run_blocks(walk_url, blocks)
     assert done.returncode == 0, f"the walkthrough failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
     assert "migrating" in done.stderr and "already ingested" not in done.stderr
     parts = re.split(r"^@@BLOCK (\d+)@@\n", done.stdout, flags=re.M)
     outputs = {int(parts[i]): parts[i + 1] for i in range(1, len(parts), 2)}
     answers = {name: outputs[i] for i, (name, _) in enumerate(blocks) if name}
     yield {"answers": answers, "stdout": done.stdout, "stderr": done.stderr}
-    admin = create_engine(database_url)
-    with admin.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS walkthrough CASCADE"))
-    admin.dispose()
+    drop_schema(database_url, "walkthrough")
 
 
 # ----------------------------------------------------------------------------- the files, independently

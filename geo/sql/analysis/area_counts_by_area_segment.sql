@@ -4,15 +4,23 @@
 -- Suppressed counts are left out (geo.analysis.data reports their share); a counted
 -- area whose OAs hold no households cannot be apportioned and is left out too.
 -- The target is fractional: geo.analysis.data rounds it to whole numbers.
--- Parameters: :service, :classification, :level, :set_code, :within, :date_from, :date_to.
+-- Public callers pass the counts themselves, perturbed (:codes and :counts, parallel arrays
+-- from area_counts_keyed.sql); otherwise both are NULL and area_count is read.
+-- Parameters: :service, :classification, :level, :set_code, :within, :date_from, :date_to,
+--   :codes (text[] or NULL), :counts (float8[] or NULL).
 -- SRIDs: none. Indexes: ix_area_count_service_period, pk_area_membership, pk_area_segment.
 WITH counts AS (
     SELECT c.area_code, sum(c.count)::float8 AS n
     FROM area_count c
-    WHERE c.service_code = :service AND NOT c.suppressed
+    WHERE CAST(:codes AS text[]) IS NULL
+      AND c.service_code = :service AND NOT c.suppressed
       AND (CAST(:date_from AS date) IS NULL OR c.period_start >= CAST(:date_from AS date))
       AND (CAST(:date_to AS date) IS NULL OR c.period_start <= CAST(:date_to AS date))
     GROUP BY c.area_code
+    UNION ALL
+    SELECT p.area_code, p.n
+    FROM unnest(CAST(:codes AS text[]), CAST(:counts AS float8[])) AS p(area_code, n)
+    WHERE CAST(:codes AS text[]) IS NOT NULL
 ), oas AS (
     SELECT c.area_code AS source_code, m.oa_code, o.households::float8 AS households, c.n
     FROM counts c
