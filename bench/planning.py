@@ -199,9 +199,7 @@ def bench_capacitated(args: argparse.Namespace) -> None:
         f"truthful {true_gap <= inline.gap + 1e-9}); inline wall time {t_in:.2f} s for 10 s asked"
     )
     within = (inline.objective - max(proven.bound, inline.bound)) / inline.objective
-    print(
-        f"  long run's bound {proven.bound:,.0f}: inline within {100 * within:.4f} % of any optimum"
-    )
+    print(f"  long run's bound {proven.bound:,.0f}: inline within {100 * within:.4f} % of any optimum")
     loads = weights @ inline.shares
     print(f"  largest load / capacity {float((loads / caps).max()):.6f}")
 
