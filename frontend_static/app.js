@@ -841,6 +841,16 @@
           ? el("a", { href: `/areas/${enc}/report`, id: "report-link", onclick: (e) => openAuthed(e, `/areas/${enc}/report`, null), text: "Community report (printable)" })
           : el("span", { className: "hint", text: "Community report: sign in as an officer" })));
       }
+      if (signedIn() && hasPath("/api/v1/areas/{code}/profile.pdf")) {
+        const pdf = `/api/v1/areas/${enc}/profile.pdf`;
+        links.append(el("li", {}, el("a", { href: pdf, id: "profile-pdf-link", onclick: (e) => openAuthed(e, pdf, `profile_${code}.pdf`),
+          text: "Community profile (PDF)" })));
+        if (p.level === "ward" && p.parent_code && hasPath("/api/v1/districts/{code}/profiles.pdf")) {
+          const batch = `/api/v1/districts/${encodeURIComponent(p.parent_code)}/profiles.pdf`;
+          links.append(el("li", {}, el("a", { href: batch, id: "district-pdf-link",
+            onclick: (e) => openAuthed(e, batch, `profiles_${p.parent_code}_wards.pdf`), text: "Every ward of the district (PDF)" })));
+        }
+      }
       if (hasPath("/api/v1/matrix")) {
         const svc = state.service ? `&service=${encodeURIComponent(state.service)}` : "";
         const url = `/api/v1/matrix?level=oa&area=${enc}${svc}&format=csv`;
@@ -890,11 +900,42 @@
     return [...tableEl.querySelectorAll("tr")].map((tr) => [...tr.children].map((c) => q(c.dataset.value ?? c.textContent.trim())).join(",")).join("\r\n");
   }
 
-  // Each table gets a CSV button: what is on screen, as numbers (no separators).
+  // Each table gets a CSV button and an XLSX button: what is on screen, as numbers (no separators).
   function withCsv(tableEl, filename) {
     const button = el("button", { type: "button", className: "csv", text: "Download CSV",
       onclick: () => download(new Blob([`${tableCsv(tableEl)}\r\n`], { type: "text/csv" }), filename) });
-    return el("div", { className: "table-wrap" }, tableEl, button);
+    const wrap = el("div", { className: "table-wrap" }, tableEl, button);
+    if (hasPath("/api/v1/exports/table.xlsx")) {
+      wrap.append(el("button", { type: "button", className: "xlsx", text: "Download XLSX",
+        onclick: () => tableXlsx(tableEl, filename.replace(/\.csv$/, ".xlsx")) }));
+    }
+    return wrap;
+  }
+
+  // The table as the server's one-sheet workbook (POST /api/v1/exports/table.xlsx): numbers
+  // from each cell's data-value, text otherwise.
+  async function tableXlsx(tableEl, filename) {
+    const value = (c) => {
+      const raw = c.dataset.value ?? c.textContent.trim();
+      if (raw === "") return null;
+      const n = Number(raw);
+      return c.dataset.value !== undefined && Number.isFinite(n) ? n : raw;
+    };
+    const trs = [...tableEl.querySelectorAll("tr")];
+    const body = {
+      title: (tableEl.querySelector("caption") || {}).textContent || filename,
+      columns: [...trs[0].children].map((c) => c.textContent.trim()),
+      rows: trs.slice(1).map((tr) => [...tr.children].map(value)),
+    };
+    try {
+      const response = await fetch("/api/v1/exports/table.xlsx", { method: "POST",
+        headers: { "Content-Type": "application/json", ...authHeaders() }, body: JSON.stringify(body) });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      download(await response.blob(), filename);
+      status(`Downloaded ${filename}.`);
+    } catch (error) {
+      status(`Could not make ${filename}: ${error.message}`);
+    }
   }
 
   function table(caption, cols, rows) {

@@ -1,6 +1,7 @@
-"""Community profiles as PDF, rendered on the server (issue 14): one area, or every ward of a
-district in one document. Same access and figures as the JSON profile
-(``GET /api/v1/areas/{code}/profile``): officers and above."""
+"""Exports of the map page (issue 14). Community profiles as PDF, rendered on the server: one
+area, or every ward of a district in one document, with the access and figures of the JSON
+profile (``GET /api/v1/areas/{code}/profile``: officers and above). Any table the page shows
+as XLSX (the page posts what it drew)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import OfficerDep
+from api.auth import OfficerDep, ViewerDep
 from api.deps import ConnDep
 from api.routers.analysis import AreaCode, ClassificationDep
 from geo.analysis.profile_pdf import area_profile_pdf, district_profiles_pdf
+from geo.table_xlsx import table_xlsx
 
 router = APIRouter(prefix="/api/v1", tags=["analysis"])
 
@@ -52,3 +55,32 @@ def get_district_profiles_pdf(
 ) -> Any:
     """Batch profiles: every ward of a district as one PDF."""
     return _pdf(district_profiles_pdf(conn, code, classification), f"profiles_{code}_wards.pdf")
+
+
+class TableIn(BaseModel):
+    """A table as the page shows it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(max_length=300)
+    columns: list[str] = Field(min_length=1, max_length=100)
+    rows: list[list[float | int | str | None]] = Field(max_length=20_000)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.post(
+    "/exports/table.xlsx",
+    operation_id="export_table_xlsx",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}, "description": "The table as a one-sheet workbook"}},
+    tags=["exports"],
+)
+def post_table_xlsx(body: TableIn, viewer: ViewerDep) -> Any:
+    """Turn a table the page shows (title, columns, rows) into an XLSX workbook; nothing is looked up."""
+    return Response(
+        table_xlsx(body.title, body.columns, body.rows),
+        media_type=XLSX,
+        headers={"Content-Disposition": 'attachment; filename="table.xlsx"', "Cache-Control": "no-store"},
+    )

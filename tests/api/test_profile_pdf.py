@@ -86,3 +86,22 @@ def test_batch_and_pdf_refuse_what_they_cannot_answer(client, auth_headers, ward
     r = client.get(f"/api/v1/districts/{ward}/profiles.pdf", headers=officer)
     assert r.status_code in (400, 422) and "district" in r.text and "Traceback" not in r.text
     assert client.get("/api/v1/districts/NOPE0001/profiles.pdf", headers=officer).status_code == 404
+
+
+def test_a_table_posted_comes_back_as_xlsx_with_numbers_as_numbers(client) -> None:
+    from openpyxl import load_workbook
+
+    body = {"title": "Propensity", "columns": ["Segment", "Households", "Index"],
+            "rows": [["Affluent", 1234, 105.5], ["=cmd()", None, 80]]}
+    r = client.post("/api/v1/exports/table.xlsx", json=body)
+    assert r.status_code == 200, r.text
+    rows = list(load_workbook(io.BytesIO(r.content), read_only=True).active.iter_rows(values_only=True))
+    assert rows[0][0] == "Propensity" and list(rows[2]) == body["columns"]
+    assert list(rows[3]) == ["Affluent", 1234, 105.5]
+    assert rows[4][0] == "'=cmd()" and rows[4][1] is None and rows[4][2] == 80  # no formula
+
+
+def test_table_xlsx_names_the_bad_row(client) -> None:
+    r = client.post("/api/v1/exports/table.xlsx", json={"title": "t", "columns": ["a", "b"], "rows": [[1, 2], [3]]})
+    assert r.status_code in (400, 422) and "row 2" in r.text
+    assert client.post("/api/v1/exports/table.xlsx", json={"title": "t", "columns": []}).status_code == 422

@@ -1,0 +1,104 @@
+"""Issue 14 exports from the map page, in Chromium with every non-local request blocked:
+each table's XLSX button (figures read back with openpyxl and compared with the API's
+JSON), and the server-rendered PDF profile and district batch from the area panel (read
+back with pypdf)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
+from sqlalchemy import text
+
+from tests.browser.conftest import DESKTOP, PHONE, open_page, shot, sign_in, until, wards
+from tests.browser.test_map_state import _axe
+
+pytestmark = pytest.mark.browser
+
+
+def _service(engine) -> str:
+    with engine.connect() as c:
+        return c.execute(
+            text("SELECT service_code FROM service_event WHERE is_primary GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+        ).scalar_one()
+
+
+def test_the_propensity_table_downloads_as_xlsx_with_the_api_s_figures(live_server, browser, engine, client) -> None:
+    service = _service(engine)
+    context, page, watch = open_page(browser, live_server, path=f"/#service={service}&measure=takeup&tab=service")
+    until(page, "() => document.querySelector('#propensity-table tbody tr')")
+    with page.expect_download() as info:
+        page.click("#pane-service .xlsx")
+    assert info.value.suggested_filename == f"propensity_{service}.xlsx"
+    sheet = load_workbook(info.value.path(), read_only=True).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert "Propensity" in rows[0][0]
+    header = list(rows[2])
+    body = [r for r in rows[3:] if r and r[0] is not None]
+    api = client.get(f"/api/v1/services/{service}/propensity").json()
+    expected = {
+        (r.get("segment_name") or r.get("name") or r.get("segment")): r
+        for r in api["rows"]
+        if r.get("segment") != "Total"
+    }
+    assert len(body) == len(expected)
+    i_index = header.index("Index")
+    i_households = header.index("Households")
+    for r in body:
+        want = expected[r[0]]
+        assert r[i_index] == pytest.approx(want["index"]) if want["index"] is not None else r[i_index] is None
+        assert r[i_households] == want["households"]
+        assert isinstance(r[i_households], int | float)  # numbers, not "1,234"
+    watch.assert_clean()
+    context.close()
+
+
+def test_the_area_panel_offers_the_pdf_profile_and_the_district_batch(live_server, browser, engine, officer_key) -> None:
+    context, page, watch = open_page(browser, live_server)
+    ward = wards(engine)[0]
+    # not signed in: no PDF link
+    page.evaluate("code => window.wardwise.openArea(code)", ward["code"])
+    until(page, "() => document.querySelector('#area-name')")
+    assert page.locator("#profile-pdf-link").count() == 0
+    sign_in(page, officer_key)
+    until(page, "() => document.querySelector('#profile-pdf-link')")
+    with page.expect_download(timeout=120_000) as info:
+        page.click("#profile-pdf-link")
+    reader = PdfReader(info.value.path())
+    first = reader.pages[0].extract_text()
+    assert ward["name"] in first and ward["code"] in first
+    assert page.locator("#district-pdf-link").is_visible()
+    with engine.connect() as c:
+        in_district = c.execute(
+            text("SELECT count(*) FROM area w JOIN area d ON d.code = w.parent_code AND d.level = 'district' "
+                 "WHERE w.level = 'ward' AND w.parent_code = (SELECT parent_code FROM area WHERE code = :c)"),
+            {"c": ward["code"]},
+        ).scalar_one()
+    with page.expect_download(timeout=300_000) as info:
+        page.click("#district-pdf-link")
+    batch = PdfReader(io.BytesIO(Path(info.value.path()).read_bytes()))
+    assert len(batch.pages) >= in_district
+    watch.assert_clean()
+    context.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_export_buttons_pass_axe_and_are_screenshot(live_server, browser, engine, officer_key, viewport) -> None:
+    service = _service(engine)
+    context, page, watch = open_page(browser, live_server, viewport=viewport)
+    sign_in(page, officer_key)
+    ward = wards(engine)[0]
+    page.select_option("#service", service)
+    page.evaluate("code => window.wardwise.openArea(code)", ward["code"])
+    until(page, "() => document.querySelector('#profile-pdf-link') && document.querySelector('#area-profile .xlsx')")
+    name = "desktop" if viewport is DESKTOP else "phone"
+    page.locator("#profile-pdf-link").scroll_into_view_if_needed()
+    assert shot(page, f"area_exports_{name}").stat().st_size > 10_000
+    assert page.locator("#area-profile .xlsx").first.bounding_box()["height"] >= 41
+    violations = _axe(page)
+    assert violations == [], f"area tab with exports at {name} width: {violations}"
+    watch.assert_clean()
+    context.close()
