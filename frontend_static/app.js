@@ -1085,7 +1085,7 @@
       const rows = (body.rows || []).filter((r) => r.segment !== "Total" && r.code !== "Total");
       const name = (r) => r.segment_name || r.name || r.segment || r.code;
       const chart = propensityChart(rows, name);
-      const cols = [["segment_name", "Segment"], ["households", "Households", "int"], ["users", "Users", "int"],
+      const cols = [["segment_name", "Segment"], ["base", "Households", "int"], ["target", "Users", "int"],
         ["index", "Index", "int"], ["ci_low", "95% CI low", "int"], ["ci_high", "95% CI high", "int"]];
       const t = table(`Propensity to use ${serviceName(service)} by segment (index 100 = as its share of households)`,
         cols.filter(([k]) => rows.some((r) => r[k] !== undefined) || k === "segment_name"), rows.map((r) => ({ ...r, segment_name: name(r) })));

@@ -33,25 +33,25 @@ def test_the_propensity_table_downloads_as_xlsx_with_the_api_s_figures(live_serv
     with page.expect_download() as info:
         page.click("#pane-service .xlsx")
     assert info.value.suggested_filename == f"propensity_{service}.xlsx"
-    sheet = load_workbook(info.value.path(), read_only=True).active
+    sheet = load_workbook(io.BytesIO(Path(info.value.path()).read_bytes()), read_only=True).active
     rows = list(sheet.iter_rows(values_only=True))
     assert "Propensity" in rows[0][0]
     header = list(rows[2])
     body = [r for r in rows[3:] if r and r[0] is not None]
     api = client.get(f"/api/v1/services/{service}/propensity").json()
-    expected = {
-        (r.get("segment_name") or r.get("name") or r.get("segment")): r
-        for r in api["rows"]
-        if r.get("segment") != "Total"
-    }
+    expected = {r["segment"]: r for r in api["rows"] if r["segment"] != "Total"}
     assert len(body) == len(expected)
-    i_index = header.index("Index")
-    i_households = header.index("Households")
+    col = {name: header.index(name) for name in ("Households", "Users", "Index", "95% CI low", "95% CI high")}
     for r in body:
         want = expected[r[0]]
-        assert r[i_index] == pytest.approx(want["index"]) if want["index"] is not None else r[i_index] is None
-        assert r[i_households] == want["households"]
-        assert isinstance(r[i_households], int | float)  # numbers, not "1,234"
+        for name, key in (("Households", "base"), ("Users", "target"), ("Index", "index"),
+                          ("95% CI low", "ci_low"), ("95% CI high", "ci_high")):
+            got = r[col[name]]
+            if isinstance(want[key], int | float):
+                assert got == pytest.approx(want[key]), (r[0], name)
+                assert isinstance(got, int | float)  # numbers, not "1,234"
+            else:
+                assert got == want[key] or (got is None and want[key] is None), (r[0], name)
     watch.assert_clean()
     context.close()
 
