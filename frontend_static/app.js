@@ -664,12 +664,34 @@
     box.scrollIntoView({ block: "nearest" });
   }
 
+  // A planning solve as a background job (?async=true) with a progress bar fed by polling
+  // its status; the job's result is the inline answer. Servers without jobs answer inline.
+  async function runPlanningJob(url, body, label) {
+    const box = $("plan-summary");
+    const bar = el("progress", { id: "plan-progress", max: "1", value: "0", "aria-label": `${label}: progress` });
+    const text = el("span", { text: `${label}… 0%` });
+    box.replaceChildren(text, bar);
+    state.planProgress = [];
+    const first = await postJSON(`${url}?async=true`, body);
+    if (!first.status_url) return first; // answered inline
+    const statusPath = new URL(first.status_url, location.href).pathname;
+    for (;;) {
+      const job = await getJSON(statusPath);
+      state.planProgress.push(job.progress);
+      bar.value = job.progress;
+      text.textContent = `${label}… ${Math.round(job.progress * 100)}% `;
+      if (job.status === "done") return job.result;
+      if (job.status === "failed" || job.status === "cancelled") throw new Error(job.error || `the job was ${job.status}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
   async function planSites() {
     const p = Math.max(1, Math.min(10, Number($("plan-p").value) || 2));
     $("plan-summary").textContent = "Solving…";
     try {
       const demand = state.service ? { source: "unmet", service: state.service } : { source: "households" };
-      const plan = await postJSON("/api/v1/planning/sites", { p, demand, time_limit_s: 10 });
+      const plan = await runPlanningJob("/api/v1/planning/sites", { p, demand, time_limit_s: 10 }, "Solving");
       const catchments = tagged(plan.catchments, "catchment");
       for (const f of catchments) f.properties.site_id = f.properties.site_id ?? f.properties.id;
       showPlan([...catchments, ...tagged(plan.sites, "site")],
@@ -683,7 +705,7 @@
   async function planRoute() {
     $("plan-summary").textContent = "Planning a route…";
     try {
-      const plan = await postJSON("/api/v1/planning/routes", { max_stops: 8, time_limit_s: 2 });
+      const plan = await runPlanningJob("/api/v1/planning/routes", { max_stops: 8, time_limit_s: 2 }, "Planning a route");
       const s = plan.summary;
       showPlan([...tagged(plan.routes, "route"), ...tagged(plan.stops, "stop")],
         `${s.stops_visited} stops, ${s.total_distance_km.toFixed(1)} km, ${Math.round(s.total_duration_min)} min (blue line and dots).`);

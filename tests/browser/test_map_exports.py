@@ -102,3 +102,45 @@ def test_export_buttons_pass_axe_and_are_screenshot(live_server, browser, engine
     assert violations == [], f"area tab with exports at {name} width: {violations}"
     watch.assert_clean()
     context.close()
+
+
+def test_planning_runs_as_a_job_with_a_progress_bar_and_draws_its_sites(live_server, browser, officer_key) -> None:
+    from tests.browser.conftest import distance, map_image
+
+    context, page, watch = open_page(browser, live_server)
+    paths = page.evaluate("Object.keys(window.wardwise.openapi.paths)")
+    if "/api/v1/planning/jobs/{job_id}" not in paths:
+        pytest.skip("no planning jobs on this server")
+    sign_in(page, officer_key)
+    page.fill("#plan-p", "3")
+    page.click("#plan-sites")
+    until(page, "() => document.querySelector('#plan-progress')")
+    until(page, "() => /sites shown|No plan/.test(document.querySelector('#plan-summary').textContent)", None, 120)
+    assert "No plan" not in page.locator("#plan-summary").inner_text()
+    polled = page.evaluate("() => window.wardwise.planProgress")
+    assert polled and polled == sorted(polled) and polled[-1] == 1 and all(0 <= p <= 1 for p in polled)
+    # the job's status was asked for (same origin), and its sites are drawn
+    assert any("/api/v1/planning/jobs/" in r.url for r in watch.responses)
+    sites = page.evaluate(
+        "() => window.wardwise.plan.features.filter(f => f.properties.role === 'site').map(f => f.geometry.coordinates)"
+    )
+    # what is drawn is the finished job's answer (read from the job status the page polled)
+    job_url = [r.url for r in watch.responses if "/api/v1/planning/jobs/" in r.url][-1]
+    import httpx
+
+    job = httpx.get(job_url, headers={"Authorization": f"Bearer {officer_key}"}).json()
+    assert job["status"] == "done" and job["params"]["p"] == 3
+    assert sorted(map(tuple, sites)) == sorted(tuple(f["geometry"]["coordinates"]) for f in job["result"]["sites"]["features"])
+    page.wait_for_timeout(1500)  # the fly-to the plan
+    from tests.browser.conftest import wait_tiles, project
+
+    wait_tiles(page)
+    image = map_image(page)
+    hits = 0
+    for lon, lat in sites:
+        x, y = project(page, lon, lat)
+        if 0 <= x < image.size[0] and 0 <= y < image.size[1]:
+            hits += distance(image.getpixel((int(x), int(y))), (213, 94, 0)) < 60
+    assert hits >= 2, "the sites are not drawn where the job put them"
+    watch.assert_clean()
+    context.close()
