@@ -60,7 +60,9 @@ def _check_spec(spec: ServiceSpec) -> None:
     if spec.unit not in UNITS:
         raise InvalidRequest(f"`unit` was {spec.unit!r} but is expected to be one of {list(UNITS)}")
     if spec.polarity not in POLARITIES:
-        raise InvalidRequest(f"`polarity` was {spec.polarity!r} but is expected to be one of {list(POLARITIES)}")
+        raise InvalidRequest(
+            f"`polarity` was {spec.polarity!r} but is expected to be one of {list(POLARITIES)}"
+        )
     if spec.lgsl_id is not None and not 0 < spec.lgsl_id < 100_000:
         raise InvalidRequest(f"`lgsl` was {spec.lgsl_id!r} but is expected to be an LGSL id (1 to 99999)")
     bad = [c for c in spec.lgchl_ids if not 0 < int(c) < 100_000]
@@ -101,7 +103,17 @@ def create_service(conn: Connection, spec: ServiceSpec, *, by: Any = None) -> di
 
 
 #: Fields PATCH may change, and their columns.
-UPDATABLE = ("name", "unit", "category", "description", "owner", "lgsl_id", "lgchl_ids", "channels", "polarity")
+UPDATABLE = (
+    "name",
+    "unit",
+    "category",
+    "description",
+    "owner",
+    "lgsl_id",
+    "lgchl_ids",
+    "channels",
+    "polarity",
+)
 
 
 def update_service(conn: Connection, code: str, changes: dict[str, Any], *, by: Any = None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pydeck as pdk
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from geo.cache import VersionedCache, cache_key
 from geo.db import load_sql
@@ -419,7 +419,9 @@ def class_breaks(
     if method == "manual":
         inner = [float(e) for e in edges or []]
         if not inner or not all(np.isfinite(inner)):
-            raise InvalidRequest("`edges` is expected to hold at least one number for manual breaks, e.g. 0.1,0.2")
+            raise InvalidRequest(
+                "`edges` is expected to hold at least one number for manual breaks, e.g. 0.1,0.2"
+            )
         if any(b <= a for a, b in zip(inner[:-1], inner[1:], strict=True)):
             raise InvalidRequest(f"`edges` were {inner} but are expected to be strictly ascending")
         if len(inner) > 8:

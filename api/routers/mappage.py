@@ -67,7 +67,9 @@ def get_map_breaks(
     try:
         manual = [float(e) for e in edges.split(",")] if edges else None
     except ValueError:
-        raise InvalidRequest(f"`edges` was {edges!r} but is expected to be numbers separated by commas") from None
+        raise InvalidRequest(
+            f"`edges` was {edges!r} but is expected to be numbers separated by commas"
+        ) from None
     return class_breaks(
         conn,
         layer,

@@ -26,7 +26,10 @@ def _pdf(body: bytes, filename: str) -> Response:
     return Response(
         body,
         media_type=PDF,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"},
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+        },
     )
 
 
@@ -34,9 +37,14 @@ def _pdf(body: bytes, filename: str) -> Response:
     "/areas/{code}/profile.pdf",
     operation_id="get_area_profile_pdf",
     response_class=Response,
-    responses={200: {"content": {PDF: {}}, "description": "The profile as an A4 PDF"}, 404: {"description": "Unknown area"}},
+    responses={
+        200: {"content": {PDF: {}}, "description": "The profile as an A4 PDF"},
+        404: {"description": "Unknown area"},
+    },
 )
-def get_area_profile_pdf(conn: ConnDep, viewer: OfficerDep, code: AreaCode, classification: ClassificationDep) -> Any:
+def get_area_profile_pdf(
+    conn: ConnDep, viewer: OfficerDep, code: AreaCode, classification: ClassificationDep
+) -> Any:
     """The community profile of an area as a PDF: map, date, data vintage, method notes and tables."""
     return _pdf(area_profile_pdf(conn, code, classification), f"profile_{code}.pdf")
 

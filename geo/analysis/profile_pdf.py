@@ -139,7 +139,8 @@ def _story(conn: Connection, profile: dict[str, Any], vintage: dict[str, Any], s
         Spacer(1, 2 * mm),
         _map_drawing(conn, area["code"], 170 * mm, 62 * mm),
         Paragraph(
-            "Map: the area (magenta) among the district's other areas of its level; district outline in blue.",
+            "Map: the area (magenta) among the district's other areas of its level; "
+            "district outline in blue.",
             styles["Italic"],
         ),
     ]
@@ -149,8 +150,13 @@ def _story(conn: Connection, profile: dict[str, Any], vintage: dict[str, Any], s
         "Households by segment (index 100 = district share)",
         ["Segment", "Households", "%", "District %", "Index"],
         (
-            [s["name"], _fmt(s["households"], "int"), _fmt(s["pct"], "pct"), _fmt(s["district_pct"], "pct"),
-             _fmt(s["index"], "int")]
+            [
+                s["name"],
+                _fmt(s["households"], "int"),
+                _fmt(s["pct"], "pct"),
+                _fmt(s["district_pct"], "pct"),
+                _fmt(s["index"], "int"),
+            ]
             for s in profile["segments"]
         ),
         styles,
@@ -159,8 +165,13 @@ def _story(conn: Connection, profile: dict[str, Any], vintage: dict[str, Any], s
         "Service take-up against what the mix predicts (ratio 100 = as expected)",
         ["Service", "Observed", "Expected", "Ratio", "95% CI"],
         (
-            [s["name"], _fmt(s["observed"], "int"), _fmt(s["expected"]), _fmt(s["ratio"], "int"),
-             f"{_fmt(s.get('ci_low'), 'int')}–{_fmt(s.get('ci_high'), 'int')}"]
+            [
+                s["name"],
+                _fmt(s["observed"], "int"),
+                _fmt(s["expected"]),
+                _fmt(s["ratio"], "int"),
+                f"{_fmt(s.get('ci_low'), 'int')}–{_fmt(s.get('ci_high'), 'int')}",
+            ]
             for s in profile["services"]
         ),
         styles,
@@ -169,8 +180,13 @@ def _story(conn: Connection, profile: dict[str, Any], vintage: dict[str, Any], s
         "Contacts by channel (index 100 = district share)",
         ["Channel", "Events", "Share", "District share", "Index"],
         (
-            [c["channel"], _fmt(c["events"], "int"), _fmt(c["share_pct"], "pct"),
-             _fmt(c["district_share_pct"], "pct"), _fmt(c["index"], "int")]
+            [
+                c["channel"],
+                _fmt(c["events"], "int"),
+                _fmt(c["share_pct"], "pct"),
+                _fmt(c["district_share_pct"], "pct"),
+                _fmt(c["index"], "int"),
+            ]
             for c in profile["channels"]
         ),
         styles,
@@ -179,7 +195,12 @@ def _story(conn: Connection, profile: dict[str, Any], vintage: dict[str, Any], s
         "Key issues (used significantly more than across the district)",
         ["Service", "Rate per 1,000", "District rate", "Index"],
         (
-            [k["name"], _fmt(k["rate_per_1000"]), _fmt(k["district_rate_per_1000"]), _fmt(k["district_index"], "int")]
+            [
+                k["name"],
+                _fmt(k["rate_per_1000"]),
+                _fmt(k["district_rate_per_1000"]),
+                _fmt(k["district_index"], "int"),
+            ]
             for k in profile["key_issues"]
         ),
         styles,
@@ -213,8 +234,15 @@ def _render(conn: Connection, profiles: list[dict[str, Any]], title: str) -> byt
     vintage = _vintage(conn)
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
-        buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=15 * mm, bottomMargin=15 * mm,
-        title=title, author="Wardwise", invariant=1,
+        buffer,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=title,
+        author="Wardwise",
+        invariant=1,
     )
     story: list[Any] = []
     for i, profile in enumerate(profiles):
@@ -247,6 +275,8 @@ def district_profiles_pdf(conn: Connection, district: str, classification: str |
     if not codes:
         raise InvalidRequest(f"district {district!r} has no wards to profile")
     if len(codes) > MAX_BATCH_AREAS:
-        raise InvalidRequest(f"district {district!r} has {len(codes)} wards; at most {MAX_BATCH_AREAS} per document")
+        raise InvalidRequest(
+            f"district {district!r} has {len(codes)} wards; at most {MAX_BATCH_AREAS} per document"
+        )
     profiles = [area_profile(conn, c, classification) for c in codes]
     return _render(conn, profiles, f"Community profiles: every ward of {district}")

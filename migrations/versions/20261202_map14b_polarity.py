@@ -21,9 +21,7 @@ def upgrade() -> None:
         "service",
         sa.Column("polarity", sa.String(length=16), server_default="high_good", nullable=False),
     )
-    op.create_check_constraint(
-        "ck_service_polarity", "service", "polarity IN ('high_good', 'high_bad')"
-    )
+    op.create_check_constraint("ck_service_polarity", "service", "polarity IN ('high_good', 'high_bad')")
 
 
 def downgrade() -> None:

@@ -21,7 +21,9 @@ def _ward_use(engine, service: str, date_from: dt.date | None, date_to: dt.date 
         areas = pd.read_sql(text("SELECT code, households FROM area WHERE level = 'ward'"), c)
         members = pd.read_sql(text("SELECT area_code, oa_code FROM area_membership WHERE level = 'ward'"), c)
         events = pd.read_sql(
-            text("SELECT oa_code, uprn, event_date FROM service_event WHERE service_code = :s AND is_primary"),
+            text(
+                "SELECT oa_code, uprn, event_date FROM service_event WHERE service_code = :s AND is_primary"
+            ),
             c,
             params={"s": service},
         )
@@ -32,7 +34,9 @@ def _ward_use(engine, service: str, date_from: dt.date | None, date_to: dt.date 
         events = events[events["event_date"] <= date_to]
     joined = members.merge(events, on="oa_code")
     use = joined.groupby("area_code").agg(events=("uprn", "size"), users=("uprn", "nunique")).reset_index()
-    return areas.merge(use, left_on="code", right_on="area_code", how="left").fillna({"events": 0, "users": 0})
+    return areas.merge(use, left_on="code", right_on="area_code", how="left").fillna(
+        {"events": 0, "users": 0}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +66,9 @@ def test_deck_lists_each_service_s_polarity_and_months(client, engine, service) 
     entry = next(s for s in spec["services"] if s["code"] == service)
     with engine.connect() as c:
         first, last = c.execute(
-            text("SELECT min(event_date), max(event_date) FROM service_event WHERE service_code = :s AND is_primary"),
+            text(
+                "SELECT min(event_date), max(event_date) FROM service_event WHERE service_code = :s AND is_primary"
+            ),
             {"s": service},
         ).one()
     assert entry["first"] == first.isoformat() and entry["last"] == last.isoformat()
@@ -84,15 +90,24 @@ def test_polarity_is_stored_with_the_service_and_validated(client, auth_headers,
         client.patch(f"/api/v1/services/{service}", json={"polarity": "high_good"}, headers=analyst)
 
 
-def test_dated_takeup_breaks_equal_a_pandas_recomputation(client, engine, service, window, auth_headers) -> None:
+def test_dated_takeup_breaks_equal_a_pandas_recomputation(
+    client, engine, service, window, auth_headers
+) -> None:
     date_from, date_to = window
     use = _ward_use(engine, service, date_from, date_to)
     use = use[use["households"] > 0]
     takeup = (use["users"] / use["households"]).round(4)
     body = client.get(
         "/api/v1/map/breaks",
-        params={"layer": "wards", "measure": "takeup", "service": service, "method": "equal", "classes": 4,
-                "date_from": date_from.isoformat(), "date_to": date_to.isoformat()},
+        params={
+            "layer": "wards",
+            "measure": "takeup",
+            "service": service,
+            "method": "equal",
+            "classes": 4,
+            "date_from": date_from.isoformat(),
+            "date_to": date_to.isoformat(),
+        },
         headers=auth_headers[Role.officer],
     ).json()
     assert body["date_from"] == date_from.isoformat() and body["date_to"] == date_to.isoformat()
@@ -101,8 +116,14 @@ def test_dated_takeup_breaks_equal_a_pandas_recomputation(client, engine, servic
     assert whole["events"].sum() > use["events"].sum() > 0  # the window really cuts
     events = client.get(
         "/api/v1/map/breaks",
-        params={"layer": "wards", "measure": "events", "service": service, "method": "equal",
-                "date_from": date_from.isoformat(), "date_to": date_to.isoformat()},
+        params={
+            "layer": "wards",
+            "measure": "events",
+            "service": service,
+            "method": "equal",
+            "date_from": date_from.isoformat(),
+            "date_to": date_to.isoformat(),
+        },
         headers=auth_headers[Role.officer],
     ).json()
     assert events["max"] == use["events"].max()
@@ -127,7 +148,9 @@ def test_dated_tiles_count_only_the_window_s_events(client, engine, service, win
     assert all(seen[code] == int(use.loc[code, "events"]) for code in seen)
     # an undated tile has a different ETag and the full counts
     z, x, y = tiles_covering(bounds, 10)[0]
-    a = client.get(f"/tiles/wards/{z}/{x}/{y}.pbf", params={"service": service}, headers=auth_headers[Role.officer])
+    a = client.get(
+        f"/tiles/wards/{z}/{x}/{y}.pbf", params={"service": service}, headers=auth_headers[Role.officer]
+    )
     b = client.get(
         f"/tiles/wards/{z}/{x}/{y}.pbf",
         params={"service": service, "date_from": date_from.isoformat()},
@@ -144,9 +167,16 @@ def test_manual_breaks_count_areas_in_the_user_s_classes(client, engine) -> None
     inner = [float(visible.quantile(0.3).round()), float(visible.quantile(0.7).round())]
     body = client.get(
         "/api/v1/map/breaks",
-        params={"layer": "wards", "measure": "households", "method": "manual", "edges": f"{inner[0]:g},{inner[1]:g}"},
+        params={
+            "layer": "wards",
+            "measure": "households",
+            "method": "manual",
+            "edges": f"{inner[0]:g},{inner[1]:g}",
+        },
     ).json()
-    assert body["edges"] == pytest.approx([min(visible.min(), inner[0]), *inner, max(visible.max(), inner[1])])
+    assert body["edges"] == pytest.approx(
+        [min(visible.min(), inner[0]), *inner, max(visible.max(), inner[1])]
+    )
     assert body["counts"] == [
         int((visible < inner[0]).sum()),
         int(((visible >= inner[0]) & (visible < inner[1])).sum()),

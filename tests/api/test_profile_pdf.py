@@ -11,8 +11,8 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import text
 
-from geo.auth import Role
 from geo.analysis.profile_pdf import _fmt
+from geo.auth import Role
 
 
 def _text(body: bytes) -> tuple[str, int]:
@@ -27,7 +27,9 @@ def _norm(s: str) -> str:
 @pytest.fixture(scope="module")
 def ward(engine) -> str:
     with engine.connect() as c:
-        return c.execute(text("SELECT code FROM area WHERE level = 'ward' ORDER BY households DESC, code LIMIT 1")).scalar_one()
+        return c.execute(
+            text("SELECT code FROM area WHERE level = 'ward' ORDER BY households DESC, code LIMIT 1")
+        ).scalar_one()
 
 
 def test_officer_pdf_holds_the_json_profile_s_figures(client, auth_headers, ward) -> None:
@@ -42,7 +44,14 @@ def test_officer_pdf_holds_the_json_profile_s_figures(client, auth_headers, ward
     assert f"{profile['area']['households']:,} households" in flat
     assert "data version" in flat and "Method notes" in flat and "Produced" in flat
     for s in profile["segments"]:
-        row = " ".join([_fmt(s["households"], "int"), _fmt(s["pct"], "pct"), _fmt(s["district_pct"], "pct"), _fmt(s["index"], "int")])
+        row = " ".join(
+            [
+                _fmt(s["households"], "int"),
+                _fmt(s["pct"], "pct"),
+                _fmt(s["district_pct"], "pct"),
+                _fmt(s["index"], "int"),
+            ]
+        )
         assert f"{s['name']} {row}" in flat, (s, row)
     for s in profile["services"]:
         row = " ".join([_fmt(s["observed"], "int"), _fmt(s["expected"]), _fmt(s["ratio"], "int")])
@@ -63,9 +72,12 @@ def test_public_callers_get_no_pdf_as_they_get_no_json_profile(client, auth_head
 
 def test_district_batch_has_every_ward(client, auth_headers, engine) -> None:
     with engine.connect() as c:
-        district = c.execute(text("SELECT code FROM area WHERE level = 'district' ORDER BY code LIMIT 1")).scalar_one()
+        district = c.execute(
+            text("SELECT code FROM area WHERE level = 'district' ORDER BY code LIMIT 1")
+        ).scalar_one()
         wards = c.execute(
-            text("SELECT code, name FROM area WHERE level = 'ward' AND parent_code = :d ORDER BY code"), {"d": district}
+            text("SELECT code, name FROM area WHERE level = 'ward' AND parent_code = :d ORDER BY code"),
+            {"d": district},
         ).all()
     r = client.get(f"/api/v1/districts/{district}/profiles.pdf", headers=auth_headers[Role.officer])
     assert r.status_code == 200, r.text
@@ -91,8 +103,11 @@ def test_batch_and_pdf_refuse_what_they_cannot_answer(client, auth_headers, ward
 def test_a_table_posted_comes_back_as_xlsx_with_numbers_as_numbers(client) -> None:
     from openpyxl import load_workbook
 
-    body = {"title": "Propensity", "columns": ["Segment", "Households", "Index"],
-            "rows": [["Affluent", 1234, 105.5], ["=cmd()", None, 80]]}
+    body = {
+        "title": "Propensity",
+        "columns": ["Segment", "Households", "Index"],
+        "rows": [["Affluent", 1234, 105.5], ["=cmd()", None, 80]],
+    }
     r = client.post("/api/v1/exports/table.xlsx", json=body)
     assert r.status_code == 200, r.text
     rows = list(load_workbook(io.BytesIO(r.content), read_only=True).active.iter_rows(values_only=True))
@@ -102,6 +117,8 @@ def test_a_table_posted_comes_back_as_xlsx_with_numbers_as_numbers(client) -> No
 
 
 def test_table_xlsx_names_the_bad_row(client) -> None:
-    r = client.post("/api/v1/exports/table.xlsx", json={"title": "t", "columns": ["a", "b"], "rows": [[1, 2], [3]]})
+    r = client.post(
+        "/api/v1/exports/table.xlsx", json={"title": "t", "columns": ["a", "b"], "rows": [[1, 2], [3]]}
+    )
     assert r.status_code in (400, 422) and "row 2" in r.text
     assert client.post("/api/v1/exports/table.xlsx", json={"title": "t", "columns": []}).status_code == 422

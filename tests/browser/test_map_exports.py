@@ -22,13 +22,19 @@ pytestmark = pytest.mark.browser
 def _service(engine) -> str:
     with engine.connect() as c:
         return c.execute(
-            text("SELECT service_code FROM service_event WHERE is_primary GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+            text(
+                "SELECT service_code FROM service_event WHERE is_primary GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+            )
         ).scalar_one()
 
 
-def test_the_propensity_table_downloads_as_xlsx_with_the_api_s_figures(live_server, browser, engine, client) -> None:
+def test_the_propensity_table_downloads_as_xlsx_with_the_api_s_figures(
+    live_server, browser, engine, client
+) -> None:
     service = _service(engine)
-    context, page, watch = open_page(browser, live_server, path=f"/#service={service}&measure=takeup&tab=service")
+    context, page, watch = open_page(
+        browser, live_server, path=f"/#service={service}&measure=takeup&tab=service"
+    )
     until(page, "() => document.querySelector('#propensity-table tbody tr')")
     with page.expect_download() as info:
         page.click("#pane-service .xlsx")
@@ -44,8 +50,13 @@ def test_the_propensity_table_downloads_as_xlsx_with_the_api_s_figures(live_serv
     col = {name: header.index(name) for name in ("Households", "Users", "Index", "95% CI low", "95% CI high")}
     for r in body:
         want = expected[r[0]]
-        for name, key in (("Households", "base"), ("Users", "target"), ("Index", "index"),
-                          ("95% CI low", "ci_low"), ("95% CI high", "ci_high")):
+        for name, key in (
+            ("Households", "base"),
+            ("Users", "target"),
+            ("Index", "index"),
+            ("95% CI low", "ci_low"),
+            ("95% CI high", "ci_high"),
+        ):
             got = r[col[name]]
             if isinstance(want[key], int | float):
                 assert got == pytest.approx(want[key]), (r[0], name)
@@ -56,7 +67,9 @@ def test_the_propensity_table_downloads_as_xlsx_with_the_api_s_figures(live_serv
     context.close()
 
 
-def test_the_area_panel_offers_the_pdf_profile_and_the_district_batch(live_server, browser, engine, officer_key) -> None:
+def test_the_area_panel_offers_the_pdf_profile_and_the_district_batch(
+    live_server, browser, engine, officer_key
+) -> None:
     context, page, watch = open_page(browser, live_server)
     ward = wards(engine)[0]
     # not signed in: no PDF link
@@ -73,8 +86,10 @@ def test_the_area_panel_offers_the_pdf_profile_and_the_district_batch(live_serve
     assert page.locator("#district-pdf-link").is_visible()
     with engine.connect() as c:
         in_district = c.execute(
-            text("SELECT count(*) FROM area w JOIN area d ON d.code = w.parent_code AND d.level = 'district' "
-                 "WHERE w.level = 'ward' AND w.parent_code = (SELECT parent_code FROM area WHERE code = :c)"),
+            text(
+                "SELECT count(*) FROM area w JOIN area d ON d.code = w.parent_code AND d.level = 'district' "
+                "WHERE w.level = 'ward' AND w.parent_code = (SELECT parent_code FROM area WHERE code = :c)"
+            ),
             {"c": ward["code"]},
         ).scalar_one()
     with page.expect_download(timeout=300_000) as info:
@@ -86,14 +101,19 @@ def test_the_area_panel_offers_the_pdf_profile_and_the_district_batch(live_serve
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_export_buttons_pass_axe_and_are_screenshot(live_server, browser, engine, officer_key, viewport) -> None:
+def test_export_buttons_pass_axe_and_are_screenshot(
+    live_server, browser, engine, officer_key, viewport
+) -> None:
     service = _service(engine)
     context, page, watch = open_page(browser, live_server, viewport=viewport)
     sign_in(page, officer_key)
     ward = wards(engine)[0]
     page.select_option("#service", service)
     page.evaluate("code => window.wardwise.openArea(code)", ward["code"])
-    until(page, "() => document.querySelector('#profile-pdf-link') && document.querySelector('#area-profile .xlsx')")
+    until(
+        page,
+        "() => document.querySelector('#profile-pdf-link') && document.querySelector('#area-profile .xlsx')",
+    )
     name = "desktop" if viewport is DESKTOP else "phone"
     page.locator("#profile-pdf-link").scroll_into_view_if_needed()
     assert shot(page, f"area_exports_{name}").stat().st_size > 10_000
@@ -104,7 +124,9 @@ def test_export_buttons_pass_axe_and_are_screenshot(live_server, browser, engine
     context.close()
 
 
-def test_planning_runs_as_a_job_with_a_progress_bar_and_draws_its_sites(live_server, browser, officer_key) -> None:
+def test_planning_runs_as_a_job_with_a_progress_bar_and_draws_its_sites(
+    live_server, browser, officer_key
+) -> None:
     from tests.browser.conftest import distance, map_image
 
     context, page, watch = open_page(browser, live_server)
@@ -115,7 +137,12 @@ def test_planning_runs_as_a_job_with_a_progress_bar_and_draws_its_sites(live_ser
     page.fill("#plan-p", "3")
     page.click("#plan-sites")
     until(page, "() => document.querySelector('#plan-progress')")
-    until(page, "() => /sites shown|No plan/.test(document.querySelector('#plan-summary').textContent)", None, 120)
+    until(
+        page,
+        "() => /sites shown|No plan/.test(document.querySelector('#plan-summary').textContent)",
+        None,
+        120,
+    )
     assert "No plan" not in page.locator("#plan-summary").inner_text()
     polled = page.evaluate("() => window.wardwise.planProgress")
     assert polled and polled == sorted(polled) and polled[-1] == 1 and all(0 <= p <= 1 for p in polled)
@@ -130,9 +157,11 @@ def test_planning_runs_as_a_job_with_a_progress_bar_and_draws_its_sites(live_ser
 
     job = httpx.get(job_url, headers={"Authorization": f"Bearer {officer_key}"}).json()
     assert job["status"] == "done" and job["params"]["p"] == 3
-    assert sorted(map(tuple, sites)) == sorted(tuple(f["geometry"]["coordinates"]) for f in job["result"]["sites"]["features"])
+    assert sorted(map(tuple, sites)) == sorted(
+        tuple(f["geometry"]["coordinates"]) for f in job["result"]["sites"]["features"]
+    )
     page.wait_for_timeout(1500)  # the fly-to the plan
-    from tests.browser.conftest import wait_tiles, project
+    from tests.browser.conftest import project, wait_tiles
 
     wait_tiles(page)
     image = map_image(page)

@@ -50,7 +50,9 @@ def _service(engine) -> str:
 def _months(engine, service: str) -> list[str]:
     with engine.connect() as c:
         first, last = c.execute(
-            text("SELECT min(event_date), max(event_date) FROM service_event WHERE service_code = :s AND is_primary"),
+            text(
+                "SELECT min(event_date), max(event_date) FROM service_event WHERE service_code = :s AND is_primary"
+            ),
             {"s": service},
         ).one()
     return [str(p) for p in pd.period_range(first, last, freq="M")]
@@ -62,7 +64,9 @@ def _ward_figures(engine, service: str, date_from: dt.date | None, date_to: dt.d
         areas = pd.read_sql(text("SELECT code, households FROM area WHERE level = 'ward'"), c)
         members = pd.read_sql(text("SELECT area_code, oa_code FROM area_membership WHERE level = 'ward'"), c)
         ev = pd.read_sql(
-            text("SELECT oa_code, uprn, event_date FROM service_event WHERE service_code = :s AND is_primary"),
+            text(
+                "SELECT oa_code, uprn, event_date FROM service_event WHERE service_code = :s AND is_primary"
+            ),
             c,
             params={"s": service},
         )
@@ -71,7 +75,11 @@ def _ward_figures(engine, service: str, date_from: dt.date | None, date_to: dt.d
         ev = ev[ev["event_date"] >= date_from]
     if date_to:
         ev = ev[ev["event_date"] <= date_to]
-    use = members.merge(ev, on="oa_code").groupby("area_code").agg(events=("uprn", "size"), users=("uprn", "nunique"))
+    use = (
+        members.merge(ev, on="oa_code")
+        .groupby("area_code")
+        .agg(events=("uprn", "size"), users=("uprn", "nunique"))
+    )
     out = areas.set_index("code").join(use).fillna({"events": 0, "users": 0})
     return out
 
@@ -90,7 +98,9 @@ def _class_of(v: float, edges: list[float]) -> int:
     return len(edges) - 2
 
 
-def _check_pixels(page: Any, engine, values: dict[str, float], edges: list[float], colours: list[list[float]]) -> float:
+def _check_pixels(
+    page: Any, engine, values: dict[str, float], edges: list[float], colours: list[list[float]]
+) -> float:
     """Share of on-screen ward centres drawn in the colour of the class the test expects."""
     image = map_image(page)
     width, height = image.size
@@ -115,11 +125,17 @@ def _hash(page: Any) -> dict[str, str]:
 
 
 def _breaks_settled(page: Any, fragment: str) -> None:
-    until(page, "f => window.wardwise.breaksFor && window.wardwise.breaksFor.includes(f) && !window.wardwise.breaksLoading", fragment)
+    until(
+        page,
+        "f => window.wardwise.breaksFor && window.wardwise.breaksFor.includes(f) && !window.wardwise.breaksLoading",
+        fragment,
+    )
     wait_tiles(page)
 
 
-def test_the_period_slider_recolours_the_map_and_lives_in_the_url(live_server, browser, engine, officer_key) -> None:
+def test_the_period_slider_recolours_the_map_and_lives_in_the_url(
+    live_server, browser, engine, officer_key
+) -> None:
     from geo.mappage import PALETTES
 
     service = _service(engine)
@@ -152,7 +168,11 @@ def test_the_period_slider_recolours_the_map_and_lives_in_the_url(live_server, b
     assert figures["events"].sum() < everything["events"].sum()
 
     # the tiles asked for carry the period, and the features drawn hold the window's counts
-    dated = [u for u, status in watch.tiles if "/tiles/wards/" in u and f"date_from={date_from}&date_to={date_to}" in u]
+    dated = [
+        u
+        for u, status in watch.tiles
+        if "/tiles/wards/" in u and f"date_from={date_from}&date_to={date_to}" in u
+    ]
     assert dated and all(status in (200, 204) for u, status in watch.tiles if u in dated)
     drawn = page.evaluate(
         "() => { const l = window.wardwise.deck.layerManager.getLayers().find(x => x.id === 'areas');"
@@ -205,7 +225,9 @@ def test_the_period_slider_recolours_the_map_and_lives_in_the_url(live_server, b
     context.close()
 
 
-def test_a_service_where_high_is_bad_runs_the_palette_the_other_way(live_server, browser, engine, officer_key) -> None:
+def test_a_service_where_high_is_bad_runs_the_palette_the_other_way(
+    live_server, browser, engine, officer_key
+) -> None:
     from geo.mappage import PALETTES
 
     service = _service(engine)
@@ -275,11 +297,17 @@ def test_manual_breaks_drive_the_legend_and_the_map(live_server, browser, engine
     context.close()
 
 
-def test_the_segmentation_tier_is_kept_in_the_url_and_sent_to_the_panels(live_server, browser, engine) -> None:
+def test_the_segmentation_tier_is_kept_in_the_url_and_sent_to_the_panels(
+    live_server, browser, engine
+) -> None:
     with engine.connect() as c:
         classification = c.execute(text("SELECT code FROM classification ORDER BY code LIMIT 1")).scalar_one()
     service = _service(engine)
-    context, page, watch = open_page(browser, live_server, path=f"/#service={service}&measure=takeup&tab=service&classification={classification}")
+    context, page, watch = open_page(
+        browser,
+        live_server,
+        path=f"/#service={service}&measure=takeup&tab=service&classification={classification}",
+    )
     until(page, "() => document.querySelector('#propensity-table')")
     assert page.input_value("#classification") == classification
     asked = [r.url for r in watch.responses if "/propensity" in r.url]
@@ -295,7 +323,9 @@ def test_period_and_manual_breaks_pass_axe_and_are_screenshot(live_server, brows
     service = _service(engine)
     months = _months(engine, service)
     context, page, watch = open_page(
-        browser, live_server, viewport=viewport,
+        browser,
+        live_server,
+        viewport=viewport,
         path=f"/#service={service}&measure=takeup&method=manual&edges=20,40,60&from={months[1]}&to={months[-2]}",
     )
     _breaks_settled(page, "|takeup|manual|")
