@@ -23,7 +23,7 @@
     dateTo: null, // "YYYY-MM": last month counted (null: the service's last)
     edges: "", // manual class breaks as the user typed them (legend units)
     classification: "", // the segmentation (a tier is its own classification) of the panels
-    overlays: { roads: true, sites: true },
+    overlays: { roads: true, sites: true, labels: true },
     domain: null, // [min, max] from tiles, for layers without class breaks (hexagons)
     breaks: null, // the server's class breaks over the whole study area
     breaksFor: null,
@@ -485,6 +485,7 @@
       highlightColor: [255, 255, 255, 90],
     });
     layers.push(choropleth);
+    layers.push(...contextLayers14(overlays));
     layers.push(base.sites.clone({ visible: overlays && state.overlays.sites, loadOptions: loadOptions(base.sites.props.loadOptions), onTileError }));
     if (base.planning) {
       layers.push(base.planning.clone({
@@ -1368,6 +1369,61 @@
     syncPeriod14();
   }
 
+  // ------------------------------------------------------------------ map context (issue 14)
+
+  // Ward names at a point inside each ward and the district outline, from
+  // /api/v1/map/labels.json; fetched once the first tiles are drawn (first paint first).
+  function loadContext14() {
+    if (state.context || state.contextLoading || !hasPath("/api/v1/map/labels.json")) return;
+    state.contextLoading = true;
+    getJSON("/api/v1/map/labels.json").then((body) => {
+      state.context = body;
+      render();
+    }).catch(() => {}).finally(() => { state.contextLoading = false; });
+  }
+
+  function contextLayers14(overlays) {
+    if (!overlays) return [];
+    loadContext14();
+    const ctx = state.context;
+    const visible = Boolean(ctx && state.overlays.labels);
+    const out = [];
+    if (state.baseLayers.planning) {
+      out.push(state.baseLayers.planning.clone({
+        id: "district-outline",
+        data: ctx ? ctx.districts : { type: "FeatureCollection", features: [] },
+        visible,
+        pickable: false,
+        filled: false,
+        stroked: true,
+        getLineColor: [18, 48, 79, 255],
+        getLineWidth: 3,
+        lineWidthUnits: "pixels",
+        updateTriggers: { getLineColor: 2 },
+      }));
+    }
+    const TextLayer = window.deck && window.deck.TextLayer;
+    if (TextLayer) {
+      out.push(new TextLayer({
+        id: "ward-labels",
+        data: ctx ? ctx.labels : [],
+        visible,
+        pickable: false,
+        getPosition: (d) => [d.lon, d.lat],
+        getText: (d) => d.name,
+        getSize: 12,
+        getColor: [29, 29, 31, 255],
+        fontFamily: "system-ui, sans-serif",
+        fontSettings: { sdf: true },
+        outlineWidth: 3,
+        outlineColor: [255, 255, 255, 230],
+        characterSet: "auto",
+        sizeMinPixels: 10,
+      }));
+    }
+    return out;
+  }
+
   // ------------------------------------------------------------------ the URL
 
   function urlState() {
@@ -1520,7 +1576,7 @@
       loadBreaks();
       saveUrl(true);
     });
-    for (const name of ["roads", "sites"]) {
+    for (const name of ["roads", "sites", "labels"]) {
       $(`overlay-${name}`).addEventListener("change", (e) => {
         state.overlays[name] = e.target.checked;
         render();

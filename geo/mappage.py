@@ -257,6 +257,30 @@ def deck_spec(conn: Connection) -> dict[str, Any]:
     }
 
 
+def map_labels(conn: Connection) -> dict[str, Any]:
+    """Ward labels (a point on each ward's surface) and district outlines for the page's map."""
+    rows = conn.execute(load_sql("map/labels")).mappings().all()
+    return {
+        "labels": [
+            {"code": r["code"], "name": r["name"], "lon": r["lon"], "lat": r["lat"]}
+            for r in rows
+            if r["level"] == "ward"
+        ],
+        "districts": {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "geometry": json.loads(r["outline"]),
+                    "properties": {"code": r["code"], "name": r["name"], "role": "district"},
+                }
+                for r in rows
+                if r["level"] == "district" and r["outline"]
+            ],
+        },
+    }
+
+
 # --------------------------------------------------------------------------- class breaks
 
 #: How class breaks can be chosen: equal counts of areas per class, equal widths, or

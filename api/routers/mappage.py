@@ -12,7 +12,7 @@ from api.deps import ConnDep, SettingsDep
 from api.schemas.tiles import MapDeck, PlacePage
 from geo.auth import Role
 from geo.errors import InvalidRequest
-from geo.mappage import BREAK_METHODS, class_breaks, deck_spec
+from geo.mappage import BREAK_METHODS, class_breaks, deck_spec, map_labels
 from geo.search import search_places
 
 router = APIRouter(prefix="/api/v1", tags=["map"])
@@ -22,6 +22,12 @@ router = APIRouter(prefix="/api/v1", tags=["map"])
 def get_map_deck(conn: ConnDep, viewer: ViewerDep) -> Any:
     """Return the map page's deck.gl JSON with its layers, services, measures and palettes."""
     return deck_spec(conn)
+
+
+@router.get("/map/labels.json", operation_id="get_map_labels")
+def get_map_labels(conn: ConnDep, viewer: ViewerDep) -> Any:
+    """Ward labels (a point inside each ward) and district outlines: the map's context, offline."""
+    return map_labels(conn)
 
 
 @router.get("/search", operation_id="search_places", response_model=PlacePage)

@@ -5,6 +5,7 @@ the raw tables, never read back from the page's SQL."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import mapbox_vector_tile
 import numpy as np
@@ -196,3 +197,24 @@ def test_manual_and_dated_breaks_refuse_bad_input(client) -> None:
         r = client.get("/api/v1/map/breaks", params={"layer": "wards", "measure": "households", **params})
         assert r.status_code in (400, 422), (params, r.text)
         assert "Traceback" not in r.text
+
+
+def test_map_labels_lie_inside_their_wards_and_outline_the_district(client, engine) -> None:
+    body = client.get("/api/v1/map/labels.json").json()
+    with engine.connect() as c:
+        wards = dict(c.execute(text("SELECT code, name FROM area WHERE level = 'ward'")).all())
+        districts = c.execute(text("SELECT count(*) FROM area WHERE level = 'district'")).scalar_one()
+        inside = c.execute(
+            text(
+                "SELECT count(*) FROM area a JOIN jsonb_to_recordset(CAST(:labels AS jsonb)) "
+                "AS l(code text, lon float8, lat float8) ON l.code = a.code "
+                "WHERE ST_Contains(a.geom, ST_Transform(ST_SetSRID(ST_MakePoint(l.lon, l.lat), 4326), ST_SRID(a.geom)))"
+            ),
+            {"labels": json.dumps(body["labels"])},
+        ).scalar_one()
+    assert {lab["code"]: lab["name"] for lab in body["labels"]} == wards
+    assert inside == len(wards)
+    assert len(body["districts"]["features"]) == districts
+    assert all(
+        f["geometry"]["type"] in ("LineString", "MultiLineString") for f in body["districts"]["features"]
+    )

@@ -337,3 +337,50 @@ def test_period_and_manual_breaks_pass_axe_and_are_screenshot(live_server, brows
     assert violations == [], f"period/manual controls at {name} width: {violations}"
     watch.assert_clean()
     context.close()
+
+
+def test_ward_names_and_the_district_outline_are_drawn_offline(live_server, browser, engine) -> None:
+    import numpy as np
+
+    context, page, watch = open_page(browser, live_server)
+    all_wards = wards(engine)
+    until(
+        page,
+        "n => { const l = window.wardwise.deck.layerManager.getLayers().find(x => x.id === 'ward-labels');"
+        " return l && l.props.visible && l.props.data.length === n && l.isLoaded; }",
+        len(all_wards),
+    )
+    wait_tiles(page)
+    page.wait_for_timeout(500)
+    on = np.asarray(map_image(page), dtype=float)
+    labels = page.evaluate("() => window.wardwise.context.labels")
+    assert {lab["code"] for lab in labels} == {w["code"] for w in all_wards}
+    # the district outline: dark blue pixels near its vertices
+    outline = page.evaluate("() => window.wardwise.context.districts.features[0].geometry")
+    lines = outline["coordinates"] if outline["type"] == "MultiLineString" else [outline["coordinates"]]
+    near = seen = 0
+    h, w = on.shape[:2]
+    for lon, lat in [pt for line in lines for pt in line[:: max(1, len(line) // 40)]]:
+        x, y = project(page, lon, lat)
+        if not (4 <= x < w - 64 and 4 <= y < h - 4):
+            continue
+        seen += 1
+        patch = on[int(y) - 3 : int(y) + 4, int(x) - 3 : int(x) + 4]
+        near += bool((np.sqrt(((patch - np.array([18, 48, 79])) ** 2).sum(axis=2)) < 40).any())
+    assert seen >= 5 and near / seen >= 0.8, f"outline drawn at {near}/{seen} vertices"
+    # the names: turning them off changes the pixels around the label points
+    page.uncheck("#overlay-labels")
+    page.wait_for_timeout(600)
+    off = np.asarray(map_image(page), dtype=float)
+    changed = 0
+    shown = 0
+    for lab in labels:
+        x, y = project(page, lab["lon"], lab["lat"])
+        if not (30 <= x < w - 90 and 10 <= y < h - 10):
+            continue
+        shown += 1
+        box = (slice(int(y) - 6, int(y) + 7), slice(int(x) - 25, int(x) + 26))
+        changed += float(np.abs(on[box] - off[box]).sum(axis=2).max()) > 150
+    assert shown >= 5 and changed / shown >= 0.8, f"labels drawn at {changed}/{shown} wards"
+    watch.assert_clean()
+    context.close()
