@@ -1412,6 +1412,9 @@
         getPosition: (d) => [d.lon, d.lat],
         getText: (d) => d.name,
         getSize: 12,
+        // drawn just above the ward's inner point, which stays clear to show the ward's colour
+        getPixelOffset: [0, -7],
+        getAlignmentBaseline: "bottom",
         getColor: [29, 29, 31, 255],
         fontFamily: "system-ui, sans-serif",
         fontSettings: { sdf: true },
