@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     default_limit: int = 1000
     max_limit: int = 10_000
     max_upload_bytes: int = 200 * 1024 * 1024
+    # Uploads larger than this are ingested as a durable job (202 + the job to poll) instead
+    # of inside the request (geo/ingest/jobs.py); smaller ones answer with their report.
+    ingest_inline_max_bytes: int = 8 * 1024 * 1024
     # Any other request body (JSON): planning requests and custom area GeoJSON fit easily.
     max_request_bytes: int = 10 * 1024 * 1024
 

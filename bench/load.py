@@ -1,18 +1,19 @@
 """Bounded load test on loopback: mixed tile / profile / hot-spot requests from N concurrent
 clients against a real uvicorn, while an ingest runs; optionally restart PostgreSQL mid-run.
 
-    DATABASE_URL=... .venv/bin/python bench/load.py --clients 50 --duration 30 [--restart]
+    DATABASE_URL=... .venv/bin/python bench/load.py --clients 50 --workers 2 --duration 30 [--restart]
 
 What it does:
 
-1. starts ``uvicorn api.main:app_factory`` (one worker) on a free 127.0.0.1 port against
+1. starts ``uvicorn api.main:app_factory`` (``--workers``, default 2) on a free 127.0.0.1 port against
    DATABASE_URL, creates an officer key for the clients (revoked at the end);
 2. finds the tile, profile and hot-spot operations in the app's OpenAPI document and fills
    their parameters with real codes from the database; warms a fixed set of tiles so the
    tile mix measures the cached path;
 3. runs N asyncio clients (httpx) for ``--duration`` seconds, 60 % tiles, 25 % profiles,
    15 % hot spots, plus ``/health`` as the in-run peer; meanwhile a thread ingests batches
-   of synthetic service events (``geo.ingest.ingest_frame``, committed one by one);
+   of synthetic service events (``geo.ingest.ingest_frame``), one committed every
+   ``--ingest-every`` seconds (2.5);
 4. with ``--restart``, restarts the cluster (``pg_ctlcluster --skip-systemctl-redirect 15
    main restart``) a third of the way in, and records the window it took;
 5. prints requests/s, p50/p95/p99 and errors per kind (errors split into inside and outside
@@ -20,8 +21,13 @@ What it does:
    committed before, during and after the restart is still there with all its rows; the
    bench batches are deleted afterwards.
 
-Targets (issue 8, this 2-core machine): p95 < 100 ms for cached tiles and < 300 ms for
-profiles at 50 clients, no errors outside the restart window.
+Targets (issue 17, this 2-core machine): at 50 clients and 2 workers, while an ingest commits
+every 2.5 s, tiles p95 < 150 ms, profiles p95 < 500 ms, hot spots p95 < 1 s, no errors
+outside the restart window and nothing committed lost. The server runs as ``make demo``
+serves it: stale-while-revalidate for 5 s (``WARDWISE_STALE_MAX_S``) and the aggregates
+refreshed concurrently every 30 s (``WARDWISE_AGGREGATE_REFRESH_S``) unless set otherwise.
+The machine's load average is printed before and after (a shared machine: read the
+figures with it).
 """
 
 from __future__ import annotations
@@ -99,6 +105,9 @@ def start_server(
     env = {
         "WARDWISE_DEMO": "1",
         "WARDWISE_RATE_LIMIT_ENABLED": "false",
+        # as `make demo` serves (scripts/run.sh): bounded stale answers, concurrent refreshes
+        "WARDWISE_STALE_MAX_S": "5",
+        "WARDWISE_AGGREGATE_REFRESH_S": "30",
         **os.environ,
         "DATABASE_URL": database_url,
         **(extra_env or {}),
@@ -138,6 +147,11 @@ def start_server(
         time.sleep(0.3)
     proc.terminate()
     raise SystemExit("uvicorn did not become healthy within 180 s")
+
+
+def _loadavg() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 # ----------------------------------------------------------------------------- targets
@@ -257,9 +271,12 @@ def discover(
 class Ingester(threading.Thread):
     """Ingests batches of synthetic service events, one committed transaction each."""
 
-    def __init__(self, database_url: str, salt: str, rows: int, stop: threading.Event) -> None:
+    def __init__(
+        self, database_url: str, salt: str, rows: int, stop: threading.Event, every_s: float = 2.5
+    ) -> None:
         super().__init__(daemon=True)
         self.database_url, self.salt, self.rows, self.stop = database_url, salt, rows, stop
+        self.every_s = every_s
         self.committed: dict[int, int] = {}  # batch id -> rows loaded
         self.failures: list[str] = []
 
@@ -300,7 +317,13 @@ class Ingester(threading.Thread):
             "constants": {"source_system": "bench"},
         }
         seq = 0
+        next_at = time.monotonic()
         while not self.stop.is_set():
+            # one commit every `every_s` seconds (a batch that takes longer starts the next at once)
+            self.stop.wait(max(0.0, next_at - time.monotonic()))
+            if self.stop.is_set():
+                break
+            next_at = max(next_at + self.every_s, time.monotonic())
             seq += 1
             try:
                 with engine.begin() as conn:
@@ -530,7 +553,7 @@ def main() -> int:
     parser.add_argument(
         "--think", type=float, default=1.0, help="mean think time per client, s (0: flat out)"
     )
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--no-ingest", action="store_true")
     parser.add_argument("--anonymous", action="store_true", help="clients send no key (public, suppressed)")
     parser.add_argument("--mix", default=MIX, help=f"request mix in percent (default {MIX})")
@@ -540,6 +563,7 @@ def main() -> int:
         help="only measure the cost of disclosure protection per request (officer vs public) and stop",
     )
     parser.add_argument("--ingest-rows", type=int, default=5000)
+    parser.add_argument("--ingest-every", type=float, default=2.5, help="seconds between ingest commits")
     parser.add_argument(
         "--grace", type=float, default=5.0, help="seconds after the restart still counted in it"
     )
@@ -556,7 +580,8 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     server = start_server(database_url, port, args.workers)
     stop = threading.Event()
-    ingester = Ingester(database_url, salt, args.ingest_rows, stop)
+    ingester = Ingester(database_url, salt, args.ingest_rows, stop, args.ingest_every)
+    print(f"machine load average before: {_loadavg()} ({os.cpu_count()} cores, shared with other sessions)")
     try:
         targets = (
             Targets()
@@ -616,12 +641,11 @@ def main() -> int:
             ratios = ", ".join(f"{k} {v['p95'] / health:.1f}x" for k, v in summary.items() if k != "health")
             print(f"p95 relative to the /health peer ({health:.1f} ms): {ratios}")
         ok = True
-        if "tile" in summary:
-            ok &= summary["tile"]["p95"] < 100
-            print(f"target cached tiles p95 < 100 ms: {'met' if summary['tile']['p95'] < 100 else 'MISSED'}")
-        if "profile" in summary:
-            ok &= summary["profile"]["p95"] < 300
-            print(f"target profiles p95 < 300 ms: {'met' if summary['profile']['p95'] < 300 else 'MISSED'}")
+        for kind, limit in (("tile", 150), ("profile", 500), ("hotspot", 1000)):
+            if kind in summary:
+                met = summary[kind]["p95"] < limit
+                ok &= met
+                print(f"target {kind} p95 < {limit} ms: {'met' if met else 'MISSED'}")
         outside = sum(v["outside"] for v in summary.values())
         print(f"errors outside the restart window: {outside}")
         ok &= outside == 0
@@ -642,6 +666,7 @@ def main() -> int:
                         lost.append((batch_id, rows, present))
             print(f"committed data after the run: {'all present' if not lost else f'LOST {lost}'}")
             ok &= not lost
+        print(f"machine load average after: {_loadavg()}")
         after = httpx.get(f"{base}/health", timeout=5)
         print(f"server still the same process (pid {server.pid}) and healthy: {after.status_code == 200}")
         return 0 if ok else 1

@@ -23,9 +23,10 @@ over the first solution at the limit.
 Capacitated p-median (issue 16): 600 demand areas x 60 candidates, p = 3 new sites plus 3
 kept offices, capacities at 1.15 x the demand shared over six sites (they bind). The inline
 answer (``solve_p_median`` with a 10 s limit: swap search with a transportation-LP
-subproblem and a Lagrangian bound, then HiGHS) against the same solve given ``--limit``
-seconds, which proves the optimum: prints both objectives, the inline answer's true gap
-and the gap it reported (which must not be smaller).
+subproblem and a Lagrangian bound; at this size no MILP inline) against the same solve given
+``--limit`` seconds (search, then HiGHS): prints both objectives, the inline answer's gap
+against the proven optimum when the long run proves it (else against the best known, and
+against the better of both runs' bounds) and the gap it reported (which must not be smaller).
 
 LSCP: the p-median instance, fewest sites putting 95 % of the households within 8 minutes:
 the greedy count against the MILP's proven minimum.
@@ -167,6 +168,7 @@ def bench_route(args: argparse.Namespace) -> None:
 
 
 def bench_capacitated(args: argparse.Namespace) -> None:
+    import geo.planning.capacitated  # noqa: F401  (a server has it loaded: keep imports out of the time)
     from geo.planning.siting import solve_p_median
 
     demand, cand, weights = borough_instance(600, 60, args.seed)
@@ -189,12 +191,17 @@ def bench_capacitated(args: argparse.Namespace) -> None:
         f"  long ({args.limit:g} s)       {t_pr:8.2f} s   objective {proven.objective:,.0f}   "
         f"status {proven.status}"
     )
-    if proven.status == "optimal":
-        true_gap = (inline.objective - proven.objective) / inline.objective
-        print(
-            f"  inline vs proven optimum: {100 * true_gap:.4f} % (reported {100 * inline.gap:.4f} %, "
-            f"truthful {true_gap <= inline.gap + 1e-9})"
-        )
+    best = min(inline.objective, proven.objective)
+    true_gap = (inline.objective - best) / inline.objective
+    what = "proven optimum" if proven.status == "optimal" else "best known (the long run, not proven)"
+    print(
+        f"  inline vs {what}: {100 * true_gap:.4f} % (reported {100 * inline.gap:.4f} %, "
+        f"truthful {true_gap <= inline.gap + 1e-9}); inline wall time {t_in:.2f} s for 10 s asked"
+    )
+    within = (inline.objective - max(proven.bound, inline.bound)) / inline.objective
+    print(
+        f"  long run's bound {proven.bound:,.0f}: inline within {100 * within:.4f} % of any optimum"
+    )
     loads = weights @ inline.shares
     print(f"  largest load / capacity {float((loads / caps).max()):.6f}")
 

@@ -1,9 +1,9 @@
 """Bench: propensity table and ward-by-segment matrix over 10 million service events.
 
-Builds a scratch database (``wardwise_bench_profiling`` on the DATABASE_URL server; pass
-``--keep`` to reuse it), loads the demo borough, adds synthetic primary events for the demo
-households until there are ``--events`` of them, refreshes the per-OA aggregates, then
-times, in the same run:
+Builds a scratch database (``<DATABASE_URL's database>_bench_profiling`` on the same server,
+or ``--scratch NAME``; pass ``--keep`` to reuse it), loads the demo borough, adds synthetic
+primary events for the demo households until there are ``--events`` of them, refreshes the
+per-OA aggregates, then times, in the same run:
 
 * Wardwise: ``service_propensity`` and ``service_matrix`` (what the API calls), reading
   the aggregates; and once each from the raw events (aggregates marked stale) for context;
@@ -82,21 +82,27 @@ def _median_ms(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times)
 
 
-def build(admin_url: str, households: int, events: int, keep: bool) -> str:
+def build(admin_url: str, households: int, events: int, keep: bool, scratch: str = SCRATCH) -> str:
     """Create (or reuse) the scratch database with the demo and ``events`` events; return its URL."""
-    url = make_url(admin_url).set(database=SCRATCH).render_as_string(hide_password=False)
+    url = make_url(admin_url).set(database=scratch).render_as_string(hide_password=False)
     admin = create_engine(make_url(admin_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": SCRATCH}).scalar()
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": scratch}).scalar()
         if exists and not keep:
-            conn.execute(text(f'DROP DATABASE "{SCRATCH}"'))
+            conn.execute(text(f'DROP DATABASE "{scratch}"'))
             exists = None
         if not exists:
-            conn.execute(text(f'CREATE DATABASE "{SCRATCH}"'))
+            conn.execute(text(f'CREATE DATABASE "{scratch}"'))
     admin.dispose()
     engine = make_engine(url, pool_size=1)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    except Exception as exc:  # noqa: BLE001 - say what to do instead of a traceback
+        raise SystemExit(
+            f"bench/profiling.py: cannot create PostGIS in {scratch!r} ({type(exc).__name__}); "
+            "as a superuser run `CREATE EXTENSION postgis` in it, then run this again with --keep"
+        ) from exc
     upgrade_database(url, "head")
     with engine.begin() as conn:
         have = conn.execute(text("SELECT count(*) FROM service_event")).scalar_one()
@@ -248,9 +254,20 @@ def main() -> None:
     parser.add_argument("--households", type=int, default=40_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="reuse the scratch database if it exists")
+    parser.add_argument(
+        "--scratch", default=None, help="scratch database name (default: <database>_bench_profiling)"
+    )
     args = parser.parse_args()
 
-    url = build(database_url_from_env(), args.households, args.events, args.keep)
+    import os
+
+    print(
+        f"machine load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
+        f"({os.cpu_count()} cores, shared with other sessions)"
+    )
+    admin_url = database_url_from_env()
+    scratch = args.scratch or f"{make_url(admin_url).database}_bench_profiling"
+    url = build(admin_url, args.households, args.events, args.keep, scratch)
     engine = make_engine(url, pool_size=2)
     with engine.connect() as conn:
         total = conn.execute(text("SELECT count(*) FROM service_event WHERE is_primary")).scalar_one()
@@ -309,6 +326,7 @@ def main() -> None:
         f"(medians of {args.repeat}; ratio = pandas / wardwise; like for like: wardwise (aggregates) vs "
         f"pandas agg, wardwise raw SQL vs pandas raw; same counts as pandas raw: {same}, agg: {same_agg})"
     )
+    print(f"machine load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@
 
 (function main() {
   const KEY_STORAGE = "wardwise.apiKey";
-  const TABS = ["area", "matrix", "service", "quality"];
+  const TABS = ["area", "matrix", "service", "quality", "plan"];
   const state = {
     deck: null,
     spec: null,
@@ -485,6 +485,8 @@
       highlightColor: [255, 255, 255, 90],
     });
     layers.push(choropleth);
+    const combined = combinedHotspotsLayer(base);
+    if (combined) layers.push(combined);
     layers.push(...contextLayers14(overlays));
     layers.push(base.sites.clone({ visible: overlays && state.overlays.sites, loadOptions: loadOptions(base.sites.props.loadOptions), onTileError }));
     if (base.planning) {
@@ -498,6 +500,8 @@
         getLineWidth: (f) => (f.properties.role === "route" ? 4 : 1.5),
         updateTriggers: { getFillColor: state.planVersion, getLineColor: state.planVersion },
       }));
+      // Issue 16's planning answers (frontend_static/plan_answers.js) draw above the plan.
+      for (const make of state.extraLayers || []) layers.push(...make(base.planning));
       // The open area: a thick outline (a fill would read as one more class colour).
       const sel = state.selectedFeature && state.selectedFeature.properties.code === state.selected ? state.selectedFeature : null;
       layers.push(base.planning.clone({
@@ -725,6 +729,7 @@
       const name = p.name || p.site_name || p.label || p.role;
       return `${p.role}: ${name}`;
     }
+    if (info.layer.id === COMBINED_LAYER) return combinedTooltip(p);
     if (info.layer.id === "sites") {
       return `${p.name}\n${p.kind}${p.is_existing ? " (existing office)" : " (candidate)"}`;
     }
@@ -977,7 +982,7 @@
       const box = el("section", { id: "area-profile", "aria-label": "Community profile" });
       box.append(el("h3", { text: "Community profile" }));
       if (profile.pen_portrait) box.append(el("p", { className: "portrait", text: profile.pen_portrait }));
-      box.append(spineChart(profile.segments || []));
+      box.append(spineWithComparator(code, profile, token));
       box.append(withCsv(table("Households by segment (index 100 = district share)",
         [["name", "Segment"], ["households", "Households", "int"], ["pct", "%", "num"], ["index", "Index", "int"]],
         profile.segments || []), `${code}_segments.csv`));
@@ -997,7 +1002,8 @@
 
   // A spine chart: each segment's share here against the district's (the comparator), as a
   // bar either side of the district line at 100.
-  function spineChart(segments) {
+  function spineChart(segments, comparatorLabel) {
+    const against = comparatorLabel || "District";
     const rows = segments.filter((s) => typeof s.index === "number");
     if (!rows.length) return null;
     const width = 300;
@@ -1007,7 +1013,7 @@
     const maxDev = Math.max(50, ...rows.map((s) => Math.abs(s.index - 100)));
     const scale = (width - label) / 2 / maxDev;
     const chart = svg("svg", { class: "spine", viewBox: `0 0 ${width} ${rows.length * rowH + 20}`, role: "img",
-      "aria-label": `Spine chart: each segment's share of households here against the district (100). ${rows.map((s) => `${s.name} ${Math.round(s.index)}`).join(", ")}.` });
+      "aria-label": `Spine chart: each segment's share of households here against the ${against.toLowerCase()} (100). ${rows.map((s) => `${s.name} ${Math.round(s.index)}`).join(", ")}.` });
     rows.forEach((s, i) => {
       const y = i * rowH + 4;
       const dev = (s.index - 100) * scale;
@@ -1016,9 +1022,135 @@
         fill: dev < 0 ? "#b35806" : "#542788" }));
     });
     chart.append(svg("line", { x1: String(mid), x2: String(mid), y1: "0", y2: String(rows.length * rowH + 6), stroke: "#1d1d1f", "stroke-width": "1" }));
-    chart.append(svg("text", { x: String(mid), y: String(rows.length * rowH + 18), "text-anchor": "middle", class: "spine-label", text: "District = 100" }));
+    chart.append(svg("text", { x: String(mid), y: String(rows.length * rowH + 18), "text-anchor": "middle", class: "spine-label", text: `${against} = 100` }));
     return el("figure", { className: "spine-figure" }, chart,
-      el("figcaption", { text: "Households by segment against the district: bars right of the line are over-represented here." }));
+      el("figcaption", { text: `Households by segment against the ${against.toLowerCase()}: bars right of the line are over-represented here.` }));
+  }
+
+  // ------------------------------------------------------------------ spine comparator (issue 20)
+  // The profile's spine chart can compare the area with its district, its parent area or the
+  // mean of its k most similar areas (GET /areas/{code}/profile?comparator=similar&k=5).
+
+  function comparatorRows(segments) {
+    return segments.map((s) => ({ ...s, index: typeof s.comparator_index === "number" ? s.comparator_index : s.index }));
+  }
+
+  function comparatorLabel(comparator) {
+    if (!comparator || comparator.kind === "district") return "District";
+    if (comparator.kind === "parent") return `Parent (${comparator.label})`;
+    return `Mean of ${comparator.k} similar areas`;
+  }
+
+  function spineWithComparator(code, profile, token) {
+    const wrap = el("div", { id: "spine-comparator" });
+    const pick = el("select", { id: "spine-comparator-kind", "aria-label": "Compare the spine chart with" },
+      el("option", { value: "district", text: "the district" }),
+      el("option", { value: "parent", text: "the parent area", disabled: !(profile.parent) }),
+      el("option", { value: "similar", text: "similar areas (mean)" }));
+    const k = el("input", { id: "spine-comparator-k", type: "number", min: "1", max: "50", value: "5", "aria-label": "How many similar areas" });
+    let chart = spineChart(comparatorRows(profile.segments || []), comparatorLabel(profile.comparator));
+    const redraw = async () => {
+      const params = new URLSearchParams({ comparator: pick.value });
+      if (pick.value === "similar") params.set("k", String(Math.max(1, Math.min(50, Number(k.value) || 5))));
+      try {
+        const next = await getJSON(`/api/v1/areas/${encodeURIComponent(code)}/profile?${params}`);
+        if (token !== state.token) return;
+        state.spineComparator = next.comparator;
+        const fresh = spineChart(comparatorRows(next.segments || []), comparatorLabel(next.comparator));
+        if (chart && fresh) chart.replaceWith(fresh);
+        else if (fresh) wrap.append(fresh);
+        chart = fresh;
+      } catch (error) {
+        status(`Could not compare: ${error.message}`);
+      }
+    };
+    pick.addEventListener("change", redraw);
+    k.addEventListener("change", () => { if (pick.value === "similar") redraw(); });
+    state.spineComparator = profile.comparator || null;
+    wrap.append(el("label", { className: "spine-compare", text: "Compare with " }, pick, " k ", k));
+    if (chart) wrap.append(chart);
+    return wrap;
+  }
+
+  // ------------------------------------------------------------------ combined hot spots (issue 20)
+  // Several services at once: weighted Stouffer's Z per area (GET /api/v1/hotspots/combined),
+  // drawn as their own GeoJSON layer above the choropleth (hot red, not blue, the rest left
+  // clear); the tooltip lists each area's contributing services.
+
+  const COMBINED_LAYER = "combined-hotspots";
+  const COMBINED_COLOURS = { hot: [215, 48, 39], not: [69, 117, 180] };
+
+  function combinedFill(feature) {
+    const colour = COMBINED_COLOURS[feature.properties.class];
+    return colour ? [...colour, 200] : [0, 0, 0, 0];
+  }
+
+  function combinedHotspotsLayer(base) {
+    if (!base.planning) return null;
+    const data = state.combined || { type: "FeatureCollection", features: [] };
+    return base.planning.clone({
+      id: COMBINED_LAYER,
+      data,
+      visible: Boolean(state.combined),
+      pickable: true,
+      filled: true,
+      stroked: true,
+      getFillColor: combinedFill,
+      getLineColor: [60, 60, 60, 160],
+      getLineWidth: 1,
+      updateTriggers: { getFillColor: state.combinedVersion, getLineColor: state.combinedVersion },
+    });
+  }
+
+  function combinedTooltip(p) {
+    const lines = [`${p.name || p.code} (${p.code})`, `Combined hot spots: ${p["class"] === "not" ? "cold spot" : (p["class"] || "hidden").replace("_", " ")}`];
+    if (typeof p.z === "number") lines.push(`Z ${fmt(p.z, "num", 2)}, q ${fmt(p.q_value, "num", 4)}`);
+    const contributing = p.contributing || [];
+    if (contributing.length) {
+      lines.push("Contributing services:");
+      for (const c of contributing) {
+        lines.push(`  ${serviceName(c.service)}: z ${fmt(c.z, "num", 2)}${c.significant ? " (significant alone)" : ""}`);
+      }
+    }
+    return lines.join("\n");
+  }
+
+  function buildCombinedControls() {
+    const box = $("combined");
+    if (!box || !hasPath("/api/v1/hotspots/combined")) return;
+    box.hidden = false;
+    $("combined-services").replaceChildren(...state.spec.services.map((s) => el("label", { className: "choice" },
+      el("input", { type: "checkbox", name: "combined-service", value: s.code }), ` ${s.name}`)));
+    $("combined-show").addEventListener("click", loadCombined);
+    $("combined-clear").addEventListener("click", () => {
+      state.combined = null;
+      state.combinedVersion = (state.combinedVersion || 0) + 1;
+      $("combined-summary").textContent = "";
+      render();
+    });
+  }
+
+  async function loadCombined() {
+    const services = [...document.querySelectorAll("input[name=combined-service]:checked")].map((i) => i.value);
+    const summary = $("combined-summary");
+    if (services.length < 2) {
+      summary.textContent = "Choose two services or more.";
+      return;
+    }
+    const params = new URLSearchParams({ level: $("combined-level").value });
+    for (const s of services) params.append("services", s);
+    summary.textContent = "Combining…";
+    try {
+      const body = await getJSON(`/api/v1/hotspots/combined?${params}`);
+      state.combined = body;
+      state.combinedVersion = (state.combinedVersion || 0) + 1;
+      const hot = body.features.filter((f) => f.properties["class"] === "hot").length;
+      const cold = body.features.filter((f) => f.properties["class"] === "not").length;
+      summary.textContent = `${hot} hot and ${cold} cold of ${body.features.length} areas (${services.map(serviceName).join(", ")}).`;
+      render();
+    } catch (error) {
+      summary.textContent = `Could not combine: ${error.message}`;
+    }
   }
 
   async function loadMatrix() {
@@ -1621,6 +1753,7 @@
     $("map-zoom-out").addEventListener("click", () => setView({ zoom: Math.max(8, currentView().zoom - 1) }, true));
     $("map-png").addEventListener("click", savePng);
     buildControls14();
+    buildCombinedControls();
     showSignedIn();
   }
 
@@ -1810,6 +1943,9 @@
     status("");
     window.addEventListener("popstate", () => applyUrl(false));
     state.openArea = openArea;
+    // Helpers for the page's other scripts (plan_answers.js), then tell them the map is up.
+    state.hooks = { render, postJSON, getJSON, fitView, setView, bboxOf, el, table, withCsv, selectTab };
+    document.dispatchEvent(new CustomEvent("wardwise:ready"));
   }
 
   document.addEventListener("DOMContentLoaded", () => {

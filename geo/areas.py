@@ -11,8 +11,8 @@ from sqlalchemy import Connection, text
 from geo.db import load_sql
 from geo.errors import InvalidRequest, UnknownArea
 
-StandardLevel = Literal["oa", "lsoa", "ward", "district"]
-STANDARD_LEVELS: tuple[str, ...] = ("oa", "lsoa", "ward", "district")
+StandardLevel = Literal["oa", "lsoa", "msoa", "ward", "district"]
+STANDARD_LEVELS: tuple[str, ...] = ("oa", "lsoa", "msoa", "ward", "district")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from geo.db import cli_connection, database_url_from_env, safe_url
-from geo.errors import WardwiseError
+from geo.errors import IngestError, InvalidRequest, WardwiseError
 
 
 def _progress_printer() -> Callable[[str], None]:
@@ -160,13 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; domain errors print one clear line and exit 1."""
+    """Run the CLI; domain errors print one clear line and exit 1 (2 for bad input)."""
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
     except WardwiseError as exc:
         print(f"wardwise: error: {exc}", file=sys.stderr)
-        return 1
+        # bad input (a request or file that is not what was expected) exits 2, like argparse
+        return 2 if isinstance(exc, (InvalidRequest, IngestError)) else 1
     return code
 
 

@@ -146,6 +146,50 @@ def list_feeds(conn: Connection, *, recent: int = 10) -> list[dict[str, Any]]:
     return feeds
 
 
+def feed_for_directory(
+    conn: Connection,
+    directory: str | Path,
+    *,
+    kind: str | None = None,
+    preset: str | None = None,
+    mapping: Any = None,
+    pattern: str | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """The feed that watches ``directory`` (``wardwise ingest watch DIR``), created or updated.
+
+    With ``kind`` the feed is created (named ``name``, or after the folder) or its stored
+    definition replaced; without it the feed already stored for the folder is used as it is,
+    mapping and all. A folder with no feed and no ``kind`` is refused, naming what to add.
+    """
+    folder = Path(directory).expanduser().resolve()
+    existing = (
+        conn.execute(
+            text("SELECT name, pattern FROM feed WHERE directory = :d ORDER BY name"), {"d": str(folder)}
+        )
+        .mappings()
+        .all()
+    )
+    if name is not None:
+        existing = [r for r in existing if r["name"] == " ".join(str(name).split())]
+    if kind is None:
+        if not existing:
+            raise InvalidRequest(
+                f"no feed watches {str(folder)!r}: give `--kind` (and `--preset` or `--mapping`) "
+                "to create one"
+            )
+        if len(existing) > 1:
+            raise InvalidRequest(
+                f"{len(existing)} feeds watch {str(folder)!r} ({[r['name'] for r in existing]}): "
+                "choose one with `--name`"
+            )
+        return _feed(conn, existing[0]["name"])
+    feed_name = name or (existing[0]["name"] if len(existing) == 1 else folder.name)
+    pattern = pattern or (existing[0]["pattern"] if len(existing) == 1 else "*")
+    add_feed(conn, feed_name, folder, kind, preset=preset, mapping=mapping, pattern=pattern)
+    return _feed(conn, " ".join(str(feed_name).split()))
+
+
 def _feed(conn: Connection, name: str) -> dict[str, Any]:
     row = (
         conn.execute(

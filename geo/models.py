@@ -87,6 +87,17 @@ class Area(Base):
     geom_3857: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=WEB_SRID, spatial_index=True))
 
 
+class AreaVariable(Base):
+    """A census (or other) variable of an area: usual residents, residents in communal
+    establishments ... loaded by ``wardwise ingest area-statistics`` with ``variables``."""
+
+    __tablename__ = "area_variable"
+    area_code: Mapped[str] = mapped_column(ForeignKey("area.code", ondelete="CASCADE"), primary_key=True)
+    variable: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    value: Mapped[float] = mapped_column(Float)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_batch.id", ondelete="SET NULL"))
+
+
 class AreaMembership(Base):
     """Which areas (at every level and in every set) each output area belongs to.
 
@@ -137,6 +148,14 @@ class Address(Base):
     is_residential: Mapped[bool] = mapped_column(Boolean, default=True)
     oa_code: Mapped[str | None] = mapped_column(ForeignKey("area.code"), index=True)
     geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=True))
+    # The address's H3 cells at resolutions 5..12 (element r - 4; geo.analysis.h3cells), stored at load
+    h3_cells: Mapped[list[int] | None] = mapped_column(ARRAY(BigInteger))
+
+    __table_args__ = (
+        Index(
+            "ix_address_h3_missing", "uprn", postgresql_where=text("h3_cells IS NULL AND geom IS NOT NULL")
+        ),
+    )
 
 
 class AddressAlias(Base):
@@ -300,7 +319,9 @@ class ServiceEvent(Base):
     # uprn | address | fuzzy | street | postcode | coordinates | unmatched
     match_level: Mapped[str] = mapped_column(String(16))
     uprn: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    household_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    # no index on household_key (a random hash) nor a GiST on geom: no plan used them
+    # (docs/scaling.md, "Indexes"), and each cost every ingest a random-order insert
+    household_key: Mapped[str | None] = mapped_column(String(64))
     oa_code: Mapped[str | None] = mapped_column(String(32))
     lsoa_code: Mapped[str | None] = mapped_column(String(32))
     ward_code: Mapped[str | None] = mapped_column(String(32))
@@ -310,7 +331,9 @@ class ServiceEvent(Base):
     batch_id: Mapped[int | None] = mapped_column(
         ForeignKey("ingest_batch.id", ondelete="CASCADE"), index=True
     )
-    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=True), nullable=True)
+    geom: Mapped[Any] = mapped_column(
+        Geometry("POINT", srid=STORAGE_SRID, spatial_index=False), nullable=True
+    )
 
     __table_args__ = (
         Index("ix_service_event_service_date", "service_code", "event_date"),
@@ -376,6 +399,33 @@ class IngestRejectedRow(Base):
     field: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     values: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class IngestSuperseded(Base):
+    """What a batch of a kind that writes in place replaced: one row per key it wrote.
+
+    ``previous`` holds the values the key had before the batch (null: the key was new), so
+    undoing the latest batch of a key puts the earlier batch's values back (issue 12).
+    """
+
+    __tablename__ = "ingest_superseded"
+    batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batch.id", ondelete="CASCADE"), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    previous: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+    __table_args__ = (Index("ix_ingest_superseded_key", "table_name", "key"),)
+
+
+class AreaVintageLookup(Base):
+    """The ONS OA 2011 -> OA 2021 lookup: U unchanged, S split, M merged, X irregular."""
+
+    __tablename__ = "area_vintage_lookup"
+    oa11_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    oa21_code: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    change: Mapped[str] = mapped_column(String(1))
+    district_code: Mapped[str | None] = mapped_column(String(32))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batch.id", ondelete="CASCADE"), index=True)
 
 
 # --------------------------------------------------------------------------- planning
@@ -562,3 +612,23 @@ class JobRecord(Base):
     result: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     __table_args__ = (Index("ix_job_queue_status_created", "queue", "status", "created_at"),)
+
+
+class AreaNeighbour(Base):
+    """A stored queen-contiguity pair of one geography, both ways (``geo.analysis.contiguity``)."""
+
+    __tablename__ = "area_neighbour"
+    geography: Mapped[str] = mapped_column(String(80), primary_key=True)  # level:<level> | set:<code>
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    neighbour_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    touches: Mapped[bool] = mapped_column(Boolean)  # boundary shared, no interior (ST_Touches)
+
+
+class AreaNeighbourState(Base):
+    """The geography data version the stored pairs of a geography were computed from."""
+
+    __tablename__ = "area_neighbour_state"
+    geography: Mapped[str] = mapped_column(String(80), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    pairs: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

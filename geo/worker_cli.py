@@ -37,6 +37,7 @@ def run_worker(
     import psycopg
 
     import geo.analysis.hotspot_outputs  # noqa: F401 - registers the hot-spot job kind
+    import geo.ingest.jobs  # noqa: F401 - registers the ingest job kind
     import geo.planning.jobs  # noqa: F401 - registers the planning job kinds
     from geo.analysis.jobs import bind_jobs, unbind_jobs
 

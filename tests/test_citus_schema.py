@@ -27,6 +27,7 @@ REFERENCE = {
     "area",
     "area_set",
     "area_membership",
+    "area_variable",
     "area_segment",
     "classification",
     "segment",
@@ -35,6 +36,9 @@ REFERENCE = {
     "site",
     "ingest_batch",
     "service_district",
+    "area_neighbour",
+    "area_neighbour_state",
+    "area_vintage_lookup",
 }
 LOCAL = {
     "alembic_version",
@@ -49,6 +53,7 @@ LOCAL = {
     "aggregate_refresh_scope",
     "demo_truth",
     "ingest_rejected_row",
+    "ingest_superseded",
     "spatial_ref_sys",
 }
 

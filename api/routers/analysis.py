@@ -38,6 +38,7 @@ from geo.analysis.segments import list_classifications, segment_catalogue
 from geo.analysis.services import ServiceFilter, list_services
 from geo.analysis.survey import perception_gap, survey_results
 from geo.analysis.targets import TargetThresholds, service_targets, with_target_classes
+from geo.ingest.vintage import BACK_RULE, classes_on_oa21
 
 router = APIRouter(prefix="/api/v1", tags=["profiling"])
 pages = APIRouter(tags=["profiling"])
@@ -233,10 +234,20 @@ def get_matrix(
     responses={404: {"description": "Unknown area"}},
 )
 def get_area_profile(
-    conn: ConnDep, viewer: OfficerDep, code: AreaCode, classification: ClassificationDep
+    conn: ConnDep,
+    viewer: OfficerDep,
+    code: AreaCode,
+    classification: ClassificationDep,
+    comparator: Annotated[
+        Literal["district", "parent", "similar"],
+        Query(
+            description="the spine chart's comparator: district, parent area, or the mean of k similar areas"
+        ),
+    ] = "district",
+    k: Annotated[int, Query(ge=1, le=50, description="comparator=similar: how many similar areas")] = 5,
 ) -> Any:
     """The community profile of an area: mix, take-up against its mix, channels, issues, neighbours."""
-    return area_profile(conn, code, classification)
+    return area_profile(conn, code, classification, comparator=comparator, k=k)
 
 
 @pages.get(
@@ -261,6 +272,25 @@ def get_area_report(
 def get_classifications(conn: ConnDep) -> Any:
     """List the classifications (household and area level) with their segment counts."""
     return list_classifications(conn)
+
+
+@router.get(
+    "/classifications/{classification}/oa21",
+    operation_id="get_classification_on_oa21",
+    responses={200: {"content": {CSV: {}}}, 404: {"description": "Unknown classification"}},
+)
+def get_classification_on_oa21(
+    conn: ConnDep,
+    viewer: OfficerDep,
+    classification: Annotated[str, Path(min_length=1, max_length=64, pattern=CODE)],
+    tier: TierQuery = None,
+    format: TableFormat = "json",
+) -> Any:
+    """A classification stored on 2011 OAs, placed on 2021 OAs through the OA11->OA21 lookup."""
+    frame = classes_on_oa21(conn, str(resolve_tier(conn, classification, tier)))
+    if format == "csv":
+        return _csv(table_csv(frame), f"{classification}_oa21.csv")
+    return {"rule": BACK_RULE, "rows": table_records(frame)}
 
 
 @router.get(
@@ -322,7 +352,7 @@ def post_channel_shift(conn: ConnDep, viewer: OfficerDep, body: ChannelShiftRequ
         body.from_channel,
         body.to_channel,
         body.share_pct,
-        classification=body.classification,
+        classification=resolve_tier(conn, body.classification, body.tier),
         level=body.level,
         date_from=body.date_from,
         date_to=body.date_to,

@@ -24,6 +24,7 @@ from api.schemas.hotspots import (
     ReachTable,
     TargetingList,
 )
+from geo.analysis.data import resolve_tier
 from geo.analysis.hotspot_outputs import (
     HotspotParams,
     demand_output,
@@ -63,6 +64,10 @@ WithinQuery = Annotated[
 ]
 ClassificationQuery = Annotated[
     str | None, Query(max_length=64, pattern=CODE, description="Classification (default: the household one)")
+]
+TierQuery = Annotated[
+    str | None,
+    Query(max_length=32, pattern=CODE, description="A tier of the classification (OAC: supergroup, group)"),
 ]
 UnitQuery = Annotated[
     Literal["events", "households"] | None,
@@ -140,6 +145,7 @@ class HotspotQuery:
         ),
     ] = None
     classification: ClassificationQuery = None
+    tier: TierQuery = None
     within: WithinQuery = None
     unit: UnitQuery = None
     date_from: Annotated[dt.date | None, Query(description="First day counted (inclusive)")] = None
@@ -168,9 +174,11 @@ class HotspotQuery:
         ),
     ] = "significant"
 
-    def params(self, service: str) -> HotspotParams:
-        """As the domain's parameter object."""
-        return HotspotParams(service=service, **self.__dict__)
+    def params(self, conn: Any, service: str) -> HotspotParams:
+        """As the domain's parameter object (the classification at the tier asked for)."""
+        fields = dict(self.__dict__)
+        fields["classification"] = resolve_tier(conn, fields["classification"], fields.pop("tier"))
+        return HotspotParams(service=service, **fields)
 
 
 @router.get(
@@ -193,7 +201,7 @@ def get_service_hotspots(
     or Kulldorff's scan statistic."""
     if disclosure is not None and (query.reference or "").startswith("area:"):
         _check_public_source(conn, (query.reference or "")[len("area:") :])
-    body = hotspots_output(conn, query.params(service), disclosure, format)
+    body = hotspots_output(conn, query.params(conn, service), disclosure, format)
     return _body(body, format, f"hotspots_{service}_{query.level}")
 
 
@@ -207,7 +215,8 @@ def compute_service_hotspots(
     conn: ConnDep, disclosure: DisclosureDep, service: ServiceCode, body: HotspotRequest
 ) -> Any:
     """Hot spots against an uploaded table of reference rates (a profile learnt elsewhere)."""
-    fields = body.model_dump(exclude={"rates", "rates_csv", "format"})
+    fields = body.model_dump(exclude={"rates", "rates_csv", "format", "tier"})
+    fields["classification"] = resolve_tier(conn, body.classification, body.tier)
     table = body.rates_csv if body.rates is None else [r.model_dump() for r in body.rates]
     body_out = hotspots_output(
         conn, HotspotParams(service=service, rates=table, **fields), disclosure, body.format
@@ -234,7 +243,10 @@ def start_service_hotspot_job(
     request: Request, engine: EngineDep, viewer: OfficerDep, service: ServiceCode, body: HotspotJobRequest
 ) -> Any:
     """Start a Gi*, local Moran or scan-statistic run in the background; poll it for progress."""
-    params = HotspotParams(service=service, **body.model_dump())
+    fields = body.model_dump(exclude={"tier"})
+    with engine.connect() as conn:
+        fields["classification"] = resolve_tier(conn, body.classification, body.tier)
+    params = HotspotParams(service=service, **fields)
     job = start_hotspot_job(engine, params)
     return JSONResponse(_job_info(request, job), status_code=202)
 
@@ -281,6 +293,7 @@ def get_service_hotspot_trends(
     k: Annotated[int, Query(ge=1, le=50, description="neighbours for knn weights")] = 8,
     distance_m: Annotated[float | None, Query(gt=0, le=50_000, description="band, metres")] = None,
     classification: ClassificationQuery = None,
+    tier: TierQuery = None,
     unit: UnitQuery = None,
     within: WithinQuery = None,
     format: MapFormat = "geojson",
@@ -300,7 +313,7 @@ def get_service_hotspot_trends(
         weights=weights,
         k=k,
         distance_m=distance_m,
-        classification=classification,
+        classification=resolve_tier(conn, classification, tier),
         unit=unit,
         within=within,
         fmt=format,
@@ -327,6 +340,7 @@ def get_service_reach(
         ),
     ] = None,
     classification: ClassificationQuery = None,
+    tier: TierQuery = None,
     unit: UnitQuery = None,
     within: WithinQuery = None,
     date_from: dt.date | None = None,
@@ -342,7 +356,7 @@ def get_service_reach(
         conn,
         service,
         reference=reference,
-        classification=classification,
+        classification=resolve_tier(conn, classification, tier),
         unit=unit,
         within=within,
         date_from=date_from,
@@ -376,6 +390,7 @@ def get_service_demand(
         Query(ge=1, le=10_000, description="fewer of a segment's households: no vote on its benchmark"),
     ] = 20,
     classification: ClassificationQuery = None,
+    tier: TierQuery = None,
     unit: UnitQuery = None,
     within: WithinQuery = None,
     date_from: dt.date | None = None,
@@ -389,7 +404,7 @@ def get_service_demand(
         level,
         resolution=resolution,
         percentile=percentile,
-        classification=classification,
+        classification=resolve_tier(conn, classification, tier),
         unit=unit,
         min_households=min_households,
         within=within,
@@ -419,7 +434,7 @@ def predict_demand(conn: ConnDep, viewer: ViewerDep, body: PredictRequest) -> An
         profile,
         body.level,
         resolution=body.resolution,
-        classification=body.classification,
+        classification=resolve_tier(conn, body.classification, body.tier),
         within=body.within,
         source_service=body.source_service,
         source_area=body.source_area,
@@ -452,6 +467,7 @@ def get_service_targeting(
     percentile: PercentileQuery = 80.0,
     top: Annotated[int, Query(ge=1, le=10_000, description="how many areas to list")] = 50,
     classification: ClassificationQuery = None,
+    tier: TierQuery = None,
     unit: UnitQuery = None,
     within: WithinQuery = None,
     format: Annotated[Literal["json", "csv"], Query(description="json, or csv for a team's list")] = "json",
@@ -464,7 +480,7 @@ def get_service_targeting(
         level,
         resolution=resolution,
         percentile=percentile,
-        classification=classification,
+        classification=resolve_tier(conn, classification, tier),
         unit=unit,
         top=top,
         within=within,
@@ -493,7 +509,7 @@ def evaluate_service_intervention(
         after=(body.after.start, body.after.end),
         control=body.control,
         n_controls=body.n_controls,
-        classification=body.classification,
+        classification=resolve_tier(conn, body.classification, body.tier),
         unit=body.unit,
         alpha=body.alpha,
     )

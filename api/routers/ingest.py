@@ -9,13 +9,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile, status
 from fastapi import Path as PathParam
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from api.auth import AnalystDep, OfficerDep
 from api.deps import ConnDep, EngineDep, SettingsDep
-from api.schemas.ingest import BatchPage, BatchReportModel, BatchSummary, BatchUndone
+from api.schemas.ingest import BatchPage, BatchReportModel, BatchSummary, BatchUndone, IngestJob
+from geo.analysis.jobs import Job
 from geo.errors import InvalidRequest
 from geo.ingest import get_batch, list_batches, rejected_rows_csv
+from geo.ingest.jobs import ingest_runner, submit_ingest
 from geo.ingest.service import ingest_path, undo
 
 router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
@@ -30,8 +32,10 @@ KindParam = Literal[
     "area-counts",
     "postcodes",
     "gazetteer",
+    "area-lookup",
+    "postcode-areas",
 ]
-PresetParam = Literal["police-uk", "ons-boundaries", "oac", "onspd", "codepoint-open"]
+PresetParam = Literal["police-uk", "ons-boundaries", "oac", "onspd", "codepoint-open", "ons-oa-lookup"]
 BATCH_ID = PathParam(ge=1, le=2**31 - 1, description="The batch id")
 
 
@@ -110,6 +114,10 @@ def _check_reading_options(mapping: dict[str, Any]) -> None:
     response_model=BatchReportModel,
     status_code=status.HTTP_201_CREATED,
     responses={
+        202: {
+            "model": IngestJob,
+            "description": "A large upload (over the inline limit) was queued as a job: poll its URL",
+        },
         409: {"description": "The same file was ingested before; nothing changed"},
         413: {"description": "The upload is larger than the configured limit"},
         422: {"description": "The file or its rows are not what was expected; nothing was stored"},
@@ -127,11 +135,35 @@ def ingest_upload(
     ] = None,
     preset: Annotated[PresetParam | None, Form(description="A preset for a public file format")] = None,
 ) -> Any:
-    """Load one file as one all-or-nothing batch and return its quality report."""
+    """Load one file as one all-or-nothing batch and return its quality report.
+
+    A file larger than the inline limit (``WARDWISE_INGEST_INLINE_MAX_BYTES``) is loaded by
+    a durable background job instead: the answer is 202 with the job, whose URL reports its
+    progress and, once done, the same quality report.
+    """
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes + 64 * 1024:
         raise _too_large(settings.max_upload_bytes)
     path = _spool(file, settings.max_upload_bytes)
+    if path.stat().st_size > settings.ingest_inline_max_bytes:
+        try:
+            job = submit_ingest(
+                path,
+                kind=kind,
+                salt=settings.secret_salt.get_secret_value(),
+                actor=viewer.actor,
+                filename=Path(file.filename or path.name).name,
+                mapping=_inline_mapping(mapping),
+                preset=preset,
+                max_bytes=settings.max_upload_bytes,
+                engine=engine,
+            )
+        finally:
+            path.unlink(missing_ok=True)
+        info = _job_info(request, job)
+        return JSONResponse(
+            info, status_code=status.HTTP_202_ACCEPTED, headers={"Location": info["links"]["self"]}
+        )
     try:
         report = ingest_path(
             engine,
@@ -147,6 +179,28 @@ def ingest_upload(
     finally:
         path.unlink(missing_ok=True)
     return report.to_dict()
+
+
+JobId = Annotated[str, PathParam(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
+
+
+def _job_info(request: Request, job: Job) -> dict[str, Any]:
+    info = job.summary()
+    info["links"] = {"self": str(request.url_for("get_ingest_job", job_id=job.id))}
+    info["report"] = job.result if job.status == "done" else None
+    return info
+
+
+@router.get("/jobs/{job_id}", operation_id="get_ingest_job", response_model=IngestJob)
+def get_ingest_job(request: Request, viewer: AnalystDep, job_id: JobId) -> Any:
+    """An ingest job's status and progress (0 to 1), and its batch report once done."""
+    return _job_info(request, ingest_runner().get(job_id))
+
+
+@router.delete("/jobs/{job_id}", operation_id="cancel_ingest_job", response_model=IngestJob)
+def cancel_ingest_job(request: Request, viewer: AnalystDep, job_id: JobId) -> Any:
+    """Cancel an ingest job: a queued one never runs; a running one stops and stores nothing."""
+    return _job_info(request, ingest_runner().cancel(job_id))
 
 
 @router.get("/batches", operation_id="list_ingest_batches", response_model=BatchPage)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
+from pydantic import StringConstraints
 
 from api.auth import DisclosureDep, OfficerDep, scoped
 from api.deps import ConnDep
@@ -21,6 +22,7 @@ from api.schemas.insight import (
     TargetTable,
 )
 from geo.analysis.combined import combined_output
+from geo.analysis.data import resolve_tier
 from geo.analysis.insight_outputs import (
     exclusion_output,
     parse_weights,
@@ -41,6 +43,10 @@ ServiceCode = Annotated[str, Path(min_length=1, max_length=64, pattern=CODE, des
 AreaCode = Annotated[str, Path(min_length=1, max_length=32, pattern=CODE, description="Area code")]
 ClassificationQuery = Annotated[
     str | None, Query(max_length=64, pattern=CODE, description="Classification (default: the household one)")
+]
+TierQuery = Annotated[
+    str | None,
+    Query(max_length=32, pattern=CODE, description="A tier of the classification (OAC: supergroup, group)"),
 ]
 LevelQuery = Annotated[
     str,
@@ -74,6 +80,7 @@ def get_service_targets(
     disclosure: DisclosureDep,
     service: ServiceCode,
     classification: ClassificationQuery = None,
+    tier: TierQuery = None,
     area: WithinQuery = None,
     min_index: MinIndex = 120,
     min_share_pct: MinShare = 5,
@@ -84,7 +91,7 @@ def get_service_targets(
     body = targets_output(
         conn,
         service,
-        classification,
+        resolve_tier(conn, classification, tier),
         within=area,
         thresholds=TargetThresholds(min_index, min_share_pct, significant_only),
         policy=disclosure,
@@ -109,6 +116,7 @@ def get_service_target_areas(
         list[Literal["core", "developmental"]] | None, Query(description="Which targets (default both)")
     ] = None,
     classification: ClassificationQuery = None,
+    tier: TierQuery = None,
     area: WithinQuery = None,
     min_index: MinIndex = 120,
     min_share_pct: MinShare = 5,
@@ -124,7 +132,7 @@ def get_service_target_areas(
         level,
         classes=tuple(classes or ("core", "developmental")),
         thresholds=TargetThresholds(min_index, min_share_pct, significant_only),
-        classification=classification,
+        classification=resolve_tier(conn, classification, tier),
         percentile=percentile,
         top=top,
         within=area,
@@ -148,10 +156,31 @@ def get_similar_areas(
         Literal["hellinger", "euclidean"], Query(description="Distance between segment mixes")
     ] = "hellinger",
     classification: ClassificationQuery = None,
+    tier: TierQuery = None,
     within: WithinQuery = None,
+    by: Annotated[
+        Literal["segments", "census"],
+        Query(description="Compare segment mixes, or standardised census variables (when loaded)"),
+    ] = "segments",
+    variables: Annotated[
+        list[
+            Annotated[str, StringConstraints(max_length=130, pattern=r"^[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*)?$")]
+        ]
+        | None,
+        Query(max_length=50, description="by=census: variables or ratios a/b (default: every loaded one)"),
+    ] = None,
 ) -> Any:
-    """The k areas of the same level most like this one by segment mix, with the distance used."""
-    return similar_areas(conn, code, k=k, classification=classification, distance=distance, within=within)
+    """The k areas of the same level most like this one (segment mix or census variables), distance stated."""
+    return similar_areas(
+        conn,
+        code,
+        k=k,
+        classification=resolve_tier(conn, classification, tier),
+        distance=distance,
+        within=within,
+        by=by,
+        variables=variables,
+    )
 
 
 @router.get(
@@ -172,6 +201,7 @@ def get_combined_hotspots(
     method: Annotated[Literal["ratio", "gistar"], Query(description="Per-service statistic")] = "ratio",
     fdr: Annotated[float, Query(gt=0, lt=1, description="False-discovery rate")] = 0.05,
     classification: ClassificationQuery = None,
+    tier: TierQuery = None,
     within: WithinQuery = None,
     date_from: Annotated[dt.date | None, Query(description="First day counted")] = None,
     date_to: Annotated[dt.date | None, Query(description="Last day counted")] = None,
@@ -187,7 +217,7 @@ def get_combined_hotspots(
         level=level,
         method=method,
         fdr=fdr,
-        classification=classification,
+        classification=resolve_tier(conn, classification, tier),
         within=within,
         date_from=date_from,
         date_to=date_to,
@@ -206,7 +236,7 @@ def post_digital_exclusion(conn: ConnDep, viewer: OfficerDep, body: ExclusionReq
         to_channel=body.to_channel,
         assisted_pct=body.assisted_pct,
         max_web_index=body.max_web_index,
-        classification=body.classification,
+        classification=resolve_tier(conn, body.classification, body.tier),
         level=body.level,
         date_from=body.date_from,
         date_to=body.date_to,
@@ -216,13 +246,14 @@ def post_digital_exclusion(conn: ConnDep, viewer: OfficerDep, body: ExclusionReq
 
 @router.post("/selector", operation_id="profile_target_group", response_model=SelectorProfile)
 def post_selector(conn: ConnDep, viewer: OfficerDep, body: SelectorRequest) -> Any:
-    """A profile with no customer data: where a group described by weighted segments is expected to live."""
+    """A profile with no customer data: where a group of weighted segments or census variables lives."""
     return selector_output(
         conn,
         body.weights,
+        variables=body.variables,
         size=body.size,
         level=body.level,
-        classification=body.classification,
+        classification=resolve_tier(conn, body.classification, body.tier),
         within=body.within,
         top=body.top,
     )

@@ -25,11 +25,20 @@ from api.schemas.planning import (
     SiteKind,
     SitingPlan,
     SitingRequest,
+    ZonesAnswer,
+    ZonesRequest,
 )
+from geo.analysis.data import resolve_tier
 from geo.analysis.jobs import Job
 from geo.errors import InvalidRequest
 from geo.planning.export import RouteTable, SitingTable, routes_csv, rows_csv, siting_csv
-from geo.planning.jobs import planning_job, planning_runner, submit_routes_job, submit_sites_job
+from geo.planning.jobs import (
+    planning_job,
+    planning_runner,
+    submit_routes_job,
+    submit_sites_job,
+    submit_zones_job,
+)
 from geo.planning.plans import (
     plan_accessibility,
     plan_huff,
@@ -46,6 +55,7 @@ from geo.planning.scenarios import (
     plan_and_save,
 )
 from geo.planning.sites import site_features
+from geo.planning.zone_plans import plan_zones
 
 router = APIRouter(prefix="/api/v1", tags=["planning"])
 
@@ -54,15 +64,17 @@ CSV = "text/csv"
 #: Longest solves answered inline; longer ones must be background jobs (async=true).
 INLINE_SITES_S = 30.0
 INLINE_ROUTES_S = 10.0
+#: Inline zones: LSOAs only, and at most this many SKATER zones (each cut scans the tree).
+INLINE_SKATER_ZONES = 20
 
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv to download a table")]
 Async = Annotated[bool, Query(alias="async", description="run as a background job; poll its status_url")]
 
 
-def _demand_params(d: DemandSpec) -> dict[str, Any]:
+def _demand_params(conn: Any, d: DemandSpec) -> dict[str, Any]:
     return {
         "demand_source": d.source,
-        "classification": d.classification,
+        "classification": resolve_tier(conn, d.classification, d.tier),
         "segments": d.segments,
         "service": d.service,
         "date_from": d.date_from,
@@ -71,14 +83,14 @@ def _demand_params(d: DemandSpec) -> dict[str, Any]:
     }
 
 
-def _siting_params(body: SitingRequest) -> dict[str, Any]:
+def _siting_params(conn: Any, body: SitingRequest) -> dict[str, Any]:
     return {
         "objective": body.objective,
         "p": body.p,
         "keep_existing": body.keep_existing,
         "candidate_kinds": body.candidate_kinds,
         "candidate_site_ids": body.candidate_site_ids,
-        **_demand_params(body.demand),
+        **_demand_params(conn, body.demand),
         "demand_unit": body.demand_unit,
         "h3_resolution": body.h3_resolution,
         "travel": body.travel,
@@ -89,7 +101,7 @@ def _siting_params(body: SitingRequest) -> dict[str, Any]:
     }
 
 
-def _route_params(body: RouteRequest) -> dict[str, Any]:
+def _route_params(conn: Any, body: RouteRequest) -> dict[str, Any]:
     return {
         "stop_source": body.stop_source,
         "stop_site_ids": body.stop_site_ids,
@@ -112,7 +124,7 @@ def _route_params(body: RouteRequest) -> dict[str, Any]:
         "break_min": body.break_min,
         "break_from": body.break_from,
         "break_to": body.break_to,
-        **_demand_params(body.demand),
+        **_demand_params(conn, body.demand),
         "time_limit_s": body.time_limit_s,
     }
 
@@ -145,7 +157,7 @@ def plan_sites_route(
     run_async: Async = False,
 ) -> Any:
     """Choose new one-stop-shop sites (p-median or maximal covering) and compare with today's offices."""
-    params = _siting_params(body)
+    params = _siting_params(conn, body)
     if run_async:
         return _accepted(request, submit_sites_job(engine, params))
     if body.time_limit_s > INLINE_SITES_S:
@@ -176,7 +188,7 @@ def plan_routes_route(
     run_async: Async = False,
 ) -> Any:
     """Plan a mobile-service route or weekly timetable with time windows and a working-day limit."""
-    params = _route_params(body)
+    params = _route_params(conn, body)
     if run_async:
         return _accepted(request, submit_routes_job(engine, params))
     if body.time_limit_s > INLINE_ROUTES_S:
@@ -205,11 +217,11 @@ def save_scenario_route(conn: ConnDep, viewer: OfficerDep, body: ScenarioRequest
     """Solve a siting or route request and save the answer as a named scenario to compare later."""
     if body.sites is not None:
         _inline_limit(body.sites.time_limit_s, INLINE_SITES_S, "solves")
-        kind, params, req = "sites", _siting_params(body.sites), body.sites.model_dump(mode="json")
+        kind, params, req = "sites", _siting_params(conn, body.sites), body.sites.model_dump(mode="json")
     else:
         assert body.routes is not None
         _inline_limit(body.routes.time_limit_s, INLINE_ROUTES_S, "route searches")
-        kind, params, req = "routes", _route_params(body.routes), body.routes.model_dump(mode="json")
+        kind, params, req = "routes", _route_params(conn, body.routes), body.routes.model_dump(mode="json")
     return plan_and_save(
         conn,
         name=body.name,
@@ -275,7 +287,7 @@ def delete_scenario_route(
 @router.post("/planning/lscp", operation_id="plan_lscp", response_model=PointsAnswer)
 def plan_lscp_route(conn: ConnDep, viewer: OfficerDep, body: LscpRequest) -> Any:
     """The fewest new sites putting a share of the demand within a travel standard (set covering)."""
-    d = _demand_params(body.demand)
+    d = _demand_params(conn, body.demand)
     return plan_lscp(
         conn,
         cover_within=body.cover_within,
@@ -302,7 +314,7 @@ def plan_accessibility_route(conn: ConnDep, viewer: OfficerDep, body: Accessibil
         travel=body.travel,
         demand_unit=body.demand_unit,
         h3_resolution=body.h3_resolution,
-        **_demand_params(body.demand),
+        **_demand_params(conn, body.demand),
     )
 
 
@@ -318,7 +330,7 @@ def plan_huff_route(conn: ConnDep, viewer: OfficerDep, body: HuffRequest) -> Any
         travel=body.travel,
         demand_unit=body.demand_unit,
         h3_resolution=body.h3_resolution,
-        **_demand_params(body.demand),
+        **_demand_params(conn, body.demand),
     )
 
 
@@ -338,6 +350,50 @@ def isochrones_route(
     """Areas reachable from a site by road or on foot within each number of minutes, as polygons."""
     body = plan_isochrones(conn, site_id=site_id, mode=mode, minutes=minutes or [5.0, 10.0, 15.0])
     return JSONResponse(body, media_type=GEOJSON)
+
+
+def _zones_params(body: ZonesRequest) -> dict[str, Any]:
+    d = _demand_params(body.demand)
+    d.pop("demand_source")
+    return {
+        "method": body.method,
+        "level": body.level,
+        "floor": body.floor,
+        "n_zones": body.n_zones,
+        "min_areas": body.min_areas,
+        "seed": body.seed,
+        "construction_iterations": body.construction_iterations,
+        "annealing_runs": body.annealing_runs,
+        "demand_source": body.demand.source,
+        **d,
+    }
+
+
+@router.post(
+    "/planning/zones",
+    operation_id="plan_zones",
+    response_model=ZonesAnswer,
+    responses={202: {"model": PlanningJob}},
+)
+def plan_zones_route(
+    request: Request,
+    conn: ConnDep,
+    engine: EngineDep,
+    viewer: OfficerDep,
+    body: ZonesRequest,
+    run_async: Async = False,
+) -> Any:
+    """Balanced service zones: contiguous groups of areas with a demand floor (max-p) or a number (SKATER)."""
+    params = _zones_params(body)
+    if run_async:
+        return _accepted(request, submit_zones_job(engine, params))
+    if body.level == "oa" or (body.n_zones or 0) > INLINE_SKATER_ZONES:
+        raise InvalidRequest(
+            "zones over output areas, or more than "
+            f"{INLINE_SKATER_ZONES} SKATER zones, take minutes: ask with async=true for a background "
+            "job, or use level lsoa"
+        )
+    return plan_zones(conn, **params)
 
 
 @router.get("/planning/jobs/{job_id}", operation_id="get_planning_job", response_model=PlanningJob)

@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 Count = int | str
 
 
+CODE = r"^[A-Za-z0-9_\-]+$"
+
+
 class ServiceInfo(BaseModel):
     """A service and how its use is counted."""
 
@@ -224,6 +227,8 @@ class ProfileSegment(BaseModel):
     district_pct: float | None
     index: int | None = Field(description="100 × pct / district_pct")
     key_issues: list[str]
+    comparator_pct: float | None = Field(None, description="the comparator's share (%): see `comparator`")
+    comparator_index: int | None = Field(None, description="100 × share here / comparator's share")
 
 
 class ProfileService(BaseModel):
@@ -309,6 +314,15 @@ class DistrictRef(BaseModel):
     households: int
 
 
+class ProfileComparator(BaseModel):
+    """What the spine chart compares the area's segment mix with."""
+
+    kind: Literal["district", "parent", "similar"]
+    label: str
+    k: int | None = Field(None, description="similar: how many similar areas are averaged")
+    areas: list[dict[str, str]] = Field(description="the comparator area, or the k similar areas")
+
+
 class AreaProfile(BaseModel):
     """The community profile of an area."""
 
@@ -327,6 +341,7 @@ class AreaProfile(BaseModel):
         description="the 5 same-level areas closest in segment mix (Hellinger distance), with their take-up",
     )
     pen_portrait: str
+    comparator: ProfileComparator | None = None
 
 
 class ClassificationInfo(BaseModel):
@@ -425,6 +440,9 @@ class ChannelShiftRequest(BaseModel):
     to_channel: str = Field(min_length=1, max_length=32)
     share_pct: float = Field(ge=0, le=100)
     classification: str | None = Field(None, max_length=64)
+    tier: str | None = Field(
+        None, max_length=32, pattern=CODE, description="a tier of the classification (OAC: supergroup, group)"
+    )
     level: str = Field("ward", max_length=64)
     date_from: dt.date | None = None
     date_to: dt.date | None = None

@@ -136,6 +136,9 @@ class PredictRequest(BaseModel):
     resolution: int | None = Field(None, ge=5, le=12, description="H3 resolution when level is h3")
     within: str | None = Field(None, max_length=32, pattern=CODE, description="only OAs inside this area")
     classification: str | None = Field(None, max_length=64, pattern=CODE)
+    tier: str | None = Field(
+        None, max_length=32, pattern=CODE, description="a tier of the classification (OAC: supergroup, group)"
+    )
     format: Literal["geojson", "csv"] = "geojson"
 
     @model_validator(mode="after")
@@ -215,6 +218,9 @@ class EvaluationRequest(BaseModel):
     after: Period
     unit: Literal["events", "households"] | None = None
     classification: str | None = Field(None, max_length=64, pattern=CODE)
+    tier: str | None = Field(
+        None, max_length=32, pattern=CODE, description="a tier of the classification (OAC: supergroup, group)"
+    )
     alpha: float = Field(0.05, gt=0, lt=1)
 
 
@@ -256,6 +262,9 @@ class HotspotRequest(BaseModel):
     direction: Literal["both", "high", "low"] = "both"
     members: Literal["significant", "cluster", "window"] = "significant"
     classification: str | None = Field(None, max_length=64, pattern=CODE)
+    tier: str | None = Field(
+        None, max_length=32, pattern=CODE, description="a tier of the classification (OAC: supergroup, group)"
+    )
     within: str | None = Field(None, max_length=32, pattern=CODE)
     unit: Literal["events", "households"] | None = None
     date_from: dt.date | None = None
@@ -290,6 +299,9 @@ class HotspotJobRequest(BaseModel):
     members: Literal["significant", "cluster", "window"] = "significant"
     reference: str | None = Field(None, max_length=2000)
     classification: str | None = Field(None, max_length=64, pattern=CODE)
+    tier: str | None = Field(
+        None, max_length=32, pattern=CODE, description="a tier of the classification (OAC: supergroup, group)"
+    )
     within: str | None = Field(None, max_length=32, pattern=CODE)
     unit: Literal["events", "households"] | None = None
     date_from: dt.date | None = None

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from api.schemas import JobState
+
 
 class DroppedColumn(BaseModel):
     """A column removed before anything was stored, and why."""
@@ -82,3 +84,10 @@ class BatchUndone(BaseModel):
     status: str
     removed: dict[str, int] = Field(description="rows removed (or restored) per table")
     note: str
+
+
+class IngestJob(JobState):
+    """An ingest running as a background job: its state, links, and its report once done."""
+
+    links: dict[str, str] = Field(default_factory=dict)
+    report: BatchReportModel | None = Field(default=None, description="the batch's report, once done")

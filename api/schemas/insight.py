@@ -58,10 +58,13 @@ class TargetAreaList(BaseModel):
 
 
 class SegmentDifference(BaseModel):
-    """How far a similar area's share of a segment is from the area's (percentage points)."""
+    """How far a similar area's share of a segment is from the area's (percentage points), or
+    (by census variables) how far its z-score of a variable is (standard deviations)."""
 
-    segment: str
-    difference_pp: float
+    segment: str | None = None
+    difference_pp: float | None = None
+    variable: str | None = None
+    difference_sd: float | None = None
 
 
 class SimilarArea(BaseModel):
@@ -73,17 +76,21 @@ class SimilarArea(BaseModel):
     distance: float
     similarity: float = Field(description="1 - distance / largest possible distance")
     largest_differences: list[SegmentDifference]
+    values: dict[str, float] | None = Field(None, description="by census: the area's census variables")
 
 
 class SimilarAreas(BaseModel):
     """The k most similar areas of the same level by segment mix."""
 
     area: dict[str, Any]
-    classification: str
+    by: Literal["segments", "census"] = "segments"
+    classification: str | None
+    variables: list[str] | None = Field(None, description="by census: the variables (or ratios) compared")
     distance: Literal["hellinger", "euclidean"]
     distance_definition: str
     candidates: int = Field(description="areas compared with")
     mix: dict[str, float] = Field(description="the area's share of households per segment, %")
+    values: dict[str, float] | None = Field(None, description="by census: the area's own census variables")
     similar: list[SimilarArea]
 
 
@@ -122,6 +129,9 @@ class ExclusionRequest(BaseModel):
     assisted_pct: float = Field(100, ge=0, le=100, description="share of low-web contacts needing assistance")
     max_web_index: float = Field(80, gt=0, le=1000, description="web index below which a group is low-web")
     classification: str | None = Field(None, max_length=64, pattern=CODE)
+    tier: str | None = Field(
+        None, max_length=32, pattern=CODE, description="a tier of the classification (OAC: supergroup, group)"
+    )
     level: str = Field("ward", max_length=64, pattern=CODE)
     date_from: dt.date | None = None
     date_to: dt.date | None = None
@@ -173,18 +183,28 @@ class ExclusionResult(BaseModel):
 
 
 class SelectorRequest(BaseModel):
-    """A target group with no records, described by weighted segments."""
+    """A target group with no records, described by weighted segments and/or census variables."""
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"weights": {"B": 0.3, "I": 0.2}, "level": "ward"}]},
     )
     weights: dict[str, float] = Field(
-        min_length=1, max_length=200, description="segment -> members per household (or relative, with size)"
+        default_factory=dict,
+        max_length=200,
+        description="segment -> members per household (or relative, with size)",
+    )
+    variables: dict[str, float] | None = Field(
+        None,
+        max_length=50,
+        description="census variable -> members per unit of the variable (when census variables are loaded)",
     )
     size: float | None = Field(None, gt=0, le=1e9, description="total group size (weights then relative)")
     level: str = Field("ward", max_length=64, pattern=CODE)
     classification: str | None = Field(None, max_length=64, pattern=CODE)
+    tier: str | None = Field(
+        None, max_length=32, pattern=CODE, description="a tier of the classification (OAC: supergroup, group)"
+    )
     within: str | None = Field(None, max_length=32, pattern=CODE)
     top: int | None = Field(None, ge=1, le=100000)
 
@@ -223,5 +243,9 @@ class SelectorProfile(BaseModel):
     level: str
     within: str | None
     weights_as: str
+    variables: dict[str, float] | None = Field(None, description="the census-variable weights used")
+    unplaced: float | None = Field(
+        None, description="members in output areas with census values but no classified households (left out)"
+    )
     segments: list[SelectorSegment]
     areas: list[SelectorArea]

@@ -28,6 +28,9 @@ class DemandSpec(BaseModel):
         ),
     )
     classification: str | None = Field(None, max_length=64, pattern=CODE)
+    tier: str | None = Field(
+        None, max_length=32, pattern=CODE, description="a tier of the classification (OAC: supergroup, group)"
+    )
     segments: list[Annotated[str, Field(min_length=1, max_length=32, pattern=CODE)]] | None = Field(
         None, max_length=64, description="segment codes; omit for all"
     )
@@ -348,3 +351,52 @@ class PointsAnswer(BaseModel):
     summary: dict[str, Any]
     sites: FeatureCollection
     demand: FeatureCollection
+
+
+# --------------------------------------------------------------------------- service zones
+
+
+class ZonesRequest(BaseModel):
+    """Balanced, contiguous service zones over output areas or LSOAs (max-p or SKATER)."""
+
+    method: Literal["max_p", "skater"] = Field(
+        "max_p",
+        description="max_p: as many zones as possible, each with at least `floor` demand; "
+        "skater: exactly `n_zones` zones cut from the contiguity tree",
+    )
+    level: Literal["oa", "lsoa"] = Field("oa", description="the areas zones are built from")
+    floor: float | None = Field(None, gt=0, description="max_p: least demand per zone")
+    n_zones: int | None = Field(None, ge=1, le=500, description="skater: the number of zones")
+    min_areas: int | None = Field(None, ge=1, description="skater: least number of areas in a zone")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="max_p: random seed (same seed, same zones)")
+    construction_iterations: int = Field(
+        10, ge=1, le=99, description="max_p: random constructions tried (spopt's max_iterations_construction)"
+    )
+    annealing_runs: int = Field(
+        1, ge=1, le=10, description="max_p: annealing runs per construction (spopt's max_iterations_sa)"
+    )
+    demand: DemandSpec = Field(default_factory=DemandSpec)
+
+    @model_validator(mode="after")
+    def _needs_size(self) -> ZonesRequest:
+        if self.method == "max_p" and self.floor is None:
+            raise ValueError("`floor` is required for max_p zones (the least demand per zone)")
+        if self.method == "skater" and self.n_zones is None:
+            raise ValueError("`n_zones` is required for skater zones")
+        return self
+
+
+class ZoneAssignment(BaseModel):
+    """One area's zone (1-based) and the demand it brings."""
+
+    code: str
+    zone: int
+    demand: float
+
+
+class ZonesAnswer(BaseModel):
+    """Service zones: a summary, one polygon per zone (WGS84) and each area's zone."""
+
+    summary: dict[str, Any]
+    zones: FeatureCollection
+    assignment: list[ZoneAssignment]

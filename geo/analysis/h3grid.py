@@ -47,13 +47,19 @@ def points_to_cells(lat: Any, lng: Any, resolution: int) -> np.ndarray:
 
 
 def aggregate_to_cells(points: pd.DataFrame, resolution: int, value: str) -> pd.DataFrame:
-    """Sum ``value`` per (cell, segment) from a frame with ``lat``, ``lng``, ``segment_code``.
+    """Sum ``value`` per (cell, segment) from a frame with ``lat``, ``lng``, ``segment_code``
+    (and ``cell`` where the cell is already known).
 
     Returns a long frame ``area_code`` (the cell), ``segment_code``, ``value``.
     """
     if points.empty:
         return pd.DataFrame({"area_code": [], "segment_code": [], value: []})
-    cells = points_to_cells(points["lat"], points["lng"], resolution)
+    if "cell" in points:  # a query that read the cells stored per address (geo.analysis.h3cells)
+        from geo.analysis.h3cells import cells_of
+
+        cells = cells_of(points, resolution)
+    else:
+        cells = points_to_cells(points["lat"], points["lng"], resolution)
     frame = pd.DataFrame(
         {"area_code": cells, "segment_code": points["segment_code"].to_numpy(), value: points[value]}
     )

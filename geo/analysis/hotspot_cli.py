@@ -27,8 +27,11 @@ def _write(body: object, output: str | None) -> None:
 def cmd_hotspots(args: argparse.Namespace) -> int:
     """Run the hot-spot analysis of one service and print it."""
     from geo.analysis import hotspot_queries as q
+    from geo.analysis.data import resolve_tier
     from geo.analysis.hotspot_outputs import HotspotParams, render_hotspots
 
+    with cli_connection() as conn:
+        classification = resolve_tier(conn, args.classification, args.tier)
     params = HotspotParams(
         service=args.service,
         level=args.level,
@@ -43,6 +46,7 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
         seed=args.seed,
         fdr=args.fdr,
         reference=args.reference,
+        classification=classification,
         within=args.within,
         date_from=args.date_from,
         date_to=args.date_to,
@@ -62,6 +66,7 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
             params.service,
             geography,
             method=params.method,
+            classification=params.classification,
             reference=params.reference,
             fdr=params.fdr,
             within=params.within,
@@ -107,6 +112,7 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
 
 def cmd_demand(args: argparse.Namespace) -> int:
     """Print potential and unmet demand per area."""
+    from geo.analysis.data import resolve_tier
     from geo.analysis.hotspot_outputs import demand_output
 
     with cli_connection() as conn:
@@ -115,6 +121,7 @@ def cmd_demand(args: argparse.Namespace) -> int:
             args.service,
             args.level,
             resolution=args.resolution,
+            classification=resolve_tier(conn, args.classification, args.tier),
             percentile=args.percentile,
             fmt=args.format,
         )
@@ -126,7 +133,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``hotspots`` and ``demand`` to the ``wardwise`` command."""
     p = sub.add_parser("hotspots", help="hot spots and not spots of a service (CSV or GeoJSON)")
     p.add_argument("service")
-    p.add_argument("--level", default="oa", help="oa, lsoa, ward, district, h3 or a custom set")
+    p.add_argument("--level", default="oa", help="oa, lsoa, msoa, ward, district, h3 or a custom set")
     p.add_argument("--resolution", type=int, help="H3 resolution (with --level h3)")
     p.add_argument("--method", choices=["ratio", "gistar", "moran", "scan"], default="ratio")
     p.add_argument(
@@ -153,6 +160,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--fdr", type=float, default=0.05)
     p.add_argument("--reference", help="district | area:<code> | rates:A=0.2,B=0.1")
     p.add_argument("--within", help="only output areas inside this area code")
+    p.add_argument("--classification", help="default: the household one")
+    p.add_argument("--tier", help="a tier of the classification (OAC: supergroup, group, subgroup)")
     p.add_argument("--date-from", type=dt.date.fromisoformat)
     p.add_argument("--date-to", type=dt.date.fromisoformat)
     p.add_argument("--format", choices=["csv", "geojson"], default="csv")
@@ -164,6 +173,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--level", default="oa")
     p.add_argument("--resolution", type=int)
     p.add_argument("--percentile", type=float, default=80.0)
+    p.add_argument("--classification", help="default: the household one")
+    p.add_argument("--tier", help="a tier of the classification (OAC: supergroup, group, subgroup)")
     p.add_argument("--format", choices=["csv", "geojson"], default="csv")
     p.add_argument("--output", "-o")
     p.set_defaults(func=cmd_demand)

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from geo.analysis import contiguity, h3grid, spatial
 from geo.analysis import demand as demand_mod
 from geo.analysis import evaluation as evaluation_mod
-from geo.analysis import h3grid, spatial
 from geo.analysis import reach as reach_mod
 from geo.analysis import scan as scan_mod
 from geo.analysis import trends as trends_mod
@@ -31,6 +31,7 @@ from geo.analysis.data import (
     service_counts_by_area_segment,
     service_districts,
 )
+from geo.analysis.h3cells import cells_of
 from geo.analysis.hotspots import check_rates, hot_spots, segment_rates
 from geo.analysis.overdispersion import check_dispersion
 from geo.analysis.protected_inputs import protected_h3_inputs
@@ -231,9 +232,9 @@ def _h3_inputs(
     pts = _frame(
         conn.execute(
             load_sql("analysis/household_points_by_segment"),
-            {"classification": classification, "within": within},
+            {"classification": classification, "within": within, "resolution": grid.resolution},
         ).all(),
-        ["lng", "lat", "segment_code", "households"],
+        ["lng", "lat", "cell", "segment_code", "households"],
     )
     households = h3grid.aggregate_to_cells(pts, grid.resolution, "households")
     households["households"] = households["households"].astype("int64")
@@ -249,14 +250,15 @@ def _h3_inputs(
                 "date_from": date_from,
                 "date_to": date_to,
                 "channel": None,
+                "resolution": grid.resolution,
             },
         ).all(),
-        ["lng", "lat", "segment_code", "household_key", "events"],
+        ["lng", "lat", "cell", "segment_code", "household_key", "events"],
     )
     if unit == "households":
         # Distinct households per cell and segment, as the area queries count them.
         ev = ev.dropna(subset=["household_key"])
-        ev["area_code"] = h3grid.points_to_cells(ev["lat"], ev["lng"], grid.resolution)
+        ev["area_code"] = cells_of(ev, grid.resolution)
         ev = ev.drop_duplicates(["area_code", "segment_code", "household_key"])
         counts = ev.groupby(["area_code", "segment_code"], dropna=False, as_index=False).size()
         counts = counts.rename(columns={"size": "target"})
@@ -359,12 +361,10 @@ def area_weights(
             left, right = h3grid.cell_neighbour_pairs(ids)
             w = spatial.weights_from_pairs(ids, left, right, kind="queen")
             return spatial.SpatialWeights(w.ids, w.matrix, "queen", {"source": "h3 grid ring"})
-        rows = conn.execute(
-            load_sql("analysis/area_neighbour_pairs"), {"codes": list(ids), "tolerance_m": tolerance_m}
-        ).all()
-        w = spatial.weights_from_pairs(ids, [r.left_code for r in rows], [r.right_code for r in rows])
+        left, right, source = contiguity.neighbour_pairs(conn, list(ids), tolerance_m)
+        w = spatial.weights_from_pairs(ids, left, right)
         return spatial.SpatialWeights(
-            w.ids, w.matrix, "queen", {"source": "PostGIS ST_DWithin", "tolerance_m": tolerance_m}
+            w.ids, w.matrix, "queen", {"source": source, "tolerance_m": tolerance_m}
         )
     if isinstance(geography, H3Grid):
         xy = h3grid.cell_centres_bng(ids)

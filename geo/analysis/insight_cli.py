@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any
 
+from geo.analysis.data import resolve_tier
 from geo.db import cli_connection
 
 
@@ -34,7 +35,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
         body = targets_output(
             conn,
             args.service,
-            args.classification,
+            resolve_tier(conn, args.classification, args.tier),
             within=args.within,
             thresholds=TargetThresholds(args.min_index, args.min_share_pct, args.significant_only),
             fmt="csv",
@@ -52,9 +53,11 @@ def cmd_similar(args: argparse.Namespace) -> int:
             conn,
             args.area,
             k=args.k,
-            classification=args.classification,
+            classification=resolve_tier(conn, args.classification, args.tier),
             distance=args.distance,
             within=args.within,
+            by=args.by,
+            variables=args.variable or None,
         )
     _print_json(body)
     return 0
@@ -74,7 +77,7 @@ def cmd_combined(args: argparse.Namespace) -> int:
             level=args.level,
             method=args.method,
             fdr=args.fdr,
-            classification=args.classification,
+            classification=resolve_tier(conn, args.classification, args.tier),
             within=args.within,
         )
     sys.stdout.write(str(body))
@@ -93,7 +96,7 @@ def cmd_exclusion(args: argparse.Namespace) -> int:
             from_channels=args.from_channel or ["face_to_face", "phone"],
             assisted_pct=args.assisted_pct,
             max_web_index=args.max_web_index,
-            classification=args.classification,
+            classification=resolve_tier(conn, args.classification, args.tier),
             level=args.level,
         )
     _print_json(body)
@@ -108,9 +111,10 @@ def cmd_selector(args: argparse.Namespace) -> int:
         body = selector_output(
             conn,
             _weights(args.weight),
+            variables=_weights(args.variable) or None,
             size=args.size,
             level=args.level,
-            classification=args.classification,
+            classification=resolve_tier(conn, args.classification, args.tier),
             within=args.within,
             top=args.top,
         )
@@ -128,6 +132,7 @@ def register(sub: Any) -> None:
     p = cmds.add_parser("targets", help="core and developmental target segments of a service (CSV)")
     p.add_argument("service")
     p.add_argument("--classification")
+    p.add_argument("--tier", help="a tier of the classification (OAC: supergroup, group, subgroup)")
     p.add_argument("--within", help="only output areas inside this area")
     p.add_argument("--min-index", type=float, default=120.0)
     p.add_argument("--min-share-pct", type=float, default=5.0)
@@ -139,7 +144,10 @@ def register(sub: Any) -> None:
     p.add_argument("-k", type=int, default=5)
     p.add_argument("--distance", choices=["hellinger", "euclidean"], default="hellinger")
     p.add_argument("--classification")
+    p.add_argument("--tier", help="a tier of the classification (OAC: supergroup, group, subgroup)")
     p.add_argument("--within", help="only compare with areas inside this area")
+    p.add_argument("--by", choices=["segments", "census"], default="segments")
+    p.add_argument("--variable", action="append", help="--by census: a variable or ratio a/b (repeat)")
     p.set_defaults(func=cmd_similar)
 
     p = cmds.add_parser("combined", help="combined hot spots of several services (CSV)")
@@ -149,6 +157,7 @@ def register(sub: Any) -> None:
     p.add_argument("--method", choices=["ratio", "gistar"], default="ratio")
     p.add_argument("--fdr", type=float, default=0.05)
     p.add_argument("--classification")
+    p.add_argument("--tier", help="a tier of the classification (OAC: supergroup, group, subgroup)")
     p.add_argument("--within")
     p.set_defaults(func=cmd_combined)
 
@@ -159,14 +168,17 @@ def register(sub: Any) -> None:
     p.add_argument("--assisted-pct", type=float, default=100.0)
     p.add_argument("--max-web-index", type=float, default=80.0)
     p.add_argument("--classification")
+    p.add_argument("--tier", help="a tier of the classification (OAC: supergroup, group, subgroup)")
     p.add_argument("--level", default="ward")
     p.set_defaults(func=cmd_exclusion)
 
     p = cmds.add_parser("selector", help="expected distribution of a group with no records (JSON)")
-    p.add_argument("--weight", action="append", required=True, help="segment:weight (repeat)")
+    p.add_argument("--weight", action="append", default=[], help="segment:weight (repeat)")
+    p.add_argument("--variable", action="append", default=[], help="census variable:weight (repeat)")
     p.add_argument("--size", type=float)
     p.add_argument("--level", default="ward")
     p.add_argument("--classification")
+    p.add_argument("--tier", help="a tier of the classification (OAC: supergroup, group, subgroup)")
     p.add_argument("--within")
     p.add_argument("--top", type=int)
     p.set_defaults(func=cmd_selector)

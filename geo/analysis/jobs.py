@@ -427,10 +427,11 @@ def bind_jobs(engine: Engine, *, run_locally: bool = True) -> Binding:
     Returns what was bound before, for :func:`unbind_jobs` (two apps in one process, as in
     tests, each put back what they found).
     """
+    from geo.ingest.jobs import ingest_runner
     from geo.planning.jobs import planning_runner
 
     previous: Binding = []
-    for runner in (default_runner(), planning_runner()):
+    for runner in (default_runner(), planning_runner(), ingest_runner()):
         previous.append((runner, runner.store, runner.run_locally))
         runner.bind(engine, run_locally=run_locally)
     return previous
@@ -438,10 +439,11 @@ def bind_jobs(engine: Engine, *, run_locally: bool = True) -> Binding:
 
 def unbind_jobs(previous: Binding | None = None) -> None:
     """Undo :func:`bind_jobs`: back to what it replaced (default: in-memory jobs)."""
+    from geo.ingest.jobs import ingest_runner
     from geo.planning.jobs import planning_runner
 
     if previous is None:
-        previous = [(runner, None, True) for runner in (default_runner(), planning_runner())]
+        previous = [(runner, None, True) for runner in (default_runner(), planning_runner(), ingest_runner())]
     for runner, store, run_locally in previous:
         if store is None:
             runner.unbind()

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from geo.analysis import contiguity
 from geo.analysis.channels import channel_events
 from geo.analysis.data import check_classification, households_by_area_segment, service_counts_by_area_segment
 from geo.analysis.propensity import round_half_away, round_ratio_half_away, significance_flags, table_records
@@ -21,7 +22,7 @@ from geo.analysis.similar import most_similar, segment_shares
 from geo.analysis.survey import poisson_ratio_interval
 from geo.areas import Geography
 from geo.cache import EVERYTHING, Depends, VersionedCache, cache_key, register_for_staleness
-from geo.db import load_sql
+from geo.errors import InvalidRequest
 
 #: A service is a key issue where its rate is at least this index against the district
 #: and significantly so.
@@ -32,6 +33,7 @@ SIMILAR_AREAS = 5
 LEVEL_NAMES = {
     "oa": "output area",
     "lsoa": "LSOA",
+    "msoa": "MSOA",
     "ward": "ward",
     "district": "district",
     "custom": "custom area",
@@ -103,8 +105,20 @@ def _district_rates(households: pd.DataFrame, target: pd.DataFrame) -> pd.Series
     return (t.reindex(h.index, fill_value=0) / h.where(h > 0)).fillna(0.0)
 
 
-def area_profile(conn: Connection, code: str, classification: str | None = None) -> dict[str, Any]:
+def area_profile(
+    conn: Connection,
+    code: str,
+    classification: str | None = None,
+    *,
+    comparator: str = "district",
+    k: int = SIMILAR_AREAS,
+) -> dict[str, Any]:
     """The community profile of any area (any level or custom set), against its district.
+
+    ``comparator`` chooses what the spine chart compares the segment mix with
+    (:func:`spine_comparator`): ``district`` (default), ``parent`` or ``similar`` (the mean
+    of the ``k`` most similar areas); each segment then carries ``comparator_pct`` and
+    ``comparator_index`` and the profile a ``comparator`` block.
 
     Returns
     -------
@@ -123,13 +137,119 @@ def area_profile(conn: Connection, code: str, classification: str | None = None)
     A profile takes some 80 queries; it is cached per data version (``geo.cache``), so an
     officer clicking around the map recomputes it only after the data changes.
     """
-    return _PROFILES.get_or_compute(
+    profile = _PROFILES.get_or_compute(
         conn,
         cache_key("profile", code, classification),
         lambda: _area_profile(conn, code, classification),
         deps=_profile_depends(conn, code),
         recompute=lambda own: _area_profile(own, code, classification),
     )
+    return with_comparator(conn, profile, comparator, k)
+
+
+# --------------------------------------------------------------------- spine comparator
+
+COMPARATORS: tuple[str, ...] = ("district", "parent", "similar")
+
+
+def spine_comparator(
+    conn: Connection, code: str, classification: str, comparator: str = "district", k: int = SIMILAR_AREAS
+) -> dict[str, Any]:
+    """The segment shares the spine chart compares an area with.
+
+    * ``district``: the district's share of households per segment;
+    * ``parent``: the parent area's (a ward's district, an LSOA's ward ...);
+    * ``similar``: the **mean** of the shares of the ``k`` same-level areas closest in
+      segment mix (Hellinger distance, :mod:`geo.analysis.similar`), each area counting once:
+      ``c_s = (1/k) Σ_{b in similar} p_s(b)``.
+
+    Returns ``{"kind", "label", "k", "areas": [{code, name}], "shares": Series}`` (shares
+    in 0..1 over the classification's segments).
+    """
+    if comparator not in COMPARATORS:
+        raise InvalidRequest(
+            f"`comparator` was {comparator!r} but is expected to be one of {list(COMPARATORS)}"
+        )
+    area = check_area(conn, code)
+    if comparator == "similar":
+        if k < 1:
+            raise InvalidRequest(f"`k` was {k!r} but is expected to be at least 1")
+        shares = segment_shares(households_by_area_segment(conn, _geography_of(area), classification))
+        if code not in shares.index:
+            raise InvalidRequest(f"`area` {code!r} has no classified households, so it has no similar areas")
+        best = most_similar(shares, code, k, "hellinger")["area_code"].tolist()
+        names = {r["code"]: r["name"] for r in _names(conn, best)}
+        return {
+            "kind": "similar",
+            "label": f"mean of {len(best)} similar areas",
+            "k": len(best),
+            "areas": [{"code": c, "name": names.get(c, c)} for c in best],
+            "shares": shares.loc[best].mean(axis=0),
+        }
+    target = area["district_code"] or (area["code"] if area["level"] == "district" else None)
+    if comparator == "parent":
+        target = area["parent_code"]
+        if target is None:
+            raise InvalidRequest(f"`area` {code!r} has no parent area to compare with")
+    if target is None:
+        raise InvalidRequest(f"`area` {code!r} has no district to compare with")
+    other = check_area(conn, target)
+    shares = segment_shares(households_by_area_segment(conn, _geography_of(other), classification))
+    if target not in shares.index:
+        raise InvalidRequest(f"the comparator {target!r} has no classified households")
+    return {
+        "kind": comparator,
+        "label": other["name"],
+        "k": None,
+        "areas": [{"code": other["code"], "name": other["name"]}],
+        "shares": shares.loc[target],
+    }
+
+
+def with_comparator(conn: Connection, profile: dict[str, Any], comparator: str, k: int) -> dict[str, Any]:
+    """The profile with each segment's ``comparator_pct`` and ``comparator_index`` added."""
+    segments = profile["segments"]
+    district = profile.get("district") or {}
+    if (
+        comparator == "district"
+        and district.get("code")
+        and all("district_households" in s for s in segments)
+    ):
+        # the profile already holds the district's households per segment: no query
+        d_total = sum(int(s["district_households"]) for s in segments)
+        shares = pd.Series(
+            {s["segment"]: (int(s["district_households"]) / d_total if d_total else 0.0) for s in segments}
+        )
+        comp = {
+            "kind": "district",
+            "label": district["code"],
+            "k": None,
+            "areas": [{"code": district["code"]}],
+        }
+        name = conn.execute(text("SELECT name FROM area WHERE code = :c"), {"c": district["code"]}).scalar()
+        comp["label"] = name or district["code"]
+        comp["areas"][0]["name"] = comp["label"]
+    else:
+        comp = spine_comparator(conn, profile["area"]["code"], profile["classification"], comparator, k)
+        shares = comp.pop("shares")
+    total = sum(int(s["households"]) for s in segments)
+    out = []
+    for s in segments:
+        c = float(shares.get(s["segment"], 0.0))
+        own = int(s["households"]) / total if total else float("nan")
+        out.append(
+            {
+                **s,
+                "comparator_pct": float(round_half_away(100 * c, 2)),
+                "comparator_index": int(round_half_away(100 * own / c, 0)) if c > 0 and total else None,
+            }
+        )
+    return {**profile, "segments": out, "comparator": comp}
+
+
+def _names(conn: Connection, codes: list[str]) -> list[dict[str, Any]]:
+    rows = conn.execute(text("SELECT code, name FROM area WHERE code = ANY(:c)"), {"c": codes}).mappings()
+    return [dict(r) for r in rows]
 
 
 _PROFILES: VersionedCache[dict[str, Any]] = register_for_staleness(VersionedCache(512))
@@ -167,9 +287,7 @@ def _area_profile(conn: Connection, code: str, classification: str | None) -> di
     services = (
         conn.execute(text("SELECT code, name, category, unit FROM service ORDER BY code")).mappings().all()
     )
-    neighbours = [
-        dict(r) for r in conn.execute(load_sql("analysis/touching_areas"), {"code": code}).mappings()
-    ]
+    neighbours = contiguity.touching_areas(conn, code)
     parent = check_area(conn, area["parent_code"]) if area["parent_code"] else None
 
     # No `within` filters: whole levels are cheaper to count than a correlated filter on

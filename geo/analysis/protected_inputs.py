@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection
 
-from geo.analysis import h3grid
 from geo.analysis.data import Unit, check_public_dates, check_public_within
+from geo.analysis.h3cells import cells_of
 from geo.db import load_sql
 from geo.disclosure import DisclosurePolicy
 from geo.errors import PermissionDenied
@@ -63,11 +63,11 @@ def protected_h3_inputs(
     pts = _frame(
         conn.execute(
             load_sql("analysis/household_points_by_segment_keyed"),
-            {"classification": classification, "within": within, "seed": seed},
+            {"classification": classification, "within": within, "seed": seed, "resolution": resolution},
         ).all(),
-        ["lng", "lat", "segment_code", "households", "key_sum"],
+        ["lng", "lat", "cell", "segment_code", "households", "key_sum"],
     )
-    pts["area_code"] = h3grid.points_to_cells(pts["lat"], pts["lng"], resolution)
+    pts["area_code"] = cells_of(pts, resolution)
     households = _cell_sums(pts, "households", "key_sum")
     totals = households.groupby("area_code")["households"].sum()
     floor = policy.floors.min_households if policy.floors is not None else 0
@@ -88,13 +88,23 @@ def protected_h3_inputs(
                 "date_from": date_from,
                 "date_to": date_to,
                 "seed": seed,
+                "resolution": resolution,
             },
         ).all(),
-        ["lng", "lat", "segment_code", "household_key", "events", "event_keys", "household_record_key"],
+        [
+            "lng",
+            "lat",
+            "cell",
+            "segment_code",
+            "household_key",
+            "events",
+            "event_keys",
+            "household_record_key",
+        ],
     )
     if ev.empty:
         return households, empty
-    ev["area_code"] = h3grid.points_to_cells(ev["lat"], ev["lng"], resolution)
+    ev["area_code"] = cells_of(ev, resolution)
     ev = ev[ev["area_code"].isin(kept)]
     if unit == "households":
         ev = ev.dropna(subset=["household_key"]).drop_duplicates(

@@ -12,8 +12,10 @@ and segments in proportion to where those households live::
     expected(a)    = Σ_s expected(a, s)
     index(a)       = 100 × (expected(a) / households(a)) / (Σ expected / Σ households)
 
-Census variables (age 65+, living alone) are not loaded in Wardwise, so the target group
-is described by segments only; segments not named have weight 0.
+Segments not named have weight 0. When census variables are loaded
+(:mod:`geo.analysis.census`), the group can also (or only) be described by weighted census
+variables, members per unit of the variable (``residents_in_communal_establishments: 1``
+= every such resident), spread over segments by :func:`census_distribution`.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
+from geo.analysis.census import census_by_area, loaded_variables, parse_variables
 from geo.analysis.data import households_by_area_segment
 from geo.analysis.matrix import area_names
 from geo.analysis.propensity import round_half_away
 from geo.analysis.services import check_area, default_classification, segment_codes
-from geo.areas import resolve_geography
+from geo.areas import Geography, resolve_geography
 from geo.errors import InvalidRequest
 
 
@@ -76,15 +79,25 @@ def expected_distribution(
     expected, share_pct, index`` (share of the group against share of households).
     ``by_area``: ``area_code, households, expected, share_pct, per_1000, index``.
     """
-    if size is not None and (not np.isfinite(size) or size <= 0):
-        raise InvalidRequest(f"`size` was {size!r} but is expected to be a number > 0")
     hh = households.dropna(subset=["segment_code"])
     matrix = hh.pivot_table(
         index="area_code", columns="segment_code", values="households", aggfunc="sum", fill_value=0
     ).astype(float)
     all_hh = households.groupby("area_code")["households"].sum().reindex(matrix.index).astype(float)
     w = weights.reindex(matrix.columns).fillna(0.0).to_numpy(dtype=float)
-    raw = matrix.to_numpy() * w
+    return summarise_cells(matrix, matrix.to_numpy() * w, all_hh, w, size)
+
+
+def summarise_cells(
+    matrix: pd.DataFrame, raw: np.ndarray, all_hh: pd.Series, w: np.ndarray, size: float | None
+) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    """Scale the unscaled expected cells ``raw`` (areas × segments of ``matrix``) and tabulate.
+
+    ``matrix`` holds classified households, ``all_hh`` every household per area, ``w`` the
+    segment weights shown in the table.
+    """
+    if size is not None and (not np.isfinite(size) or size <= 0):
+        raise InvalidRequest(f"`size` was {size!r} but is expected to be a number > 0")
     total_raw = float(raw.sum())
     if total_raw <= 0:
         raise InvalidRequest("no households of the weighted segments live in the study area")
@@ -128,10 +141,91 @@ def expected_distribution(
     return summary, by_segment, by_area
 
 
+def check_variable_weights(weights: Mapping[str, Any], loaded: list[str]) -> pd.Series:
+    """Census-variable weights (members per unit of the variable); errors name the variable."""
+    parse_variables(list(weights), loaded, ratios=False)
+    out = pd.Series(0.0, index=pd.Index(list(weights), name="variable"))
+    for name, value in weights.items():
+        try:
+            w = float(value)
+        except (TypeError, ValueError):
+            w = -1.0
+        if not np.isfinite(w) or w < 0:
+            raise InvalidRequest(f"`variables.{name}` was {value!r} but is expected to be a number >= 0")
+        out[name] = w
+    if not (out > 0).any():
+        raise InvalidRequest("`variables` are all 0: give at least one variable a positive weight")
+    return out
+
+
+def census_distribution(
+    oa_households: pd.DataFrame,
+    oa_census: pd.DataFrame,
+    membership: pd.DataFrame,
+    segment_weights: pd.Series,
+    variable_weights: pd.Series,
+    size: float | None = None,
+) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    """Spread a group described by census variables (and segments) over areas and segments.
+
+    Per output area, ``census(o) = Σ_v w_v x_v(o)`` members are shared among its classified
+    households' segments in proportion to households; segment weights add
+    ``households(o, s) × w_s``::
+
+        expected(o, s) = households(o, s) × (w_s + census(o) / households(o))
+        expected(a, s) = Σ_{o in a} expected(o, s)     (then scaled to ``size`` if given)
+
+    Parameters
+    ----------
+    oa_households
+        ``area_code, segment_code, households`` per output area.
+    oa_census
+        Output area by variable (index ``area_code``).
+    membership
+        ``oa_code, area_code`` for the level reported.
+
+    Returns
+    -------
+    As :func:`expected_distribution`, with ``unplaced`` in the summary: members of output
+    areas that have census values but no classified households (left out).
+    """
+    hh = oa_households.dropna(subset=["segment_code"])
+    matrix = hh.pivot_table(
+        index="area_code", columns="segment_code", values="households", aggfunc="sum", fill_value=0
+    ).astype(float)
+    census = oa_census.reindex(columns=variable_weights.index).fillna(0.0).to_numpy(
+        dtype=float
+    ) @ variable_weights.to_numpy(dtype=float)
+    census = pd.Series(census, index=oa_census.index)
+    placed = census.reindex(matrix.index).fillna(0.0).to_numpy()
+    unplaced = float(census.sum() - placed.sum())
+    h = matrix.to_numpy()
+    row = h.sum(axis=1)
+    w = segment_weights.reindex(matrix.columns).fillna(0.0).to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        oa_cells = h * w + np.where(row[:, None] > 0, h * (placed / row)[:, None], 0.0)
+    to_area = membership.drop_duplicates("oa_code").set_index("oa_code")["area_code"]
+    areas = to_area.reindex(matrix.index)
+    keep = areas.notna().to_numpy()
+    level_hh = pd.DataFrame(h[keep], columns=matrix.columns).groupby(areas[keep].to_numpy()).sum()
+    level_cells = (
+        pd.DataFrame(oa_cells[keep], columns=matrix.columns).groupby(areas[keep].to_numpy()).sum()
+    ).reindex(level_hh.index)
+    all_oa_hh = oa_households.groupby("area_code")["households"].sum()
+    all_hh = all_oa_hh.groupby(to_area.reindex(all_oa_hh.index).to_numpy()).sum()
+    level_hh.index.name = "area_code"
+    summary, by_segment, by_area = summarise_cells(
+        level_hh, level_cells.to_numpy(), all_hh.reindex(level_hh.index).astype(float), w, size
+    )
+    summary["unplaced"] = float(round_half_away(unplaced * summary["scale"], 1))
+    return summary, by_segment, by_area
+
+
 def selector_profile(
     conn: Connection,
-    weights: Mapping[str, Any],
+    weights: Mapping[str, Any] | None,
     *,
+    variables: Mapping[str, Any] | None = None,
     size: float | None = None,
     level: str = "ward",
     classification: str | None = None,
@@ -146,14 +240,29 @@ def selector_profile(
     """
     classification = classification or default_classification(conn)
     segments = segment_codes(conn, classification)
-    w = check_weights(weights, segments)
+    if not weights and not variables:
+        raise InvalidRequest("`weights` and `variables` are both empty: weight segments or census variables")
+    w = check_weights(weights, segments) if weights else pd.Series(0.0, index=pd.Index(segments))
     geography = resolve_geography(conn, level)
     if within is not None:
         check_area(conn, within)
-    households = households_by_area_segment(conn, geography, classification, within=within)
-    if households.empty:
-        raise InvalidRequest("the study area has no households: check `within` and `level`")
-    summary, by_segment, by_area = expected_distribution(households, w, size)
+    if variables:
+        loaded = loaded_variables(conn)
+        vw = check_variable_weights(variables, loaded)
+        oa = Geography("oa")
+        oa_households = households_by_area_segment(conn, oa, classification, within=within)
+        if oa_households.empty:
+            raise InvalidRequest("the study area has no households: check `within` and `level`")
+        oa_census = census_by_area(conn, oa, [(v, None) for v in vw.index], within=within)
+        summary, by_segment, by_area = census_distribution(
+            oa_households, oa_census, membership(conn, geography), w, vw, size
+        )
+        summary["variables"] = {str(k): float(v) for k, v in vw.items()}
+    else:
+        households = households_by_area_segment(conn, geography, classification, within=within)
+        if households.empty:
+            raise InvalidRequest("the study area has no households: check `within` and `level`")
+        summary, by_segment, by_area = expected_distribution(households, w, size)
     if top is not None:
         by_area = by_area.head(top)
     names = {a["code"]: a["name"] for a in area_names(conn, by_area["area_code"].tolist())}
@@ -163,7 +272,21 @@ def selector_profile(
         "classification": classification,
         "level": geography.label,
         "within": within,
-        "weights_as": "relative weights scaled to `size`" if size is not None else "members per household",
+        "weights_as": "relative weights scaled to `size`"
+        if size is not None
+        else "members per household" + (" (segments) and per unit (variables)" if variables else ""),
         "segments": by_segment,
         "areas": by_area,
     }
+
+
+def membership(conn: Connection, geography: Geography) -> pd.DataFrame:
+    """``oa_code, area_code`` of every output area in the areas of ``geography``."""
+    rows = conn.execute(
+        text(
+            "SELECT oa_code, area_code FROM area_membership WHERE level = :level "
+            "AND (CAST(:set_code AS text) IS NULL OR set_code = CAST(:set_code AS text))"
+        ),
+        {"level": geography.level, "set_code": geography.set_code},
+    ).all()
+    return pd.DataFrame(rows, columns=["oa_code", "area_code"])

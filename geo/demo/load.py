@@ -33,6 +33,8 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
+from geo.analysis.contiguity import refresh_neighbours
+from geo.analysis.h3cells import store_address_cells
 from geo.demo.generate import (
     CLASSIFICATION_CODE,
     DEFAULT_HOUSEHOLDS,
@@ -353,6 +355,9 @@ def load_borough(
     )
     tables = sorted({t for t, _, _ in (*_COPIED, *_COPIED_AFTER_SEGMENTS)} | {"segment", "demo_truth"})
     conn.execute(text(f"ANALYZE {', '.join(tables)}"))
+    refresh_neighbours(conn)  # the demo's areas' queen pairs, stored with their version
+    store_address_cells(conn)  # each address's H3 cell
+    say(f"stored neighbour pairs and H3 cells ({time.perf_counter() - t0:.1f} s)")
     say(f"loaded the demo borough in {time.perf_counter() - t0:.1f} s")
     return counts
 

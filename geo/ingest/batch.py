@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from geo.analysis.contiguity import refresh_neighbours
+from geo.analysis.h3cells import store_address_cells
 from geo.db import load_sql
 from geo.errors import DuplicateBatch, IngestError, IngestRowError, InvalidRequest, NotFound
 from geo.exports import csv_text
@@ -346,10 +348,15 @@ def _plan(run: _Run, chunk: pd.DataFrame) -> None:
     """Map columns and judge personal columns once, on the first chunk."""
     columns = [c for c in chunk.columns if c != getattr(chunk, "_geometry_column_name", None)]
     run.mapped = plan_columns(run.kind, run.mapping, columns)
-    if run.kind == "area-statistics" and not any(f in run.mapped for f in BASE_FIELDS):
-        raise IngestRowError(
-            1, ", ".join(BASE_FIELDS), f"a column for at least one base {list(BASE_FIELDS)}", columns
-        )
+    if run.kind == "area-statistics":
+        run.mapped.update(_variable_columns(run.mapping, columns))
+        if not any(f in run.mapped for f in BASE_FIELDS) and not run.mapping.variables:
+            raise IngestRowError(
+                1,
+                ", ".join(BASE_FIELDS),
+                f"a column for at least one base {list(BASE_FIELDS)} or mapped `variables`",
+                columns,
+            )
     person_kind = run.kind in ("events", "households", "survey")
     run.dropped = find_personal_columns(
         chunk[columns],
@@ -800,6 +807,10 @@ def _bases(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> pd.DataFra
 
 
 def _known_areas(run: _Run, codes: pd.Series) -> np.ndarray:
+    if run.mapping.vintage == "oa21":
+        from geo.ingest.vintage import known_oa21
+
+        return known_oa21(run.conn, codes)
     known = set(
         run.conn.execute(
             text("SELECT code FROM area WHERE code = ANY(:codes)"), {"codes": list(codes.unique())}
@@ -913,9 +924,56 @@ def _tier_rows(run: _Run, frame: pd.DataFrame) -> list[pd.DataFrame]:
     return out
 
 
+#: Prefix of a census variable's column in a mapped area-statistics frame.
+_VARIABLE = "variable:"
+
+
+def _variable_columns(mapping: Mapping, columns: list[str]) -> dict[str, str]:
+    """``variable:<name>`` -> source column for the mapping's census variables (all present)."""
+    from geo.ingest.mapping import column_key
+
+    by_key = {column_key(c): c for c in columns}
+    out: dict[str, str] = {}
+    for name, source in mapping.variable_columns().items():
+        found = by_key.get(column_key(source))
+        if found is None:
+            raise IngestRowError(1, f"variables.{name}", f"a column {source!r}", columns)
+        out[f"{_VARIABLE}{name}"] = found
+    return out
+
+
+def _variables(frame: pd.DataFrame, rejections: Rejections) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parse the census variables (any finite number; empty = not stored); reject the rest.
+
+    Returns the kept rows and the long ``area_code, variable, value`` rows to stage.
+    """
+    names = [c for c in frame.columns if c.startswith(_VARIABLE)]
+    if not names:
+        return frame, pd.DataFrame(columns=["area_code", "variable", "value"])
+    raw = frame[names].astype("string").apply(lambda col: col.str.strip().str.replace(",", "", regex=False))
+    empty = raw.isna() | (raw == "")
+    values = raw.apply(lambda col: pd.to_numeric(col, errors="coerce")).astype(float)
+    bad = ~empty & ~np.isfinite(values.fillna(0.0)) | (~empty & values.isna())
+    for name in names:
+        rejections.add(
+            frame, bad[name].to_numpy(), name[len(_VARIABLE) :], "is not a number; expected a number"
+        )
+    keep = ~bad.any(axis=1).to_numpy()
+    frame, values = frame.loc[keep], values.loc[keep]
+    long = (
+        values.set_axis([n[len(_VARIABLE) :] for n in names], axis=1)
+        .assign(area_code=frame["area_code"].astype(str).str.strip().to_numpy())
+        .melt(id_vars="area_code", var_name="variable", value_name="value")
+        .dropna(subset=["value"])
+        .drop_duplicates(["area_code", "variable"], keep="last")
+    )
+    return frame, long
+
+
 def _area_statistics(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
     frame = _required_present(frame, ("area_code",), rejections)
     frame = _bases(run, frame, rejections)
+    frame, variables = _variables(frame, rejections)
     _reject(run, rejections)
     if frame.empty:
         return
@@ -923,6 +981,10 @@ def _area_statistics(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> 
     inside = _known_areas(run, frame["area_code"])
     run.report.out_of_area += int((~inside).sum())
     loaded = _stage_bases(run, frame.loc[inside])
+    if not variables.empty:
+        variables = variables[variables["area_code"].isin(set(frame.loc[inside, "area_code"]))]
+        _stage(run, variables, "area_variables")
+        loaded = max(loaded, int(variables["area_code"].nunique()))
     run.report.add_levels({"area_code": loaded})
     run.report.rows_loaded += loaded
 
@@ -985,9 +1047,137 @@ def _area_counts(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None
     run.report.add_levels({"counted": len(rows) - n_supp, "suppressed": n_supp})
 
 
+# ----------------------------------------------------------------------------- vintages, postcode areas
+
+
+def _area_lookup(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
+    frame = _required_present(frame, ("oa11_code", "oa21_code", "change"), rejections)
+    change = frame["change"].astype("string").fillna("").str.strip().str.upper()
+    bad = (~change.isin(["U", "S", "M", "X"])).to_numpy()
+    rejections.add(frame, bad, "change", "expected U (unchanged), S (split), M (merged) or X (irregular)")
+    frame, change = frame.loc[~bad], change.loc[~bad]
+    _reject(run, rejections)
+    if frame.empty:
+        return
+    rows = pd.DataFrame(
+        {
+            "oa11_code": frame["oa11_code"].astype(str).str.strip().to_numpy(),
+            "oa21_code": frame["oa21_code"].astype(str).str.strip().to_numpy(),
+            "change": change.to_numpy(),
+            "district_code": frame["district_code"].replace("", None).to_numpy()
+            if "district_code" in frame
+            else None,
+        }
+    ).drop_duplicates(["oa11_code", "oa21_code"], keep="last")
+    _stage(run, rows, "vintage_lookup")
+    run.report.rows_loaded += len(rows)
+    run.report.add_levels({str(k): int(n) for k, n in rows["change"].value_counts().items()})
+
+
+def _postcode_areas(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
+    from geo.text import normalise_postcode_series
+
+    frame = _required_present(frame, ("postcode", "area_name", "set_code"), rejections)
+    norm = normalise_postcode_series(frame["postcode"])
+    bad = norm.isna().to_numpy()
+    rejections.add(frame, bad, "postcode", "is not a UK postcode; expected e.g. 'BS1 1AD' or 'BS105AA'")
+    frame, norm = frame.loc[~bad], norm.loc[~bad]
+    found: dict[str, str] = dict(
+        run.conn.execute(
+            text(
+                "SELECT postcode_norm, oa_code FROM postcode "
+                "WHERE postcode_norm = ANY(:p) AND oa_code IS NOT NULL"
+            ),
+            {"p": list(norm.astype(str).unique())},
+        ).all()
+    )
+    oa = norm.astype(str).map(found)
+    unknown = oa.isna().to_numpy()
+    rejections.add(
+        frame,
+        unknown,
+        "postcode",
+        "is not a known postcode with an output area; expected one of the loaded postcode table "
+        "(load it with `wardwise ingest postcodes FILE --preset codepoint-open`)",
+    )
+    frame, norm, oa = frame.loc[~unknown], norm.loc[~unknown], oa.loc[~unknown]
+    _reject(run, rejections)
+    if frame.empty:
+        return
+    rows = pd.DataFrame(
+        {
+            "set_code": frame["set_code"].astype(str).str.strip().to_numpy(),
+            "area_code": frame["area_code"].astype("string").fillna("").str.strip().to_numpy()
+            if "area_code" in frame
+            else "",
+            "area_name": frame["area_name"].astype(str).str.strip().to_numpy(),
+            "oa_code": oa.to_numpy(),
+            "postcode_norm": norm.astype(str).to_numpy(),
+        }
+    )
+    _stage(run, rows, "postcode_areas")
+    run.report.rows_loaded += len(rows)
+    run.report.add_levels({"postcode": len(rows)})
+
+
+def _finish_postcode_areas(run: _Run) -> None:
+    """Each named area is the union of the OAs of its postcodes; an OA listed under several
+    areas goes to the area with most of its listed postcodes (ties: the lowest area code)."""
+    import re
+
+    conn = run.conn
+    names = pd.DataFrame(
+        conn.execute(
+            text(
+                "SELECT set_code, area_name, max(area_code) AS area_code FROM ingest_stage_postcode_areas "
+                "GROUP BY set_code, area_name ORDER BY set_code, area_name"
+            )
+        ).all(),
+        columns=["set_code", "area_name", "area_code"],
+    )
+    slug = names["area_name"].map(lambda n: re.sub(r"[^a-z0-9]+", "-", n.lower()).strip("-") or "area")
+    generated = (names["set_code"] + "-" + slug).str[:28]
+    dup = generated.groupby(generated).cumcount()
+    generated = generated.where(dup == 0, generated + "-" + dup.astype(str))
+    names["code"] = names["area_code"].where(names["area_code"].fillna("") != "", generated)
+    bad = ~names["code"].str.fullmatch(r"[A-Za-z0-9_\-]{1,32}")
+    if bad.any():
+        raise IngestRowError(
+            None, "area_code", "letters, digits, '_' or '-' (at most 32)", str(names.loc[bad, "code"].iloc[0])
+        )
+    conn.execute(
+        text(
+            "CREATE TEMP TABLE IF NOT EXISTS ingest_stage_postcode_area_codes "
+            "(set_code text, area_name text, code text) ON COMMIT DROP"
+        )
+    )
+    conn.execute(text("TRUNCATE ingest_stage_postcode_area_codes"))
+    copy_frame(conn, "ingest_stage_postcode_area_codes", names[["set_code", "area_name", "code"]])
+    areas = pd.DataFrame(
+        conn.execute(load_sql("ingest/postcode_areas")).mappings().all(),
+        columns=[
+            "code",
+            "name",
+            "level",
+            "set_code",
+            "parent_code",
+            "district_code",
+            "households",
+            "population",
+            "geom",
+        ],
+    )
+    run.report.notes.append(
+        f"{len(areas):,} custom areas from postcodes: each is the output areas of its postcodes; an OA "
+        "listed under several areas goes to the one with most of its postcodes (ties: the lowest code)"
+    )
+    _stage(run, areas, "areas")
+    _finish_areas(run)
+
+
 # ----------------------------------------------------------------------------- areas
 
-_LEVEL_PREFIXES = {"OA": "oa", "LSOA": "lsoa", "WD": "ward", "LAD": "district"}
+_LEVEL_PREFIXES = {"OA": "oa", "LSOA": "lsoa", "MSOA": "msoa", "WD": "ward", "LAD": "district"}
 
 
 def _areas(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
@@ -999,13 +1189,13 @@ def _areas(run: _Run, frame: pd.DataFrame, rejections: Rejections) -> None:
         level = _LEVEL_PREFIXES.get(prefix)
         if level is None:
             raise IngestRowError(
-                1, "level", "a `level` constant (oa, lsoa, ward, district or custom)", source
+                1, "level", "a `level` constant (oa, lsoa, msoa, ward, district or custom)", source
             )
         frame["level"] = level
     frame = _required_present(frame, ("code", "set_code"), rejections)
     frame = _bases(run, frame, rejections)
-    bad_level = ~frame["level"].isin(["oa", "lsoa", "ward", "district", "custom"])
-    rejections.add(frame, bad_level, "level", "expected oa, lsoa, ward, district or custom")
+    bad_level = ~frame["level"].isin(["oa", "lsoa", "msoa", "ward", "district", "custom"])
+    rejections.add(frame, bad_level, "level", "expected oa, lsoa, msoa, ward, district or custom")
     frame = frame.loc[~bad_level.to_numpy()]
     geoms = frame["__geometry"].to_numpy() if "__geometry" in frame else np.full(len(frame), None)
     valid = np.array(
@@ -1058,10 +1248,13 @@ _STAGING = {
     ),
     "area_classification": "area_code text, classification_code text, segment_code text",
     "area_bases": "area_code text, households integer, population integer",
+    "area_variables": "area_code text, variable text, value float8",
     "area_counts": (
         "service_code text, area_code text, period_start date, count integer, suppressed boolean, "
         "count_max integer"
     ),
+    "vintage_lookup": "oa11_code text, oa21_code text, change text, district_code text",
+    "postcode_areas": "set_code text, area_code text, area_name text, oa_code text, postcode_norm text",
     "areas": (
         "code text, name text, level text, set_code text, parent_code text, district_code text, "
         "households integer, population integer, geom geometry"
@@ -1090,12 +1283,24 @@ def _finish(run: _Run) -> None:
     elif run.report.rows_loaded == 0:
         return
     elif run.kind == "area-statistics":
-        _script(conn, "ingest/update_area_bases")
+        if run.mapping.vintage == "oa21":
+            from geo.ingest.vintage import place_on_2011
+
+            run.report.notes.extend(place_on_2011(conn, run.staged))
+        if "area_bases" in run.staged:
+            conn.execute(load_sql("ingest/superseded_area_bases"), params)
+            _script(conn, "ingest/update_area_bases")
+        if "area_variables" in run.staged:
+            conn.execute(load_sql("ingest/upsert_area_variables"), params)
         _bump(conn, ("tiles",))
     elif run.kind == "area-counts":
         _script(conn, "ingest/insert_area_counts", params)
         _bump(conn, ("tiles", "events"))
     elif run.kind in ("households", "area-classification"):
+        if run.mapping.vintage == "oa21":
+            from geo.ingest.vintage import place_on_2011
+
+            run.report.notes.extend(place_on_2011(conn, run.staged))
         unit = "household" if run.kind == "households" else "area"
         for key, (name, parent, parent_name) in run.segments.items():
             cls, seg = key.split("\x1f")
@@ -1124,18 +1329,33 @@ def _finish(run: _Run) -> None:
         sql = (
             "ingest/upsert_household_segments" if run.kind == "households" else "ingest/upsert_area_segments"
         )
+        if run.kind == "area-classification":
+            conn.execute(load_sql("ingest/superseded_area_segments"), params)
         conn.execute(load_sql(sql), params)
         if run.kind == "area-classification":
             if "area_bases" in run.staged:
+                conn.execute(load_sql("ingest/superseded_area_bases"), params)
                 _script(conn, "ingest/update_area_bases")
         _bump(conn, ("tiles",))
     elif run.kind == "postcodes":
+        conn.execute(load_sql("ingest/superseded_postcodes"), params)
         _script(conn, "ingest/upsert_postcodes")
+    elif run.kind == "area-lookup":
+        conn.execute(load_sql("ingest/superseded_vintage_lookup"), params)
+        conn.execute(load_sql("ingest/upsert_vintage_lookup"), params)
+    elif run.kind == "postcode-areas":
+        _finish_postcode_areas(run)
+        _bump(conn, ("tiles", "events"))
     elif run.kind == "gazetteer":
         _script(conn, "ingest/upsert_addresses")
     elif run.kind == "areas":
         _finish_areas(run)
         _bump(conn, ("tiles", "events"))
+    if run.kind in ("areas", "area-statistics", "area-classification"):
+        # neighbour pairs of the geographies these areas belong to, stored with their version
+        refresh_neighbours(conn)
+    elif run.kind == "gazetteer":
+        store_address_cells(conn)  # each new or moved address's H3 cell
 
 
 def _finish_areas(run: _Run) -> None:
@@ -1205,6 +1425,8 @@ _HANDLERS: dict[str, Callable[[_Run, pd.DataFrame, Rejections], None]] = {
     "area-counts": _area_counts,
     "postcodes": _postcodes,
     "gazetteer": _gazetteer,
+    "area-lookup": _area_lookup,
+    "postcode-areas": _postcode_areas,
 }
 
 
@@ -1241,19 +1463,36 @@ def undo_batch(conn: Connection, batch_id: int) -> dict[str, Any]:
     Events of other batches that were duplicates of this batch's events become primary
     again; the districts the batch gave its services are forgotten; tile and event data
     versions are bumped (the profiling aggregates go stale by trigger and are refreshed
-    here if they were fresh). Kinds that replace values in place (areas, area-statistics,
-    postcodes, gazetteer) keep their rows, since a reload of the corrected file replaces
-    them; the batch is still marked undone so that file can be loaded again.
+    here if they were fresh). Kinds that write values in place (area-classification,
+    area-statistics, postcodes, area-lookup) restore the values each key had before the
+    batch (``ingest_superseded``): undoing the latest batch puts the earlier batch's values
+    back, and a batch that a later loaded batch wrote over is refused, naming that batch.
+    A custom area set a batch created (areas, postcode-areas) is removed. Areas of standard
+    sets and gazetteer batches keep their rows (a reload of a corrected file replaces them);
+    the batch is still marked undone so that file can be loaded again.
 
-    Returns the batch id, kind, rows removed per table and a note.
+    Returns the batch id, kind, rows removed (or restored) per table and a note.
     """
     from geo.analysis.aggregates import aggregates_fresh, refresh_aggregates
 
     batch = get_batch(conn, batch_id)
     if batch["status"] != "loaded":
         raise InvalidRequest(f"batch {batch_id} is {batch['status']}; only a loaded batch can be undone")
-    fresh = aggregates_fresh(conn)
     kind = batch["kind"]
+    has_history = bool(
+        conn.execute(
+            text("SELECT EXISTS (SELECT 1 FROM ingest_superseded WHERE batch_id = :b)"), {"b": batch_id}
+        ).scalar()
+    )
+    if has_history:
+        later = conn.execute(load_sql("ingest/later_batches"), {"batch_id": batch_id}).all()
+        if later:
+            names = ", ".join(f"batch {r.id} ({r.kind}, {r.filename or 'no file name'})" for r in later)
+            raise InvalidRequest(
+                f"batch {batch_id} cannot be undone: {names} was loaded later over the same values; "
+                f"undo batch {later[-1].id} first (latest first)"
+            )
+    fresh = aggregates_fresh(conn)
     removed: dict[str, int] = {}
     if kind == "events":
         restored = conn.execute(
@@ -1265,11 +1504,42 @@ def undo_batch(conn: Connection, batch_id: int) -> dict[str, Any]:
             {"b": batch_id},
         ).rowcount
         removed["duplicates_restored_as_primary"] = int(restored)
-    for table in BATCH_TABLES.get(kind, ()):
-        n = conn.execute(text(f"DELETE FROM {table} WHERE batch_id = :b"), {"b": batch_id}).rowcount
-        removed[table] = int(n)
+    if has_history:
+        counts = conn.execute(
+            text(
+                "SELECT table_name, count(*) FILTER (WHERE previous IS NULL), "
+                "count(*) FILTER (WHERE previous IS NOT NULL) "
+                "FROM ingest_superseded WHERE batch_id = :b GROUP BY table_name ORDER BY table_name"
+            ),
+            {"b": batch_id},
+        ).all()
+        _script(conn, "ingest/undo_restore", {"batch_id": batch_id})
+        for table, new, overwritten in counts:
+            if new:
+                removed[table] = int(new)
+            if overwritten:
+                removed[f"{table}_restored"] = int(overwritten)
+    else:
+        for table in BATCH_TABLES.get(kind, ()):
+            n = conn.execute(text(f"DELETE FROM {table} WHERE batch_id = :b"), {"b": batch_id}).rowcount
+            removed[table] = int(n)
+    custom_sets = list(
+        conn.execute(
+            text("SELECT code FROM area_set WHERE batch_id = :b AND kind = 'custom'"), {"b": batch_id}
+        ).scalars()
+    )
+    for set_code in custom_sets:
+        conn.execute(text("DELETE FROM area_membership WHERE set_code = :s"), {"s": set_code})
+        n = conn.execute(text("DELETE FROM area WHERE set_code = :s"), {"s": set_code}).rowcount
+        conn.execute(text("DELETE FROM area_set WHERE code = :s"), {"s": set_code})
+        removed["area"] = removed.get("area", 0) + int(n)
     conn.execute(text("DELETE FROM service_district WHERE batch_id = :b"), {"b": batch_id})
-    if kind in BATCH_TABLES:
+    if has_history:
+        note = (
+            f"removed the values batch {batch_id} added and restored those it replaced; "
+            "the file can be loaded again"
+        )
+    elif kind in BATCH_TABLES or custom_sets:
         note = f"removed the rows batch {batch_id} loaded; the file can be loaded again"
     else:
         note = (

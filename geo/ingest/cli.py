@@ -1,6 +1,7 @@
 """``wardwise ingest KIND FILE [--mapping M] [--preset P]``: load a file as one batch, with a progress bar.
 
-``wardwise ingest batches`` lists earlier batches; ``wardwise ingest undo BATCH`` removes a
+``wardwise ingest watch DIR`` ingests each new file dropped into a folder (a feed,
+``geo.feeds``); ``wardwise ingest batches`` lists earlier batches; ``wardwise ingest undo BATCH`` removes a
 batch's rows so its file can be loaded again. The report goes to stdout as JSON with
 ``--json``, otherwise as a few lines of text; the progress bar and errors go to stderr.
 Identifiers are hashed with ``WARDWISE_SECRET_SALT`` (the salt the server uses).
@@ -93,14 +94,29 @@ def cmd_undo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vintage(args: argparse.Namespace) -> int:
+    """Print a classification stored on 2011 OAs placed on 2021 OAs (CSV)."""
+    from geo.db import cli_connection
+    from geo.exports import csv_text
+    from geo.ingest.vintage import BACK_RULE, classes_on_oa21
+
+    with cli_connection() as conn:
+        frame = classes_on_oa21(conn, args.classification)
+    sys.stdout.write(csv_text(frame))
+    sys.stderr.write(f"{len(frame):,} OA 2021 codes; rule: {BACK_RULE}\n")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``wardwise ingest KIND FILE``, ``wardwise ingest batches`` and ``wardwise ingest undo``."""
+    """Add ``wardwise ingest KIND FILE``, ``... batches``, ``... undo`` and ``... watch DIR``."""
     ingest = subparsers.add_parser(
         "ingest",
         help="load a file (CSV, XLSX, GeoJSON, GeoPackage, zipped Shapefile) as a batch; list, undo batches",
         description=__doc__,
     )
-    sub = ingest.add_subparsers(dest="ingest_command", required=True, metavar="{KIND,batches,undo}")
+    sub = ingest.add_subparsers(
+        dest="ingest_command", required=True, metavar="{KIND,batches,undo,vintage,watch}"
+    )
     for kind in KINDS:
         p = sub.add_parser(kind, help=f"load a {kind} file as one batch")
         p.add_argument("file")
@@ -113,7 +129,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_batches)
+    p = sub.add_parser(
+        "vintage", help="a classification on 2011 OAs placed on 2021 OAs through the loaded lookup (CSV)"
+    )
+    p.add_argument("classification")
+    p.add_argument("--to", choices=["oa21"], default="oa21", help="the vintage to place it on")
+    p.set_defaults(func=cmd_vintage)
     p = sub.add_parser("undo", help="remove a loaded batch's rows so its file can be loaded again")
     p.add_argument("batch", type=int)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_undo)
+    from geo.feeds_cli import register_ingest_watch
+
+    register_ingest_watch(sub)

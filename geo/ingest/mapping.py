@@ -36,6 +36,8 @@ Kind = Literal[
     "area-counts",
     "postcodes",
     "gazetteer",
+    "area-lookup",
+    "postcode-areas",
 ]
 KINDS: tuple[str, ...] = (
     "events",
@@ -47,6 +49,8 @@ KINDS: tuple[str, ...] = (
     "area-counts",
     "postcodes",
     "gazetteer",
+    "area-lookup",
+    "postcode-areas",
 )
 
 #: Bases per area a file may carry (whole numbers): households, usual residents, adults 65+.
@@ -114,6 +118,16 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
     "postcodes": {
         "required": ("postcode",),
         "optional": ("oa_code", "district_code", "x", "y", "longitude", "latitude"),
+    },
+    "area-lookup": {
+        # the ONS OA11 -> OA21 lookup: CHNGIND U unchanged, S split, M merged, X irregular
+        "required": ("oa11_code", "oa21_code", "change"),
+        "optional": ("district_code",),
+    },
+    "postcode-areas": {
+        # custom areas from a list of postcodes: each named area is the OAs of its postcodes
+        "required": ("postcode", "area_name", "set_code"),
+        "optional": ("area_code",),
     },
     "gazetteer": {
         "required": ("uprn",),
@@ -185,6 +199,26 @@ class Mapping:
     #: areas: the name of the area set when it is created; the district's code and name
     set_name: str | None = None
     district_name: str | None = None
+    #: area-classification / area-statistics: ``oa21`` when the file is keyed by OA 2021
+    #: codes, placed on the loaded 2011 OAs through the area-lookup (docs/ingest.md, Vintages)
+    vintage: str | None = None
+    #: area-statistics: census (or other) variables per area, as a list of source columns
+    #: (each stored under its name in snake case) or {variable name: source column}
+    variables: list[str] | dict[str, str] = field(default_factory=list)
+
+    def variable_columns(self) -> dict[str, str]:
+        """The ``variables`` as {variable name: source column}; names are checked."""
+        if isinstance(self.variables, dict):
+            named = {str(k): str(v) for k, v in self.variables.items()}
+        else:
+            named = {re.sub(r"[^a-z0-9]+", "_", str(c).lower()).strip("_"): str(c) for c in self.variables}
+        bad = [n for n in named if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", n)]
+        if bad:
+            raise IngestError(
+                f"`variables` names {bad}, but a variable name is expected to be snake case "
+                "(a letter, then letters, digits or _; at most 64)"
+            )
+        return named
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Mapping:
@@ -272,6 +306,8 @@ PRESETS: dict[str, Mapping] = {
                 "OA11CD",
                 "LSOA21CD",
                 "LSOA11CD",
+                "MSOA21CD",
+                "MSOA11CD",
                 "WD23CD",
                 "WD22CD",
                 "WD21CD",
@@ -286,6 +322,8 @@ PRESETS: dict[str, Mapping] = {
                 "OA21NM",
                 "LSOA21NM",
                 "LSOA11NM",
+                "MSOA21NM",
+                "MSOA11NM",
                 "WD23NM",
                 "WD22NM",
                 "WD21NM",
@@ -328,6 +366,16 @@ PRESETS: dict[str, Mapping] = {
             "y": ["osnrth1m"],
             "oa_code": ["oa21cd", "oa21", "oa11cd", "oa11"],
             "district_code": ["lad23cd", "lad22cd", "lad21cd", "laua", "oslaua"],
+        },
+    ),
+    # ONS Output Area (2011) to Output Area (2021) lookup: OA11CD, OA21CD, CHNGIND (U, S, M,
+    # X) and the local authority codes.
+    "ons-oa-lookup": Mapping(
+        columns={
+            "oa11_code": ["OA11CD", "oa11cd"],
+            "oa21_code": ["OA21CD", "oa21cd"],
+            "change": ["CHNGIND", "CHGIND", "chngind"],
+            "district_code": ["LAD22CD", "LAD21CD", "LAD23CD", "LAD11CD"],
         },
     ),
     # OS Code-Point Open (with the header the open-postcode mirror adds): eastings/northings
@@ -404,6 +452,18 @@ def check_targets(kind: str, mapping: Mapping) -> None:
     clash = sorted({column_key(c) for c in mapping.keep} & {column_key(c) for c in mapping.drop})
     if clash:
         raise IngestError(f"the mapping both keeps and drops the columns {clash}; name each in one list")
+    if mapping.vintage is not None and (
+        mapping.vintage != "oa21" or kind not in ("area-classification", "area-statistics")
+    ):
+        raise IngestError(
+            f"`vintage` was {mapping.vintage!r} for {kind} but is expected to be 'oa21' "
+            "(a file keyed by OA 2021 codes), and only for area-classification or area-statistics"
+        )
+    if mapping.variables and mapping.vintage is not None:
+        raise IngestError("`variables` are read on the areas' own codes; a `vintage` file cannot carry them")
+    if mapping.variables and kind != "area-statistics":
+        raise IngestError(f"`variables` are read from area-statistics files, not {kind} files")
+    mapping.variable_columns()
     if mapping.tiers and len(mapping.tiers) > 3:
         raise IngestError(f"`tiers` was {mapping.tiers!r} but at most 3 tiers are supported")
 

@@ -69,8 +69,46 @@ def cmd_routes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_zones(args: argparse.Namespace) -> int:
+    """Group areas into balanced, contiguous service zones and print them."""
+    from geo.planning.zone_plans import plan_zones
+
+    missing = {"max_p": ("floor", "--floor (the least demand per zone)"), "skater": ("n_zones", "--n-zones")}
+    field, flag = missing[args.method]
+    if getattr(args, field) is None:
+        sys.stderr.write(f"wardwise planning zones: error: {flag} is required for {args.method} zones\n")
+        return 2
+    with cli_connection() as conn:
+        plan = plan_zones(
+            conn,
+            method=args.method,
+            level=args.level,
+            floor=args.floor,
+            n_zones=args.n_zones,
+            min_areas=args.min_areas,
+            seed=args.seed,
+            construction_iterations=args.construction_iterations,
+            annealing_runs=args.annealing_runs,
+            demand_source=args.source,
+            service=args.service,
+            segments=args.segments,
+        )
+    s = plan["summary"]
+    sys.stderr.write(
+        f"{s['zones']} zones over {s['areas']} {s['level'].upper()}s; demand per zone "
+        f"{s['smallest_zone_demand']:g} to {s['largest_zone_demand']:g} (total {s['total_demand']:g})\n"
+    )
+    if args.csv:
+        from geo.planning.export import rows_csv
+
+        _emit(plan, rows_csv(plan["assignment"]))
+    else:
+        _emit(plan, None)
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``wardwise planning sites|routes``."""
+    """Add ``wardwise planning sites|routes|zones``."""
     planning = subparsers.add_parser("planning", help="site one-stop shops, route mobile services")
     sub = planning.add_subparsers(dest="planning_command", required=True)
     p = sub.add_parser("sites", help="choose p new sites")
@@ -103,3 +141,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     r.add_argument("--time-limit", type=float, default=5.0)
     r.add_argument("--csv", choices=["stops", "routes", "timetable"], default=None)
     r.set_defaults(func=cmd_routes)
+    z = sub.add_parser("zones", help="balanced service zones (max-p or SKATER)")
+    z.add_argument("--method", choices=["max_p", "skater"], default="max_p")
+    z.add_argument("--level", choices=["oa", "lsoa"], default="oa")
+    z.add_argument("--floor", type=float, default=None, help="max_p: least demand per zone")
+    z.add_argument("--n-zones", type=int, default=None, help="skater: number of zones")
+    z.add_argument("--min-areas", type=int, default=None, help="skater: least areas per zone")
+    z.add_argument("--seed", type=int, default=0)
+    z.add_argument("--construction-iterations", type=int, default=10, help="max_p: constructions tried")
+    z.add_argument("--annealing-runs", type=int, default=1, help="max_p: annealing runs per construction")
+    z.add_argument(
+        "--source", choices=["households", "service_use", "expected", "unmet"], default="households"
+    )
+    z.add_argument("--service", default=None)
+    z.add_argument("--segments", nargs="*", default=None)
+    z.add_argument("--csv", action="store_true", help="print each area's zone as CSV")
+    z.set_defaults(func=cmd_zones)

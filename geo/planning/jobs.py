@@ -40,7 +40,16 @@ def _sites(engine: Engine, params: dict[str, Any], progress: Callable[[float], N
         return plan_sites(conn, **params)
 
 
+def _zones(engine: Engine, params: dict[str, Any], progress: Callable[[float], None]) -> Any:
+    from geo.planning.zone_plans import plan_zones
+
+    with engine.connect() as conn:
+        progress(0.05)
+        return plan_zones(conn, **params)
+
+
 register_kind("planning.routes", _routes)
+register_kind("planning.zones", _zones)
 register_kind("planning.sites", _sites)
 
 
@@ -55,6 +64,13 @@ def submit_sites_job(engine: Engine, params: dict[str, Any]) -> Job:
     """Queue ``plan_sites(**params)`` (for solves given a long MILP time limit)."""
     return planning_runner().submit(
         "planning.sites", _public(params), lambda progress: _sites(engine, params, progress), payload=params
+    )
+
+
+def submit_zones_job(engine: Engine, params: dict[str, Any]) -> Job:
+    """Queue ``zone_plans.plan_zones(**params)`` (max-p over many areas takes a while)."""
+    return planning_runner().submit(
+        "planning.zones", _public(params), lambda progress: _zones(engine, params, progress), payload=params
     )
 
 

@@ -1,7 +1,7 @@
 """service.polarity: is a high figure of the service good or bad (the map's palette follows)
 
 Revision ID: map14b_1
-Revises: extras20_2
+Revises: ingest12b_1
 Create Date: 2026-12-02 01:20:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "map14b_1"
-down_revision: str | None = "extras20_2"
+down_revision: str | None = "ingest12b_1"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

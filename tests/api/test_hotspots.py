@@ -318,3 +318,21 @@ def test_trends_endpoint_names_categories(client):
     assert {"category", "trend_z", "trend_p", "classes"} <= set(body["features"][0]["properties"])
     bad = client.get("/api/v1/services/asb_reports/hotspots/trends", params={"slice": "week"})
     assert bad.status_code == 422 and "slice" in bad.text
+
+
+def test_hot_spots_refuse_a_tier_the_classification_lacks_with_a_422(client, auth_headers):
+    # the demo's household classification has no tiers: GET and POST bodies both say so
+    r = client.get(
+        URL.format("asb_reports"),
+        params={"level": "ward", "tier": "supergroup", "dispersion": "none"},
+        headers=auth_headers[Role.officer],
+    )
+    assert r.status_code == 422, r.text
+    assert "`tier` was 'supergroup'" in r.text and "Traceback" not in r.text
+    r = client.post(
+        URL.format("asb_reports"),
+        json={"level": "ward", "tier": "supergroup", "rates": [{"segment_code": "A", "rate": 0.1}]},
+        headers=auth_headers[Role.officer],
+    )
+    assert r.status_code == 422, r.text
+    assert "`tier` was 'supergroup'" in r.text

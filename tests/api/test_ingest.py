@@ -136,3 +136,68 @@ def test_an_oversized_upload_is_413(settings, auth_headers, extract) -> None:
     with TestClient(create_app(small), raise_server_exceptions=False) as c:
         r = _upload(c, auth_headers[Role.analyst], extract * 10)
     assert r.status_code == 413 and "100 bytes" in r.json()["detail"]
+
+
+def test_postcode_areas_over_http_make_a_custom_set_and_refuse_unknown_postcodes_by_row(
+    client, auth_headers, engine
+) -> None:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT p.postcode, p.oa_code, a.households FROM postcode p JOIN area a ON a.code = p.oa_code "
+                "ORDER BY p.postcode_norm LIMIT 6"
+            )
+        ).all()
+    listing = pd.DataFrame(
+        {
+            "postcode": [r.postcode.replace(" ", "").lower() for r in rows],
+            "area_name": ["North"] * 3 + ["South"] * 3,
+        }
+    )
+    mapping = json.dumps({"constants": {"set_code": "api_patches"}})
+
+    def upload(frame: pd.DataFrame, name: str) -> Any:
+        return client.post(
+            "/api/v1/ingest/postcode-areas",
+            headers=auth_headers[Role.analyst],
+            files={"file": (name, io.BytesIO(frame.to_csv(index=False).encode()), "text/csv")},
+            data={"mapping": mapping},
+        )
+
+    bad = upload(pd.DataFrame({"postcode": ["ZZ9 9ZZ", "QQ1 1QQ"], "area_name": ["X", "Y"]}), "bad.csv")
+    assert bad.status_code == 422, bad.text
+    assert "row 2" in bad.text and "postcode" in bad.text and "Traceback" not in bad.text
+    batches = client.get("/api/v1/ingest/batches", headers=auth_headers[Role.officer]).json()["batches"]
+    assert batches[0]["kind"] == "postcode-areas" and batches[0]["status"] == "failed"
+
+    good = upload(listing, "patches.csv")
+    assert good.status_code == 201, good.text
+    with engine.connect() as conn:
+        stored = dict(
+            conn.execute(text("SELECT name, households FROM area WHERE set_code = 'api_patches'")).all()
+        )
+    # each OA once, to the area listing most of its postcodes (ties: the lowest area code)
+    votes = pd.DataFrame(
+        {"oa": [r.oa_code for r in rows], "hh": [r.households for r in rows], "area": listing["area_name"]}
+    )
+    n = votes.groupby(["oa", "area"]).size().rename("n").reset_index()
+    n["code"] = "api_patches-" + n["area"].str.lower()
+    chosen = n.sort_values(["oa", "n", "code"], ascending=[True, False, True]).drop_duplicates("oa")
+    hh = votes.drop_duplicates("oa").set_index("oa")["hh"]
+    assert stored == chosen.assign(hh=chosen["oa"].map(hh)).groupby("area")["hh"].sum().to_dict()
+    undone = client.delete(
+        f"/api/v1/ingest/batches/{good.json()['batch_id']}", headers=auth_headers[Role.analyst]
+    )
+    assert undone.status_code == 200, undone.text
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM area_set WHERE code = 'api_patches'")).scalar() == 0
+
+
+def test_a_classification_on_oa21_needs_a_loaded_lookup(client, auth_headers) -> None:
+    r = client.get("/api/v1/classifications/nope/oa21", headers=auth_headers[Role.officer])
+    assert r.status_code == 404 and "nope" in r.text
+    r = client.get(
+        "/api/v1/classifications/{}/oa21".format(client.get("/api/v1/classifications").json()[0]["code"]),
+        headers=auth_headers[Role.officer],
+    )
+    assert r.status_code == 422 and "area-lookup" in r.text

@@ -6,6 +6,8 @@ import csv
 import io
 from typing import Any
 
+import pytest
+
 from geo.auth import Role
 
 CLASSIFICATION = "wardwise12"
@@ -77,6 +79,44 @@ def test_similar_areas_route(client: Any, auth_headers: dict[Role, dict[str, str
     assert client.get("/api/v1/areas/NOPE/similar", headers=auth_headers[Role.officer]).status_code == 404
     profile = client.get("/api/v1/areas/ZW000003/profile", headers=auth_headers[Role.officer]).json()
     assert len(profile["similar"]) == 5 and "distance" in profile["similar"][0]
+
+
+def test_profile_spine_comparator_similar_areas_route(
+    client: Any, auth_headers: dict[Role, dict[str, str]], engine: Any
+) -> None:
+    """`comparator=similar&k=3`: each segment against the mean of the 3 similar areas' shares,
+    recomputed with pandas from the households table (one row per household)."""
+    import numpy as np
+    import pandas as pd
+    from sqlalchemy import text
+
+    officer = auth_headers[Role.officer]
+    url = "/api/v1/areas/ZW000003/profile"
+    body = client.get(url, params={"comparator": "similar", "k": 3}, headers=officer).json()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT m.area_code, hs.segment_code FROM address ad "
+                "JOIN household_segment hs ON hs.uprn = ad.uprn AND hs.classification_code = :c "
+                "JOIN area_membership m ON m.oa_code = ad.oa_code AND m.level = 'ward' WHERE ad.is_residential"
+            ),
+            {"c": body["classification"]},
+        ).all()
+    households = pd.DataFrame(rows, columns=["ward", "segment"])
+    shares = pd.crosstab(households["ward"], households["segment"], normalize="index")
+    hellinger = np.sqrt(0.5 * ((np.sqrt(shares) - np.sqrt(shares.loc["ZW000003"])) ** 2).sum(axis=1))
+    similar = hellinger.drop("ZW000003").sort_values(kind="stable").index[:3]
+    mean = shares.loc[similar].mean(axis=0)
+    assert body["comparator"]["kind"] == "similar"
+    assert [a["code"] for a in body["comparator"]["areas"]] == list(similar)
+    for seg in body["segments"]:
+        assert seg["comparator_pct"] == pytest.approx(100 * mean.get(seg["segment"], 0.0), abs=0.005)
+    district = client.get(url, headers=officer).json()
+    assert district["comparator"]["kind"] == "district"
+    for seg in district["segments"]:
+        assert seg["comparator_pct"] == pytest.approx(seg["district_pct"], abs=0.0051)
+    bad = client.get(url, params={"comparator": "galaxy"}, headers=officer)
+    assert bad.status_code == 422
 
 
 def test_combined_hotspots_route(client: Any, auth_headers: dict[Role, dict[str, str]]) -> None:

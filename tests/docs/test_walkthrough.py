@@ -329,3 +329,25 @@ def test_east_riding_ward_by_supergroup_matrix_matches_pandas(walkthrough) -> No
                 got = cells.loc[(w, s), "households_index"]
                 # no household of the supergroup in East Riding: no index (null)
                 assert (pd.isna(got) and lq is None) or got == lq, (w, s, got, lq)
+
+
+def test_bristol_msoa_by_supergroup_matrix_matches_the_lookup(walkthrough) -> None:
+    answer = json.loads(walkthrough["answers"]["bristol_msoa_matrix"])
+    cells = pd.DataFrame(answer["cells"]).set_index(["area_code", "segment"])
+    profile = _profile(BRISTOL).set_index("oa11cd")
+    profile = profile[profile["oac21_supergroup"] != ""]
+    lookup = pd.read_csv(
+        REAL / "bristol" / f"lookup_oa11_lsoa11_msoa11_wd13_{BRISTOL}_DERIVED.csv",
+        dtype=str,
+        keep_default_na=False,
+    ).set_index("oa11cd")
+    table = profile.assign(msoa=lookup["msoa11cd"].reindex(profile.index)).pivot_table(
+        index="msoa", columns="oac21_supergroup", values="households", aggfunc="sum", fill_value=0
+    )
+    table = table.reindex(columns=[str(i) for i in range(1, 9)], fill_value=0)
+    table["Total"] = table.sum(axis=1)
+    table.loc["Total"] = table.sum(axis=0)
+    assert len(table.index) == 56 and answer["level"] == "msoa"
+    for m in table.index:
+        for s in table.columns:
+            assert int(cells.loc[(m, s), "households"]) == int(table.loc[m, s]), (m, s)

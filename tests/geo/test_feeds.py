@@ -108,3 +108,74 @@ def test_feed_definitions_are_checked(conn, tmp_path: Path) -> None:
         add_feed(conn, "test bad", tmp_path, "events", pattern="../*.csv")
     with pytest.raises(NotFound):
         scan_feed(conn.engine, "no such feed", salt=SALT)
+
+
+def test_ingest_watch_dir_picks_up_a_new_file_once_and_reports_failures(
+    engine: Engine,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`wardwise ingest watch DIR`: the feed command under the name the issue gives it."""
+    import json
+
+    from geo.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("WARDWISE_SECRET_SALT", SALT)
+    drop = tmp_path / "test drop"
+    drop.mkdir()
+    watch = ["ingest", "watch", str(drop), "--once"]
+
+    # a folder with no feed and no --kind is refused, saying what to add
+    assert main(watch) == 2  # bad input exits 2 (geo.cli.main)
+    assert "--kind" in capsys.readouterr().err
+
+    _extract(engine, ["W-1", "W-2", "W-3"], 400).to_csv(drop / "2025-06.csv", index=False)
+    create = [*watch, "--kind", "events", "--mapping", json.dumps(MAPPING), "--pattern", "*.csv"]
+    assert main(create) == 0
+    err = capsys.readouterr().err
+    assert "2025-06.csv loaded" in err
+    with engine.connect() as conn:
+        feed = conn.execute(
+            text("SELECT id, name, kind, mapping FROM feed WHERE directory = :d"), {"d": str(drop.resolve())}
+        ).one()
+        events = conn.execute(
+            text(
+                "SELECT count(*) FROM service_event e JOIN ingest_batch b ON b.id = e.batch_id "
+                "WHERE b.created_by = :who"
+            ),
+            {"who": f"feed:{feed.name}"},
+        ).scalar()
+    assert (feed.name, feed.kind, feed.mapping) == ("test drop", "events", MAPPING)  # stored with the feed
+    assert events == 3
+
+    # the next call needs only DIR: the seen file is skipped, nothing new is loaded
+    assert main(watch) == 0
+    assert "2025-06.csv" not in capsys.readouterr().err
+
+    # a new good file loads once; a broken one is reported (stderr, exit 1, feeds list, batches)
+    _extract(engine, ["W-4"], 500).to_csv(drop / "2025-07.csv", index=False)
+    (drop / "2025-08.csv").write_text("Ref,Date\nW-5,31/02/2025\n", encoding="utf-8")
+    assert main(watch) == 1
+    err = capsys.readouterr().err
+    assert "2025-07.csv loaded" in err and "2025-08.csv failed" in err
+    assert main(watch) == 0  # neither is scanned again
+    assert "2025-0" not in capsys.readouterr().err
+    with engine.connect() as conn:
+        listed = next(f for f in list_feeds(conn) if f["name"] == "test drop")
+        failed = conn.execute(
+            text("SELECT count(*) FROM ingest_batch WHERE filename = '2025-08.csv' AND status = 'failed'")
+        ).scalar()
+        loaded = conn.execute(
+            text(
+                "SELECT count(*) FROM ingest_batch WHERE created_by = 'feed:test drop' AND status = 'loaded'"
+            )
+        ).scalar()
+    assert listed["files"] == {"loaded": 2, "duplicate": 0, "failed": 1}
+    failure = next(r for r in listed["recent"] if r["filename"] == "2025-08.csv")
+    assert failure["status"] == "failed" and failure["error"]
+    assert failed == 1 and loaded == 2
+    assert main(["ingest", "batches"]) == 0
+    assert "2025-08.csv" in capsys.readouterr().out  # the batch list officers read

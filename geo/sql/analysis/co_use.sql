@@ -2,7 +2,7 @@
 -- key), how many also used each other service, next to how many households used that
 -- service at all. Both counts are distinct households, restricted to :within's OAs.
 -- Parameters: :service, :within (NULL or an area code), :date_from, :date_to.
--- SRIDs: none. Indexes: ix_service_event_service_date, ix_service_event_household_key.
+-- SRIDs: none. Indexes: ix_service_event_service_date (the households join is a hash join).
 WITH ev AS (
     SELECT DISTINCT e.service_code, e.household_key
     FROM service_event e

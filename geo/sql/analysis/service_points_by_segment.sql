@@ -2,15 +2,18 @@
 -- An event sits at its UPRN's address point when matched to one, else at its own point
 -- (postcode or coordinates); events with neither are left out (counted in `unlocated`).
 -- Segments follow the rules of service_counts_by_area_segment.sql.
--- Parameters: :service, :classification, :within, :date_from, :date_to (inclusive, NULL
+-- Parameters: :resolution (H3, <= 12), :service, :classification, :within, :date_from, :date_to (inclusive, NULL
 --   = open), :channel (NULL = all).
+-- An event at an address with a stored H3 cell (address.h3_cells, issue 17) comes as that cell at
+-- :resolution (`cell`); others (own point, or a cell not filled yet) as lng/lat.
 -- SRIDs: address.geom / service_event.geom 27700 -> output lng/lat 4326.
 -- Indexes: ix_service_event_service_date, pk_address, pk_household_segment.
 WITH cls AS (
     SELECT unit FROM classification WHERE code = :classification
 ), ev AS (
     SELECT e.household_key, e.oa_code,
-           ST_Transform(coalesce(ad.geom, e.geom), 4326) AS g,
+           CASE WHEN ad.h3_cells IS NULL THEN ST_Transform(coalesce(ad.geom, e.geom), 4326) END AS g,
+           to_hex(ad.h3_cells[CAST(:resolution AS integer) - 4]) AS cell,
            CASE WHEN (SELECT unit FROM cls) = 'household' THEN hs.segment_code
                 ELSE asg.segment_code END AS segment_code
     FROM service_event e
@@ -30,7 +33,7 @@ WITH cls AS (
             SELECT 1 FROM area_membership w
             WHERE w.oa_code = e.oa_code AND w.area_code = CAST(:within AS text)))
 )
-SELECT ST_X(g) AS lng, ST_Y(g) AS lat, segment_code, household_key, count(*)::bigint AS events
+SELECT ST_X(g) AS lng, ST_Y(g) AS lat, cell, segment_code, household_key, count(*)::bigint AS events
 FROM ev
-WHERE g IS NOT NULL
-GROUP BY 1, 2, 3, 4
+WHERE g IS NOT NULL OR cell IS NOT NULL
+GROUP BY 1, 2, 3, 4, 5

@@ -1,6 +1,6 @@
 -- Rebuild area_membership for one set: for a standard set, each of its OAs belongs to
 -- itself and to the LSOA, ward and district of the set containing the OA's
--- ST_PointOnSurface (directly, not through the parent chain, since 2011 LSOAs need
+-- ST_PointOnSurface (MSOAs too; directly, not through the parent chain, since 2011 LSOAs need
 -- not nest in 2013 wards); for a custom set, every OA (of any set) whose point on
 -- surface lies in one of the set's areas belongs to that area.
 -- Parameters: :set_code, :custom (boolean). SRID: EPSG:27700. Indexes: GiST on area.geom.
@@ -16,7 +16,7 @@ SELECT o.code, p.code, p.level, p.set_code
 FROM area o
 JOIN area p
   ON p.set_code = :set_code
- AND p.level IN ('lsoa', 'ward', 'district', 'custom')
+ AND p.level IN ('lsoa', 'msoa', 'ward', 'district', 'custom')
  AND ST_Intersects(p.geom, ST_PointOnSurface(o.geom))
 WHERE o.level = 'oa' AND (:custom OR o.set_code = :set_code)
 ON CONFLICT DO NOTHING

@@ -12,7 +12,9 @@ WITH upserted AS (
         saon = EXCLUDED.saon, paon = EXCLUDED.paon, street = EXCLUDED.street,
         street_norm = EXCLUDED.street_norm, locality = EXCLUDED.locality, town = EXCLUDED.town,
         postcode = EXCLUDED.postcode, postcode_norm = EXCLUDED.postcode_norm,
-        is_residential = EXCLUDED.is_residential, oa_code = EXCLUDED.oa_code, geom = EXCLUDED.geom
+        is_residential = EXCLUDED.is_residential, oa_code = EXCLUDED.oa_code, geom = EXCLUDED.geom,
+        -- a moved address loses its stored H3 cell (geo.analysis.h3cells fills it again)
+        h3_cells = CASE WHEN address.geom IS NOT DISTINCT FROM EXCLUDED.geom THEN address.h3_cells END
     RETURNING uprn
 )
 INSERT INTO address_alias (uprn, alias_text, alias_norm)
