@@ -19,6 +19,7 @@ from api.routers import hotspots as hotspots_router
 from api.routers import ingest as ingest_router
 from api.routers import insight as insight_router
 from api.routers import planning as planning_router
+from api.routers import profiles_pdf as profiles_pdf_router
 from api.routers import services as services_router
 from api.security import install_security
 from api.settings import Settings, get_settings
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ogc.router)
     app.include_router(ogc_exports.router)
     app.include_router(services_router.router)
+    app.include_router(profiles_pdf_router.router)
     install_role_declarations(app)
     app.mount("/", PageFiles(directory=settings.static_dir, html=True), name="static")
     return app

@@ -4,7 +4,8 @@
 // no request leaves the origin (the MVT worker is served from /vendor).
 //
 // What the page shows is kept in the URL's fragment (#layer=…&service=…&measure=…&view=…
-// &area=…&tab=…), so a view can be bookmarked and sent, and Back/Forward walk it.
+// &area=…&tab=…&from=…&to=…&classification=…&edges=…), so a view can be bookmarked and
+// sent, and Back/Forward walk it.
 "use strict";
 
 (function main() {
@@ -18,7 +19,11 @@
     service: "",
     measure: "households",
     method: "quantile",
-    overlays: { roads: true, sites: true },
+    dateFrom: null, // "YYYY-MM": first month of events counted (null: the service's first)
+    dateTo: null, // "YYYY-MM": last month counted (null: the service's last)
+    edges: "", // manual class breaks as the user typed them (legend units)
+    classification: "", // the segmentation (a tier is its own classification) of the panels
+    overlays: { roads: true, sites: true, labels: true },
     domain: null, // [min, max] from tiles, for layers without class breaks (hexagons)
     breaks: null, // the server's class breaks over the whole study area
     breaksFor: null,
@@ -201,10 +206,13 @@
         const hi = Math.max(edges[Math.min(i + 1, edges.length - 1)], 1e-3);
         const t = 0.5 + Math.log(Math.sqrt(lo * hi)) / (2 * m);
         const trimmed = t < 0.5 ? t * 0.84 : 1 - (1 - t) * 0.84;
-        colours.push(ramp("puor", trimmed));
+        colours.push(ramp("puor", flipped() ? 1 - trimmed : trimmed));
       }
     } else {
-      for (let i = 0; i < k; i += 1) colours.push(ramp(spec.palette, k === 1 ? 0.5 : i / (k - 1)));
+      for (let i = 0; i < k; i += 1) {
+        const t = k === 1 ? 0.5 : i / (k - 1);
+        colours.push(ramp(spec.palette, flipped() ? 1 - t : t));
+      }
     }
     return { edges, colours };
   }
@@ -305,7 +313,8 @@
   // ------------------------------------------------------------------ class breaks
 
   function breaksKey() {
-    return [state.layer, state.service, state.measure, state.method, signedIn()].join("|");
+    return [state.layer, state.service, state.measure, state.method, signedIn(), state.dateFrom, state.dateTo,
+      state.method === "manual" ? state.edges : ""].join("|");
   }
 
   async function loadBreaks() {
@@ -318,10 +327,20 @@
       refreshColours();
       return;
     }
+    const manual = state.method === "manual" ? manualEdges() : null;
+    if (state.method === "manual" && !manual) {
+      state.breaks = null;
+      state.breaksFor = null;
+      state.breaksError = state.edges ? manualError() : "type the break values under Classes";
+      refreshColours();
+      return;
+    }
     state.breaksLoading = key;
     renderLegend();
     const q = new URLSearchParams({ layer: state.layer, measure: state.measure, method: state.method });
     if (state.service) q.set("service", state.service);
+    if (manual) q.set("edges", manual.join(","));
+    for (const [k, v] of Object.entries(dateParams())) q.set(k, v);
     try {
       const breaks = await getJSON(`/api/v1/map/breaks?${q}`);
       if (key !== breaksKey()) return; // the user moved on
@@ -389,6 +408,7 @@
         `Classes over every area of the borough, not only those in view.`);
       box.append(how);
     }
+    box.append(...legendNotes14());
   }
 
   // A message over the map when it cannot show what was asked (tiles failing, a layer
@@ -424,6 +444,7 @@
     const layer = state.spec.layers.find((l) => l.name === name);
     let url = layer ? layer.url : `/tiles/${name}/{z}/{x}/{y}.pbf?v=${state.spec.version}`;
     if (state.service) url += `&service=${encodeURIComponent(state.service)}`;
+    if (layer && layer.areas) for (const [k, v] of Object.entries(dateParams())) url += `&${k}=${v}`;
     // Tiles fetched with an officer's key hold unsuppressed counts: a different URL after
     // signing in or out, so none of them is reused for the other.
     if (signedIn()) url += "&as=officer";
@@ -442,7 +463,8 @@
   function render() {
     if (!state.deck) return;
     const base = state.baseLayers;
-    const triggers = [state.measure, state.service, state.breaksFor, JSON.stringify(state.classes && state.classes.edges)];
+    const triggers = [state.measure, state.service, state.breaksFor, JSON.stringify(state.classes && state.classes.edges),
+      JSON.stringify(state.classes && state.classes.colours)];
     const areaName = state.layer === "h3" ? "h3" : "areas";
     const layers = [];
     // Roads and sites wait for the first choropleth tiles, so those are decoded first.
@@ -465,6 +487,7 @@
     layers.push(choropleth);
     const combined = combinedHotspotsLayer(base);
     if (combined) layers.push(combined);
+    layers.push(...contextLayers14(overlays));
     layers.push(base.sites.clone({ visible: overlays && state.overlays.sites, loadOptions: loadOptions(base.sites.props.loadOptions), onTileError }));
     if (base.planning) {
       layers.push(base.planning.clone({
@@ -701,12 +724,34 @@
     box.scrollIntoView({ block: "nearest" });
   }
 
+  // A planning solve as a background job (?async=true) with a progress bar fed by polling
+  // its status; the job's result is the inline answer. Servers without jobs answer inline.
+  async function runPlanningJob(url, body, label) {
+    const box = $("plan-summary");
+    const bar = el("progress", { id: "plan-progress", max: "1", value: "0", "aria-label": `${label}: progress` });
+    const text = el("span", { text: `${label}… 0%` });
+    box.replaceChildren(text, bar);
+    state.planProgress = [];
+    const first = await postJSON(`${url}?async=true`, body);
+    if (!first.status_url) return first; // answered inline
+    const statusPath = new URL(first.status_url, location.href).pathname;
+    for (;;) {
+      const job = await getJSON(statusPath);
+      state.planProgress.push(job.progress);
+      bar.value = job.progress;
+      text.textContent = `${label}… ${Math.round(job.progress * 100)}% `;
+      if (job.status === "done") return job.result;
+      if (job.status === "failed" || job.status === "cancelled") throw new Error(job.error || `the job was ${job.status}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
   async function planSites() {
     const p = Math.max(1, Math.min(10, Number($("plan-p").value) || 2));
     $("plan-summary").textContent = "Solving…";
     try {
       const demand = state.service ? { source: "unmet", service: state.service } : { source: "households" };
-      const plan = await postJSON("/api/v1/planning/sites", { p, demand, time_limit_s: 10 });
+      const plan = await runPlanningJob("/api/v1/planning/sites", { p, demand, time_limit_s: 10 }, "Solving");
       const catchments = tagged(plan.catchments, "catchment");
       for (const f of catchments) f.properties.site_id = f.properties.site_id ?? f.properties.id;
       showPlan([...catchments, ...tagged(plan.sites, "site")],
@@ -720,7 +765,7 @@
   async function planRoute() {
     $("plan-summary").textContent = "Planning a route…";
     try {
-      const plan = await postJSON("/api/v1/planning/routes", { max_stops: 8, time_limit_s: 2 });
+      const plan = await runPlanningJob("/api/v1/planning/routes", { max_stops: 8, time_limit_s: 2 }, "Planning a route");
       const s = plan.summary;
       showPlan([...tagged(plan.routes, "route"), ...tagged(plan.stops, "stop")],
         `${s.stops_visited} stops, ${s.total_distance_km.toFixed(1)} km, ${Math.round(s.total_duration_min)} min (blue line and dots).`);
@@ -879,6 +924,16 @@
           ? el("a", { href: `/areas/${enc}/report`, id: "report-link", onclick: (e) => openAuthed(e, `/areas/${enc}/report`, null), text: "Community report (printable)" })
           : el("span", { className: "hint", text: "Community report: sign in as an officer" })));
       }
+      if (signedIn() && hasPath("/api/v1/areas/{code}/profile.pdf")) {
+        const pdf = `/api/v1/areas/${enc}/profile.pdf`;
+        links.append(el("li", {}, el("a", { href: pdf, id: "profile-pdf-link", onclick: (e) => openAuthed(e, pdf, `profile_${code}.pdf`),
+          text: "Community profile (PDF)" })));
+        if (p.level === "ward" && p.parent_code && hasPath("/api/v1/districts/{code}/profiles.pdf")) {
+          const batch = `/api/v1/districts/${encodeURIComponent(p.parent_code)}/profiles.pdf`;
+          links.append(el("li", {}, el("a", { href: batch, id: "district-pdf-link",
+            onclick: (e) => openAuthed(e, batch, `profiles_${p.parent_code}_wards.pdf`), text: "Every ward of the district (PDF)" })));
+        }
+      }
       if (hasPath("/api/v1/matrix")) {
         const svc = state.service ? `&service=${encodeURIComponent(state.service)}` : "";
         const url = `/api/v1/matrix?level=oa&area=${enc}${svc}&format=csv`;
@@ -928,11 +983,42 @@
     return [...tableEl.querySelectorAll("tr")].map((tr) => [...tr.children].map((c) => q(c.dataset.value ?? c.textContent.trim())).join(",")).join("\r\n");
   }
 
-  // Each table gets a CSV button: what is on screen, as numbers (no separators).
+  // Each table gets a CSV button and an XLSX button: what is on screen, as numbers (no separators).
   function withCsv(tableEl, filename) {
     const button = el("button", { type: "button", className: "csv", text: "Download CSV",
       onclick: () => download(new Blob([`${tableCsv(tableEl)}\r\n`], { type: "text/csv" }), filename) });
-    return el("div", { className: "table-wrap" }, tableEl, button);
+    const wrap = el("div", { className: "table-wrap" }, tableEl, button);
+    if (hasPath("/api/v1/exports/table.xlsx")) {
+      wrap.append(el("button", { type: "button", className: "xlsx", text: "Download XLSX",
+        onclick: () => tableXlsx(tableEl, filename.replace(/\.csv$/, ".xlsx")) }));
+    }
+    return wrap;
+  }
+
+  // The table as the server's one-sheet workbook (POST /api/v1/exports/table.xlsx): numbers
+  // from each cell's data-value, text otherwise.
+  async function tableXlsx(tableEl, filename) {
+    const value = (c) => {
+      const raw = c.dataset.value ?? c.textContent.trim();
+      if (raw === "") return null;
+      const n = Number(raw);
+      return c.dataset.value !== undefined && Number.isFinite(n) ? n : raw;
+    };
+    const trs = [...tableEl.querySelectorAll("tr")];
+    const body = {
+      title: (tableEl.querySelector("caption") || {}).textContent || filename,
+      columns: [...trs[0].children].map((c) => c.textContent.trim()),
+      rows: trs.slice(1).map((tr) => [...tr.children].map(value)),
+    };
+    try {
+      const response = await fetch("/api/v1/exports/table.xlsx", { method: "POST",
+        headers: { "Content-Type": "application/json", ...authHeaders() }, body: JSON.stringify(body) });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      download(await response.blob(), filename);
+      status(`Downloaded ${filename}.`);
+    } catch (error) {
+      status(`Could not make ${filename}: ${error.message}`);
+    }
   }
 
   function table(caption, cols, rows) {
@@ -1131,7 +1217,7 @@
     pane.replaceChildren(el("p", { text: "Loading…" }));
     try {
       const svc = state.service ? `&service=${encodeURIComponent(state.service)}` : "";
-      const m = await getJSON(`/api/v1/matrix?level=ward${svc}`);
+      const m = await getJSON(`/api/v1/matrix?level=ward${svc}${panelParams()}`);
       pane.replaceChildren(withCsv(matrixTable(m), `wards_by_segment${state.service ? `_${state.service}` : ""}.csv`));
     } catch (error) {
       pane.replaceChildren(el("p", { className: "error", text: `Matrix unavailable: ${error.message}` }));
@@ -1204,12 +1290,12 @@
     const service = state.service;
     pane.replaceChildren(el("p", { text: "Loading…" }));
     try {
-      const body = await getJSON(`/api/v1/services/${encodeURIComponent(service)}/propensity`);
+      const body = await getJSON(`/api/v1/services/${encodeURIComponent(service)}/propensity?${panelParams().slice(1)}`);
       if (service !== state.service) return;
       const rows = (body.rows || []).filter((r) => r.segment !== "Total" && r.code !== "Total");
       const name = (r) => r.segment_name || r.name || r.segment || r.code;
       const chart = propensityChart(rows, name);
-      const cols = [["segment_name", "Segment"], ["households", "Households", "int"], ["users", "Users", "int"],
+      const cols = [["segment_name", "Segment"], ["base", "Households", "int"], ["target", "Users", "int"],
         ["index", "Index", "int"], ["ci_low", "95% CI low", "int"], ["ci_high", "95% CI high", "int"]];
       const t = table(`Propensity to use ${serviceName(service)} by segment (index 100 = as its share of households)`,
         cols.filter(([k]) => rows.some((r) => r[k] !== undefined) || k === "segment_name"), rows.map((r) => ({ ...r, segment_name: name(r) })));
@@ -1281,6 +1367,253 @@
     }
   }
 
+  // ------------------------------------------------------------------ period, polarity, manual breaks (issue 14)
+
+  function serviceSpec(code) {
+    return state.spec.services.find((x) => x.code === code) || null;
+  }
+
+  // The months the time slider steps over: the service's first to last month of events.
+  function serviceMonths(code) {
+    const s = serviceSpec(code);
+    if (!s || !s.first || !s.last) return [];
+    const out = [];
+    let [y, m] = s.first.slice(0, 7).split("-").map(Number);
+    const [ly, lm] = s.last.slice(0, 7).split("-").map(Number);
+    while (y < ly || (y === ly && m <= lm)) {
+      out.push(`${y}-${String(m).padStart(2, "0")}`);
+      m += 1;
+      if (m > 12) {
+        m = 1;
+        y += 1;
+      }
+    }
+    return out;
+  }
+
+  function monthEnd(month) {
+    const [y, m] = month.split("-").map(Number);
+    return `${month}-${String(new Date(Date.UTC(y, m, 0)).getUTCDate()).padStart(2, "0")}`;
+  }
+
+  function monthLabel(month) {
+    const [y, m] = month.split("-").map(Number);
+    return new Date(Date.UTC(y, m - 1, 1)).toLocaleDateString(GB, { month: "short", year: "numeric", timeZone: "UTC" });
+  }
+
+  // The date range as query parameters (only with a service; a month left open is not sent).
+  function dateParams() {
+    const out = {};
+    if (!state.service) return out;
+    if (state.dateFrom) out.date_from = `${state.dateFrom}-01`;
+    if (state.dateTo) out.date_to = monthEnd(state.dateTo);
+    return out;
+  }
+
+  // "&date_from=…&date_to=…&classification=…" for the panels' requests ("" when none apply).
+  function panelParams() {
+    const q = new URLSearchParams(dateParams());
+    if (state.classification) q.set("classification", state.classification);
+    const s = q.toString();
+    return s ? `&${s}` : "";
+  }
+
+  // Is a high figure of the chosen service bad news? Then the palette runs the other way,
+  // so the "good" end keeps its colour across services. Households and unmet demand keep
+  // their own direction (more unmet demand is always worse).
+  function flipped() {
+    const s = state.service && serviceSpec(state.service);
+    return Boolean(s && s.polarity === "high_bad" && ["takeup", "events", "ratio"].includes(state.measure));
+  }
+
+  // The manual breaks in the data's units (legend percentages and indices are divided by
+  // 100), or null when what was typed is not ascending numbers.
+  function manualEdges() {
+    const parts = state.edges.split(/[,;\s]+/).filter(Boolean);
+    if (!parts.length || parts.length > 8) return null;
+    const values = parts.map(Number);
+    if (!values.every(Number.isFinite)) return null;
+    if (values.some((v, i) => i > 0 && v <= values[i - 1])) return null;
+    const scale = ["pct", "index"].includes(measureSpec(state.measure).format) ? 100 : 1;
+    return values.map((v) => Number((v / scale).toPrecision(12)));
+  }
+
+  function manualError() {
+    return `"${state.edges}" is not up to 8 ascending numbers separated by commas`;
+  }
+
+  function syncPeriod14() {
+    const box = $("period");
+    const months = state.service ? serviceMonths(state.service) : [];
+    const from = $("period-from");
+    const to = $("period-to");
+    box.hidden = months.length === 0 && $("classification").options.length <= 1;
+    for (const input of [from, to, $("period-all")]) {
+      input.hidden = months.length === 0;
+      if (input.labels) for (const l of input.labels) l.hidden = months.length === 0;
+    }
+    if (months.length) {
+      from.max = String(months.length - 1);
+      to.max = String(months.length - 1);
+      const i = state.dateFrom ? months.indexOf(state.dateFrom) : 0;
+      const j = state.dateTo ? months.indexOf(state.dateTo) : months.length - 1;
+      from.value = String(i < 0 ? 0 : i);
+      to.value = String(j < 0 ? months.length - 1 : j);
+      showPeriodLabels(months);
+    }
+    $("classification").value = state.classification;
+    $("manual-breaks").hidden = state.method !== "manual";
+    $("manual-edges").value = state.edges;
+  }
+
+  function showPeriodLabels(months) {
+    const from = months[Number($("period-from").value)];
+    const to = months[Number($("period-to").value)];
+    $("period-from-label").value = from ? monthLabel(from) : "";
+    $("period-to-label").value = to ? monthLabel(to) : "";
+    $("period-from").setAttribute("aria-valuetext", from ? monthLabel(from) : "");
+    $("period-to").setAttribute("aria-valuetext", to ? monthLabel(to) : "");
+  }
+
+  // What depends on the period or the segmentation is fetched again: tiles (their URL
+  // changes), class breaks and the open panels.
+  function refreshPanels14() {
+    if (state.tab === "matrix") loadMatrix();
+    if (state.tab === "service") loadService();
+  }
+
+  function applyPeriod(fromIndex, toIndex) {
+    const months = serviceMonths(state.service);
+    if (!months.length) return;
+    let i = Math.max(0, Math.min(fromIndex, months.length - 1));
+    let j = Math.max(0, Math.min(toIndex, months.length - 1));
+    if (i > j) [i, j] = [j, i];
+    state.dateFrom = i === 0 ? null : months[i];
+    state.dateTo = j === months.length - 1 ? null : months[j];
+    syncPeriod14();
+    state.domain = null;
+    render();
+    loadBreaks();
+    refreshPanels14();
+    saveUrl(true);
+  }
+
+  function legendNotes14() {
+    const notes = [];
+    if (!state.spec) return notes;
+    if (state.service && (state.dateFrom || state.dateTo) && measureSpec(state.measure).service) {
+      const months = serviceMonths(state.service);
+      notes.push(el("p", { className: "legend-note", id: "legend-period",
+        text: `Events from ${monthLabel(state.dateFrom || months[0])} to ${monthLabel(state.dateTo || months[months.length - 1])}.` }));
+      if (!layerSpec(state.layer).areas) notes.push(el("p", { className: "legend-note", text: "The period applies to area layers; hexagons count every event." }));
+    }
+    if (flipped()) {
+      notes.push(el("p", { className: "legend-note", id: "legend-polarity",
+        text: `For ${serviceName(state.service)} a high figure is bad news: the colours run the other way.` }));
+    }
+    if (state.method === "manual" && state.breaksFor === breaksKey()) {
+      notes.push(el("p", { className: "legend-note", text: "Manual breaks: the first and last classes reach the lowest and highest areas." }));
+    }
+    return notes;
+  }
+
+  function buildControls14() {
+    const from = $("period-from");
+    const to = $("period-to");
+    for (const input of [from, to]) {
+      input.addEventListener("input", () => showPeriodLabels(serviceMonths(state.service)));
+      input.addEventListener("change", () => applyPeriod(Number(from.value), Number(to.value)));
+    }
+    $("period-all").addEventListener("click", () => applyPeriod(0, serviceMonths(state.service).length - 1));
+    const applyEdges = () => {
+      state.edges = $("manual-edges").value.trim();
+      loadBreaks();
+      saveUrl(true);
+    };
+    $("manual-apply").addEventListener("click", applyEdges);
+    $("manual-edges").addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        applyEdges();
+      }
+    });
+    const cls = $("classification");
+    cls.addEventListener("change", () => {
+      state.classification = cls.value;
+      refreshPanels14();
+      saveUrl(true);
+    });
+    if (hasPath("/api/v1/classifications")) {
+      getJSON("/api/v1/classifications").then((list) => {
+        cls.replaceChildren(el("option", { value: "", text: "(default)" }),
+          ...list.map((c) => el("option", { value: c.code, text: c.name || c.code })));
+        if (state.classification && !list.some((c) => c.code === state.classification)) {
+          cls.append(el("option", { value: state.classification, text: state.classification }));
+        }
+        syncPeriod14();
+      }).catch(() => {});
+    }
+    syncPeriod14();
+  }
+
+  // ------------------------------------------------------------------ map context (issue 14)
+
+  // Ward names at a point inside each ward and the district outline, from
+  // /api/v1/map/labels.json; fetched once the first tiles are drawn (first paint first).
+  function loadContext14() {
+    if (state.context || state.contextLoading || !hasPath("/api/v1/map/labels.json")) return;
+    state.contextLoading = true;
+    getJSON("/api/v1/map/labels.json").then((body) => {
+      state.context = body;
+      render();
+    }).catch(() => {}).finally(() => { state.contextLoading = false; });
+  }
+
+  function contextLayers14(overlays) {
+    if (!overlays) return [];
+    loadContext14();
+    const ctx = state.context;
+    const visible = Boolean(ctx && state.overlays.labels);
+    const out = [];
+    if (state.baseLayers.planning) {
+      out.push(state.baseLayers.planning.clone({
+        id: "district-outline",
+        data: ctx ? ctx.districts : { type: "FeatureCollection", features: [] },
+        visible,
+        pickable: false,
+        filled: false,
+        stroked: true,
+        getLineColor: [18, 48, 79, 255],
+        getLineWidth: 3,
+        lineWidthUnits: "pixels",
+        updateTriggers: { getLineColor: 2 },
+      }));
+    }
+    const TextLayer = window.deck && window.deck.TextLayer;
+    if (TextLayer) {
+      out.push(new TextLayer({
+        id: "ward-labels",
+        data: ctx ? ctx.labels : [],
+        visible,
+        pickable: false,
+        getPosition: (d) => [d.lon, d.lat],
+        getText: (d) => d.name,
+        getSize: 12,
+        // drawn just above the ward's inner point, which stays clear to show the ward's colour
+        getPixelOffset: [0, -7],
+        getAlignmentBaseline: "bottom",
+        getColor: [29, 29, 31, 255],
+        fontFamily: "system-ui, sans-serif",
+        fontSettings: { sdf: true },
+        outlineWidth: 3,
+        outlineColor: [255, 255, 255, 230],
+        characterSet: "auto",
+        sizeMinPixels: 10,
+      }));
+    }
+    return out;
+  }
+
   // ------------------------------------------------------------------ the URL
 
   function urlState() {
@@ -1292,6 +1625,10 @@
     if (state.view) q.set("view", [state.view.longitude.toFixed(5), state.view.latitude.toFixed(5), state.view.zoom.toFixed(2)].join(","));
     if (state.selected) q.set("area", state.selected);
     if (state.tab !== "area") q.set("tab", state.tab);
+    if (state.service && state.dateFrom) q.set("from", state.dateFrom);
+    if (state.service && state.dateTo) q.set("to", state.dateTo);
+    if (state.classification) q.set("classification", state.classification);
+    if (state.method === "manual" && state.edges) q.set("edges", state.edges);
     return `#${q}`;
   }
 
@@ -1321,6 +1658,13 @@
     out.area = area && /^[A-Za-z0-9_-]{1,32}$/.test(area) ? area : null;
     const tab = q.get("tab");
     out.tab = TABS.includes(tab) ? tab : "area";
+    const month = (v) => (v && /^\d{4}-(0[1-9]|1[0-2])$/.test(v) ? v : null);
+    out.dateFrom = month(q.get("from"));
+    out.dateTo = month(q.get("to"));
+    const cls = q.get("classification");
+    out.classification = cls && /^[A-Za-z0-9_-]{1,64}$/.test(cls) ? cls : "";
+    const edges = q.get("edges");
+    out.edges = edges && edges.length <= 200 ? edges : "";
     return out;
   }
 
@@ -1336,7 +1680,13 @@
       state.service = want.service;
       if (want.measure) state.measure = want.measure;
       state.method = want.method;
+      state.dateFrom = want.dateFrom;
+      state.dateTo = want.dateTo;
+      state.edges = want.edges;
+      const panelsBefore = state.classification;
+      state.classification = want.classification;
       syncControls();
+      if (panelsBefore !== state.classification || before !== breaksKey()) refreshPanels14();
       render();
       if (want.view && !initial) setView(want.view, false);
       if (want.view) state.view = want.view;
@@ -1360,6 +1710,7 @@
     $("service").value = state.service;
     fillMeasures();
     $("method").value = state.method;
+    syncPeriod14();
   }
 
   // ------------------------------------------------------------------ controls
@@ -1389,6 +1740,9 @@
     $("scan-window").addEventListener("change", loadScan);
     service.addEventListener("change", () => {
       state.service = service.value;
+      state.dateFrom = null; // each service has its own months
+      state.dateTo = null;
+      syncPeriod14();
       if ($("scan-window").value) loadScan();
       fillMeasures();
       state.domain = null;
@@ -1406,14 +1760,15 @@
       saveUrl(true);
     });
     const method = $("method");
-    const names = { quantile: "Quantiles (equal counts)", equal: "Equal intervals", natural: "Natural breaks (k-means)" };
+    const names = { quantile: "Quantiles (equal counts)", equal: "Equal intervals", natural: "Natural breaks (k-means)", manual: "Manual (type the breaks)" };
     method.replaceChildren(...(state.spec.break_methods || ["quantile"]).map((m) => el("option", { value: m, text: names[m] || m })));
     method.addEventListener("change", () => {
       state.method = method.value;
+      syncPeriod14();
       loadBreaks();
       saveUrl(true);
     });
-    for (const name of ["roads", "sites"]) {
+    for (const name of ["roads", "sites", "labels"]) {
       $(`overlay-${name}`).addEventListener("change", (e) => {
         state.overlays[name] = e.target.checked;
         render();
@@ -1454,6 +1809,7 @@
     $("map-zoom-in").addEventListener("click", () => setView({ zoom: Math.min(18, currentView().zoom + 1) }, true));
     $("map-zoom-out").addEventListener("click", () => setView({ zoom: Math.max(8, currentView().zoom - 1) }, true));
     $("map-png").addEventListener("click", savePng);
+    buildControls14();
     buildCombinedControls();
     showSignedIn();
   }

@@ -41,6 +41,12 @@ class ServiceSpec:
     lgsl_id: int | None = None
     lgchl_ids: list[int] = field(default_factory=list)
     channels: list[str] = field(default_factory=list)
+    #: 'high_good' or 'high_bad': which end of the map's palette is good news.
+    polarity: str = "high_good"
+
+
+#: Is a high figure of the service good or bad news?
+POLARITIES = ("high_good", "high_bad")
 
 
 def _check_spec(spec: ServiceSpec) -> None:
@@ -53,6 +59,10 @@ def _check_spec(spec: ServiceSpec) -> None:
         raise InvalidRequest("`name` was empty but is expected to name the service")
     if spec.unit not in UNITS:
         raise InvalidRequest(f"`unit` was {spec.unit!r} but is expected to be one of {list(UNITS)}")
+    if spec.polarity not in POLARITIES:
+        raise InvalidRequest(
+            f"`polarity` was {spec.polarity!r} but is expected to be one of {list(POLARITIES)}"
+        )
     if spec.lgsl_id is not None and not 0 < spec.lgsl_id < 100_000:
         raise InvalidRequest(f"`lgsl` was {spec.lgsl_id!r} but is expected to be an LGSL id (1 to 99999)")
     bad = [c for c in spec.lgchl_ids if not 0 < int(c) < 100_000]
@@ -69,8 +79,8 @@ def create_service(conn: Connection, spec: ServiceSpec, *, by: Any = None) -> di
     conn.execute(
         text(
             "INSERT INTO service (code, name, category, description, owner, unit, channels, lgsl_id, "
-            "lgchl_ids) VALUES (:code, :name, :category, :description, :owner, :unit, :channels, :lgsl, "
-            ":lgchl)"
+            "lgchl_ids, polarity) VALUES (:code, :name, :category, :description, :owner, :unit, :channels, "
+            ":lgsl, :lgchl, :polarity)"
         ),
         {
             "code": spec.code,
@@ -82,6 +92,7 @@ def create_service(conn: Connection, spec: ServiceSpec, *, by: Any = None) -> di
             "channels": spec.channels or None,
             "lgsl": spec.lgsl_id,
             "lgchl": [int(c) for c in spec.lgchl_ids] or None,
+            "polarity": spec.polarity,
         },
     )
     if by is not None:
@@ -92,7 +103,17 @@ def create_service(conn: Connection, spec: ServiceSpec, *, by: Any = None) -> di
 
 
 #: Fields PATCH may change, and their columns.
-UPDATABLE = ("name", "unit", "category", "description", "owner", "lgsl_id", "lgchl_ids", "channels")
+UPDATABLE = (
+    "name",
+    "unit",
+    "category",
+    "description",
+    "owner",
+    "lgsl_id",
+    "lgchl_ids",
+    "channels",
+    "polarity",
+)
 
 
 def update_service(conn: Connection, code: str, changes: dict[str, Any], *, by: Any = None) -> dict[str, Any]:
@@ -112,13 +133,14 @@ def update_service(conn: Connection, code: str, changes: dict[str, Any], *, by: 
         lgsl_id=merged["lgsl_id"],
         lgchl_ids=list(merged["lgchl_ids"] or []),
         channels=list(merged["channels"] or []),
+        polarity=merged.get("polarity") or "high_good",
     )
     _check_spec(spec)
     conn.execute(
         text(
             "UPDATE service SET name = :name, category = :category, description = :description, "
-            "owner = :owner, unit = :unit, channels = :channels, lgsl_id = :lgsl, lgchl_ids = :lgchl "
-            "WHERE code = :code"
+            "owner = :owner, unit = :unit, channels = :channels, lgsl_id = :lgsl, lgchl_ids = :lgchl, "
+            "polarity = :polarity WHERE code = :code"
         ),
         {
             "code": code,
@@ -130,6 +152,7 @@ def update_service(conn: Connection, code: str, changes: dict[str, Any], *, by: 
             "channels": spec.channels or None,
             "lgsl": spec.lgsl_id,
             "lgchl": [int(c) for c in spec.lgchl_ids] or None,
+            "polarity": spec.polarity,
         },
     )
     if by is not None:
@@ -141,7 +164,7 @@ def update_service(conn: Connection, code: str, changes: dict[str, Any], *, by: 
 
 _SELECT = """
 SELECT s.code, s.name, s.category, s.description, s.owner, s.unit, s.channels, s.unit_costs,
-       s.lgsl_id, s.lgchl_ids,
+       s.lgsl_id, s.lgchl_ids, s.polarity,
        (SELECT count(*) FROM service_event e WHERE e.service_code = s.code AND e.is_primary) AS events,
        (SELECT count(*) FROM area_count c WHERE c.service_code = s.code) AS area_counts,
        ARRAY(SELECT DISTINCT d.district_code FROM service_district d

@@ -10,13 +10,14 @@ token, no remote style): the demo's roads layer is the basemap.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from typing import Any
 
 import numpy as np
 import pydeck as pdk
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from geo.cache import VersionedCache, cache_key
 from geo.db import load_sql
@@ -214,8 +215,16 @@ def deck_spec(conn: Connection) -> dict[str, Any]:
     bounds, centre = district_bounds(conn)
     deck = build_deck(version, centre, bounds)
     services = [
-        {"code": r.code, "name": r.name, "unit": r.unit}
-        for r in conn.execute(text("SELECT code, name, unit FROM service ORDER BY name"))
+        {
+            "code": r.code,
+            "name": r.name,
+            "unit": r.unit,
+            "polarity": r.polarity,
+            # the months the time slider steps over
+            "first": r.first_day.isoformat() if r.first_day else None,
+            "last": r.last_day.isoformat() if r.last_day else None,
+        }
+        for r in conn.execute(load_sql("map/services"))
     ]
     registry = layer_registry(conn)
     switchable = [n for n in CHOROPLETH_LAYERS if n in registry]
@@ -248,12 +257,36 @@ def deck_spec(conn: Connection) -> dict[str, Any]:
     }
 
 
+def map_labels(conn: Connection) -> dict[str, Any]:
+    """Ward labels (a point on each ward's surface) and district outlines for the page's map."""
+    rows = conn.execute(load_sql("map/labels")).mappings().all()
+    return {
+        "labels": [
+            {"code": r["code"], "name": r["name"], "lon": r["lon"], "lat": r["lat"]}
+            for r in rows
+            if r["level"] == "ward"
+        ],
+        "districts": {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "geometry": json.loads(r["outline"]),
+                    "properties": {"code": r["code"], "name": r["name"], "role": "district"},
+                }
+                for r in rows
+                if r["level"] == "district" and r["outline"]
+            ],
+        },
+    }
+
+
 # --------------------------------------------------------------------------- class breaks
 
 #: How class breaks can be chosen: equal counts of areas per class, equal widths, or
 #: "natural" breaks (one-dimensional k-means, which minimises the within-class variance
 #: like Jenks' method, started from the quantile classes).
-BREAK_METHODS = ("quantile", "equal", "natural")
+BREAK_METHODS = ("quantile", "equal", "natural", "manual")
 #: Measures whose colour is diverging around a centre (observed / expected: 1, shown as 100).
 DIVERGING_CENTRE = {"ratio": 1.0}
 NUMERIC_MEASURES = ("households", "takeup", "events", "ratio", "unmet")
@@ -261,7 +294,12 @@ _values: VersionedCache[list[dict[str, Any]]] = VersionedCache(64)
 
 
 def area_values(
-    conn: Connection, layer_name: str, service: str | None, threshold: int
+    conn: Connection,
+    layer_name: str,
+    service: str | None,
+    threshold: int,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
 ) -> list[dict[str, Any]]:
     """Every area of an area layer with the measures the map colours by, as tiles show them.
 
@@ -277,7 +315,7 @@ def area_values(
     version = data_version(conn)
 
     def compute() -> list[dict[str, Any]]:
-        measures = area_measures(conn, layer, service, version) if service else None
+        measures = area_measures(conn, layer, service, version, date_from, date_to) if service else None
         rows = conn.execute(
             load_sql("map/area_values"),
             {
@@ -287,6 +325,8 @@ def area_values(
                 "threshold": threshold,
                 "measures": measures,
                 "only_classed": layer.only_classed,
+                "date_from": date_from,
+                "date_to": date_to,
             },
         ).mappings()
         out = []
@@ -317,7 +357,9 @@ def area_values(
             out.append(row)
         return out
 
-    return _values.get_or_compute_at(version, cache_key(layer_name, service, threshold), compute)
+    return _values.get_or_compute_at(
+        version, cache_key(layer_name, service, threshold, date_from, date_to), compute
+    )
 
 
 def _kmeans_edges(values: np.ndarray, k: int) -> list[float]:
@@ -350,7 +392,7 @@ def break_edges(values: Any, method: str, classes: int, centre: float | None = N
     """
     data = np.asarray(values, dtype=float)
     data = data[np.isfinite(data)]
-    if method not in BREAK_METHODS:
+    if method not in BREAK_METHODS or method == "manual":
         raise InvalidRequest(f"unknown class break method {method!r}: use one of {', '.join(BREAK_METHODS)}")
     if data.size == 0:
         return []
@@ -363,6 +405,14 @@ def break_edges(values: Any, method: str, classes: int, centre: float | None = N
     return sorted(set(edges))
 
 
+def _manual_edges(numbers: list[float], inner: list[float]) -> list[float]:
+    """The user's inner edges, closed by the data's min and max where those lie outside them."""
+    if not numbers:
+        return []
+    lo, hi = min(numbers), max(numbers)
+    return [min(lo, inner[0]), *inner, max(hi, inner[-1])]
+
+
 def class_breaks(
     conn: Connection,
     layer_name: str,
@@ -372,18 +422,35 @@ def class_breaks(
     method: str = "quantile",
     classes: int = 5,
     threshold: int = 0,
+    edges: list[float] | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
 ) -> dict[str, Any]:
     """Class breaks of ``measure`` over every area of the layer, with counts per class.
 
     ``edges`` are k+1 ascending values; class ``i`` holds ``edges[i] <= v < edges[i+1]``
     (the last class includes its upper edge). ``no_data`` and ``suppressed`` count the
-    areas drawn in their own styles.
+    areas drawn in their own styles. ``method="manual"`` takes the user's inner ``edges``
+    (ascending); the data's minimum and maximum close the first and last class.
+    ``date_from``/``date_to`` count only the events between them (inclusive).
     """
     if measure not in NUMERIC_MEASURES and measure != "class":
         raise InvalidRequest(f"unknown measure {measure!r}")
     if measure != "households" and service is None:
         raise InvalidRequest(f"measure {measure!r} needs a service")
-    rows = area_values(conn, layer_name, service, threshold)
+    if date_from and date_to and date_from > date_to:
+        raise InvalidRequest(f"`date_from` ({date_from}) is after `date_to` ({date_to})")
+    if method == "manual":
+        inner = [float(e) for e in edges or []]
+        if not inner or not all(np.isfinite(inner)):
+            raise InvalidRequest(
+                "`edges` is expected to hold at least one number for manual breaks, e.g. 0.1,0.2"
+            )
+        if any(b <= a for a, b in zip(inner[:-1], inner[1:], strict=True)):
+            raise InvalidRequest(f"`edges` were {inner} but are expected to be strictly ascending")
+        if len(inner) > 8:
+            raise InvalidRequest(f"`edges` held {len(inner)} values but at most 8 (9 classes) are allowed")
+    rows = area_values(conn, layer_name, service, threshold, date_from, date_to)
     values = [r.get(measure) for r in rows]
     suppressed = sum(1 for v in values if v == "suppressed")
     answer: dict[str, Any] = {
@@ -391,6 +458,8 @@ def class_breaks(
         "measure": measure,
         "service": service,
         "method": method,
+        "date_from": date_from.isoformat() if date_from else None,
+        "date_to": date_to.isoformat() if date_to else None,
         "areas": len(rows),
         "suppressed": suppressed,
     }
@@ -403,7 +472,10 @@ def class_breaks(
         return answer
     numbers = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
     centre = DIVERGING_CENTRE.get(measure)
-    edges = break_edges(numbers, method, classes, centre)
+    if method == "manual":
+        edges = _manual_edges(numbers, [float(e) for e in edges or []])
+    else:
+        edges = break_edges(numbers, method, classes, centre)
     counts_list = []
     if len(edges) >= 2:
         idx = np.clip(np.searchsorted(edges, numbers, side="right") - 1, 0, len(edges) - 2)

@@ -266,6 +266,9 @@ class Service(Base):
     # esd standards (issue 12): the LGSL service id and the LGChL channel ids where known
     lgsl_id: Mapped[int | None] = mapped_column(Integer)
     lgchl_ids: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
+    # Is a high figure good (library membership) or bad (fly-tipping reports)? The map's
+    # palette is reversed for 'high_bad' so the "good" end keeps one colour (issue 14).
+    polarity: Mapped[str] = mapped_column(String(16), server_default="high_good", default="high_good")
 
 
 class ServiceDistrict(Base):

@@ -16,6 +16,7 @@ from the cache (``Warning``/``Age`` headers) while its new version renders in th
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import hashlib
 import json
@@ -81,10 +82,14 @@ class TileParams:
     threshold: int = 0
     #: A public caller's policy (geo.disclosure): counts perturbed, floors applied.
     policy: DisclosurePolicy | None = None
+    #: Events counted from/to these days (inclusive; None: all). Area layers only (issue 14's
+    #: time slider); the hexagon layer counts every event.
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
 
     def key(self) -> tuple[Any, ...]:
         """A hashable key for the cache."""
-        return (self.service, self.threshold, self.policy)
+        return (self.service, self.threshold, self.policy, self.date_from, self.date_to)
 
 
 @dataclass(frozen=True)
@@ -324,7 +329,13 @@ MEASURE_COLUMNS = ("expected", "ratio", "class", "unmet")
 _measures: VersionedCache[str | None] = VersionedCache(64)
 
 
-def analysis_measures(conn: Connection, layer: TileLayer, service: str) -> pd.DataFrame:
+def analysis_measures(
+    conn: Connection,
+    layer: TileLayer,
+    service: str,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> pd.DataFrame:
     """The hot-spot analysis of ``service`` over the layer's areas (one row per area)."""
     from geo.analysis.hotspot_queries import hotspot_frame
     from geo.areas import Geography
@@ -332,14 +343,21 @@ def analysis_measures(conn: Connection, layer: TileLayer, service: str) -> pd.Da
 
     geography = Geography(level=str(layer.level), set_code=layer.set_code)
     try:
-        frame = hotspot_frame(conn, service, geography)
+        frame = hotspot_frame(conn, service, geography, date_from=date_from, date_to=date_to)
     except InvalidRequest:
         # e.g. a custom set with no households: the tile keeps its counts, without measures
         return pd.DataFrame(columns=["area_code", *MEASURE_COLUMNS])
     return frame[["area_code", *MEASURE_COLUMNS]]
 
 
-def area_measures(conn: Connection, layer: TileLayer, service: str, version: int) -> str | None:
+def area_measures(
+    conn: Connection,
+    layer: TileLayer,
+    service: str,
+    version: int,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> str | None:
     """The analyses' per-area measures for ``service`` as the jsonb the tile SQL joins.
 
     Computed once per (data version, layer geography, service) and kept: the analysis
@@ -347,7 +365,7 @@ def area_measures(conn: Connection, layer: TileLayer, service: str, version: int
     """
 
     def compute() -> str | None:
-        frame = analysis_measures(conn, layer, service)
+        frame = analysis_measures(conn, layer, service, date_from, date_to)
         if frame.empty:
             return None
         out = frame.astype(object).where(frame.notna(), None)
@@ -355,7 +373,7 @@ def area_measures(conn: Connection, layer: TileLayer, service: str, version: int
 
     policy = policy_of(conn)
     return _measures.get_or_compute_at(
-        version, cache_key(layer.level, layer.set_code, service, repr(policy)), compute
+        version, cache_key(layer.level, layer.set_code, service, repr(policy), date_from, date_to), compute
     )
 
 
@@ -687,8 +705,14 @@ def render_tile(
             "level": spec.level,
             "set_code": spec.set_code,
             "service": service,
-            "measures": area_measures(conn, spec, service, current) if service else None,
+            "measures": (
+                area_measures(conn, spec, service, current, params.date_from, params.date_to)
+                if service
+                else None
+            ),
             "only_classed": spec.only_classed,
+            "date_from": params.date_from,
+            "date_to": params.date_to,
         }
     elif spec.sql == "tiles/h3":
         arrays = _h3_store.tile_arrays(
@@ -921,10 +945,13 @@ def cached_tile(
 
 def _key_params(spec: TileLayer, params: TileParams) -> TileParams:
     """The parameters the layer's content depends on (``service`` only where it is used)."""
+    dated = spec.takes_service and spec.sql == "tiles/areas"
     return TileParams(
         service=params.service if spec.takes_service else None,
         threshold=params.threshold,
         policy=params.policy,
+        date_from=params.date_from if dated else None,
+        date_to=params.date_to if dated else None,
     )
 
 

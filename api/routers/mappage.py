@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -10,7 +11,8 @@ from api.auth import ViewerDep
 from api.deps import ConnDep, SettingsDep
 from api.schemas.tiles import MapDeck, PlacePage
 from geo.auth import Role
-from geo.mappage import BREAK_METHODS, class_breaks, deck_spec
+from geo.errors import InvalidRequest
+from geo.mappage import BREAK_METHODS, class_breaks, deck_spec, map_labels
 from geo.search import search_places
 
 router = APIRouter(prefix="/api/v1", tags=["map"])
@@ -20,6 +22,12 @@ router = APIRouter(prefix="/api/v1", tags=["map"])
 def get_map_deck(conn: ConnDep, viewer: ViewerDep) -> Any:
     """Return the map page's deck.gl JSON with its layers, services, measures and palettes."""
     return deck_spec(conn)
+
+
+@router.get("/map/labels.json", operation_id="get_map_labels")
+def get_map_labels(conn: ConnDep, viewer: ViewerDep) -> Any:
+    """Ward labels (a point inside each ward) and district outlines: the map's context, offline."""
+    return map_labels(conn)
 
 
 @router.get("/search", operation_id="search_places", response_model=PlacePage)
@@ -45,6 +53,16 @@ def get_map_breaks(
     service: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")] = None,
     method: Annotated[str, Query(pattern="^(" + "|".join(BREAK_METHODS) + ")$")] = "quantile",
     classes: Annotated[int, Query(ge=2, le=9)] = 5,
+    edges: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            pattern=r"^-?[0-9.]+(,-?[0-9.]+){0,7}$",
+            description="method=manual: the inner class edges, ascending, comma-separated (e.g. 0.1,0.2,0.3)",
+        ),
+    ] = None,
+    date_from: Annotated[dt.date | None, Query(description="First day of events counted (inclusive)")] = None,
+    date_to: Annotated[dt.date | None, Query(description="Last day of events counted (inclusive)")] = None,
 ) -> Any:
     """Class breaks of a measure over every area of a layer (the whole study area, not the tiles in view).
 
@@ -52,4 +70,21 @@ def get_map_breaks(
     left out of the breaks, as the tiles leave them out.
     """
     threshold = 0 if viewer.may(Role.officer) else settings.suppression_threshold
-    return class_breaks(conn, layer, measure, service, method=method, classes=classes, threshold=threshold)
+    try:
+        manual = [float(e) for e in edges.split(",")] if edges else None
+    except ValueError:
+        raise InvalidRequest(
+            f"`edges` was {edges!r} but is expected to be numbers separated by commas"
+        ) from None
+    return class_breaks(
+        conn,
+        layer,
+        measure,
+        service,
+        method=method,
+        classes=classes,
+        threshold=threshold,
+        edges=manual,
+        date_from=date_from,
+        date_to=date_to,
+    )

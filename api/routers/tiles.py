@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 from functools import partial
 from typing import Annotated, Any
@@ -110,6 +111,12 @@ async def get_tile(
     y: Annotated[str, Path(max_length=8, description="Row, 0 to 2^z - 1")],
     service: Annotated[str | None, SERVICE] = None,
     v: Annotated[int | None, Query(description="Data version (cache buster; any value works)")] = None,
+    date_from: Annotated[
+        dt.date | None, Query(description="Area layers: first day of events counted (inclusive)")
+    ] = None,
+    date_to: Annotated[
+        dt.date | None, Query(description="Area layers: last day of events counted (inclusive)")
+    ] = None,
     if_none_match: Annotated[str | None, Header()] = None,
     accept_encoding: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -118,7 +125,11 @@ async def get_tile(
     # miss (database work) goes to the threadpool.
     cache = _tile_cache(request, settings)
     params = TileParams(
-        service=service, threshold=_threshold(viewer, settings), policy=_policy(request, viewer)
+        service=service,
+        threshold=_threshold(viewer, settings),
+        policy=_policy(request, viewer),
+        date_from=date_from,
+        date_to=date_to,
     )
     config = _tile_config(settings)
     watcher = _version_watcher(request, settings)

@@ -35,6 +35,9 @@ class ServiceInfo(BaseModel):
     unit_costs: dict[str, float] | None = Field(None, description="per-channel unit cost overrides, GBP")
     lgsl_id: int | None = Field(None, description="LGSL service id (esd standards)")
     lgchl_ids: list[int] | None = Field(None, description="LGChL channel ids (esd standards)")
+    polarity: Literal["high_good", "high_bad"] = Field(
+        "high_good", description="is a high figure good or bad news (the map's palette follows)"
+    )
     events: int = Field(description="primary events recorded")
     area_counts: int = Field(0, description="counts per area recorded (area-counts batches)")
     districts: list[str] = Field(
@@ -56,6 +59,9 @@ class ServiceCreate(BaseModel):
     lgsl_id: int | None = Field(None, ge=1, le=99999, description="LGSL service id")
     lgchl_ids: list[int] = Field(default_factory=list, max_length=50, description="LGChL channel ids")
     channels: list[str] = Field(default_factory=list, max_length=50)
+    polarity: Literal["high_good", "high_bad"] = Field(
+        "high_good", description="is a high figure good (library membership) or bad (fly-tipping reports)?"
+    )
 
 
 class ServiceUpdate(BaseModel):
@@ -71,6 +77,7 @@ class ServiceUpdate(BaseModel):
     lgsl_id: int | None = Field(None, ge=1, le=99999)
     lgchl_ids: list[int] | None = Field(None, max_length=50)
     channels: list[str] | None = Field(None, max_length=50)
+    polarity: Literal["high_good", "high_bad"] | None = None
 
 
 class PropensityRow(BaseModel):

@@ -1,7 +1,7 @@
 -- Every area of one level (or custom set) with the figures the map colours by, for class
 -- breaks over the whole study area (not only the tiles in view). Same figures and the same
 -- small-count rule as tiles/areas.sql, without geometry.
--- Parameters: :level; :set_code (NULL = any set); :service (NULL = households only);
+-- Parameters: :date_from, :date_to (events counted between, inclusive; NULL = open); :level; :set_code (NULL = any set); :service (NULL = households only);
 --   :threshold (0 = show every count; else counts 1..threshold are hidden and what is
 --   derived from them left out); :measures (jsonb array {area_code, expected, ratio, class,
 --   unmet} from the analyses, or NULL); :only_classed (the hotspots layer).
@@ -25,6 +25,8 @@ use AS (
     JOIN area_membership m ON m.area_code = a.code
     JOIN service_event e
       ON e.oa_code = m.oa_code AND e.service_code = CAST(:service AS text) AND e.is_primary
+     AND (CAST(:date_from AS date) IS NULL OR e.event_date >= CAST(:date_from AS date))
+     AND (CAST(:date_to AS date) IS NULL OR e.event_date <= CAST(:date_to AS date))
     WHERE CAST(:service AS text) IS NOT NULL
     GROUP BY m.area_code
 )

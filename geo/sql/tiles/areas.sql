@@ -2,7 +2,7 @@
 -- the attributes a choropleth needs; pg_tileserv's three steps (bounds, mvtgeom, ST_AsMVT).
 -- Parameters: :z, :x, :y (tile address, checked in geo.tiles); :extent, :buffer (tile units);
 --   :tolerance_m (ST_Simplify tolerance in EPSG:3857 metres, 0 = none); :max_features;
---   :layer_name; :level (oa|lsoa|ward|custom); :set_code (NULL = any set);
+--   :layer_name; :date_from, :date_to (events counted between, inclusive; NULL = open); :level (oa|lsoa|ward|custom); :set_code (NULL = any set);
 --   :service (NULL = no service measures); :threshold (0 = show every count, else counts
 --   1..threshold are shown as :label, and the figures derived from them are left out, the
 --   geo.disclosure rule); :label ('<5'); :measures (jsonb array of per-area measures from
@@ -49,6 +49,8 @@ use AS (
     JOIN area_membership m ON m.area_code = a.code
     JOIN service_event e
       ON e.oa_code = m.oa_code AND e.service_code = CAST(:service AS text) AND e.is_primary
+     AND (CAST(:date_from AS date) IS NULL OR e.event_date >= CAST(:date_from AS date))
+     AND (CAST(:date_to AS date) IS NULL OR e.event_date <= CAST(:date_to AS date))
     WHERE CAST(:service AS text) IS NOT NULL
     GROUP BY m.area_code
 ),
