@@ -354,8 +354,8 @@ def isochrones_route(
     return JSONResponse(body, media_type=GEOJSON)
 
 
-def _zones_params(body: ZonesRequest) -> dict[str, Any]:
-    d = _demand_params(body.demand)
+def _zones_params(conn: Any, body: ZonesRequest) -> dict[str, Any]:
+    d = _demand_params(conn, body.demand)
     d.pop("demand_source")
     return {
         "method": body.method,
@@ -386,7 +386,7 @@ def plan_zones_route(
     run_async: Async = False,
 ) -> Any:
     """Balanced service zones: contiguous groups of areas with a demand floor (max-p) or a number (SKATER)."""
-    params = _zones_params(body)
+    params = _zones_params(conn, body)
     if run_async:
         return _accepted(request, submit_zones_job(engine, params))
     if body.level == "oa" or (body.n_zones or 0) > INLINE_SKATER_ZONES:
