@@ -18,11 +18,16 @@ def test_migrations_upgrade_downgrade_and_match_models(database_url: str, conn) 
 
     # geometry columns carry their SRID in the type, with GiST indexes
     srid = conn.execute(
-        text("SELECT srid FROM geometry_columns WHERE f_table_name='area' AND f_geometry_column='geom'")
+        text(
+            "SELECT srid FROM geometry_columns WHERE f_table_schema = current_schema() AND f_table_name='area' AND f_geometry_column='geom'"
+        )
     ).scalar_one()
     assert srid == 27700
     gist = conn.execute(
-        text("SELECT count(*) FROM pg_indexes WHERE tablename='area' AND indexdef ILIKE '%gist%'")
+        text(
+            "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND tablename='area' "
+            "AND indexdef ILIKE '%gist%'"
+        )
     ).scalar_one()
     assert gist == 2
     costs = dict(conn.execute(text("SELECT code, unit_cost_gbp FROM channel")).all())

@@ -65,7 +65,10 @@ def refresh_aggregates(conn: Connection, *, concurrently: bool | None = None) ->
     )
     populated: dict[str, bool] = dict(
         conn.execute(
-            text("SELECT matviewname, ispopulated FROM pg_matviews WHERE matviewname = ANY(:v)"),
+            text(
+                "SELECT matviewname, ispopulated FROM pg_matviews "
+                "WHERE schemaname = current_schema() AND matviewname = ANY(:v)"
+            ),
             {"v": list(VIEWS)},
         ).all()
     )

@@ -52,7 +52,7 @@ def demo_target(
 BRISTOL_SCHEMA = "bristol_attacks"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # dropped when tests/api ends: later tests see one schema
 def bristol_target(database_url: str) -> Iterator[Target]:
     """Bristol from the real files, loaded by the walkthrough's own commands into an empty schema.
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.browser.test_map_page import CHROMIUM, CHROMIUM_ARGS, _until
+from tests.browser.test_map_page import _until
 from tests.live import free_port, serve
 
 pytestmark = pytest.mark.browser
@@ -65,38 +65,33 @@ def council_page(embed_server, origins, engine) -> Iterator[str]:
     thread.join(10)
 
 
-def test_council_page_embeds_the_public_map_but_not_the_full_one(council_page, embed_server):
-    from pathlib import Path
-
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh (make test does)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page()
-            sent_keys: list[str] = []
-            page.on("request", lambda r: sent_keys.append(r.url) if "authorization" in r.headers else None)
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(council_page)
-            embed = next(f for f in _frames(page, "/embed.html"))
-            _until(
-                embed,
-                "() => window.wardwiseEmbed && (window.wardwiseEmbed.ready || window.wardwiseEmbed.error)",
-            )
-            assert embed.evaluate("() => window.wardwiseEmbed.error") is None
-            _until(embed, "() => window.wardwiseEmbed.tiles > 0 && window.wardwiseEmbed.domain")
-            assert embed.evaluate("() => window.wardwiseEmbed.measure") == "takeup"
-            assert sent_keys == []  # the embed view never sends a key: public figures only
-            # The full map (sign-in, profiles) refuses to be framed: Chromium blocks it.
-            page.wait_for_timeout(500)
-            full = [f for f in page.frames if f.url.startswith(embed_server) and "/embed.html" not in f.url]
-            assert all(not f.evaluate("() => Boolean(window.wardwise)") for f in full)
-            assert any("frame-ancestors" in e or "Refused to frame" in e for e in errors), errors
-        finally:
-            browser.close()
+def test_council_page_embeds_the_public_map_but_not_the_full_one(browser, council_page, embed_server):
+    # The session's browser (tests/browser/conftest.py): a second sync Playwright in the same
+    # process fails once the first one has started ("Sync API inside the asyncio loop").
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        sent_keys: list[str] = []
+        page.on("request", lambda r: sent_keys.append(r.url) if "authorization" in r.headers else None)
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(council_page)
+        embed = next(f for f in _frames(page, "/embed.html"))
+        _until(
+            embed,
+            "() => window.wardwiseEmbed && (window.wardwiseEmbed.ready || window.wardwiseEmbed.error)",
+        )
+        assert embed.evaluate("() => window.wardwiseEmbed.error") is None
+        _until(embed, "() => window.wardwiseEmbed.tiles > 0 && window.wardwiseEmbed.domain")
+        assert embed.evaluate("() => window.wardwiseEmbed.measure") == "takeup"
+        assert sent_keys == []  # the embed view never sends a key: public figures only
+        # The full map (sign-in, profiles) refuses to be framed: Chromium blocks it.
+        page.wait_for_timeout(500)
+        full = [f for f in page.frames if f.url.startswith(embed_server) and "/embed.html" not in f.url]
+        assert all(not f.evaluate("() => Boolean(window.wardwise)") for f in full)
+        assert any("frame-ancestors" in e or "Refused to frame" in e for e in errors), errors
+    finally:
+        context.close()
 
 
 def _frames(page: Any, fragment: str) -> Iterator[Any]:

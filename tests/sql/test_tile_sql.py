@@ -27,6 +27,8 @@ def _areas_bind(z: int, x: int, y: int, **over) -> dict:
         "service": None,
         "measures": None,
         "only_classed": False,
+        "date_from": None,  # all events (the period slider's open ends)
+        "date_to": None,
         # true figures (an officer's tile): no perturbation, no floor
         **_perturbation_params(None),
     }
